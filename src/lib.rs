@@ -1,0 +1,6 @@
+//! vigie: synthetic monitoring of France's ANEF portal and prefecture booking systems.
+//!
+//! The crate is library-first: the `vigie` binary (src/main.rs) is a thin CLI
+//! over these modules. See ARCHITECTURE.md for the data flow.
+
+pub mod sim;

@@ -1,0 +1,1 @@
+//! A local imitation of the ANEF portal and prefecture booking systems (placeholder).
