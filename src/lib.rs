@@ -3,4 +3,9 @@
 //! The crate is library-first: the `vigie` binary (src/main.rs) is a thin CLI
 //! over these modules. See ARCHITECTURE.md for the data flow.
 
+pub mod config;
+pub mod diag;
+pub mod probe;
+pub mod runner;
 pub mod sim;
+pub mod template;

@@ -1,0 +1,529 @@
+//! Second stage of configuration loading: from the raw YAML structs to a
+//! validated [`Config`] with compiled probes. Collects every error.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use croner::parser::{CronParser, Seconds};
+use serde_saphyr::Spanned;
+
+use super::raw::{RawConfig, RawProbe, RawStep};
+use super::step::{compile_broken_when, compile_step, pos, valid_name, FileCtx, StepDefaults};
+use super::{yaml, Config, Files, LoadOptions, Section, DEFAULT_LISTEN};
+use crate::diag::{ConfigErrors, Diagnostics, Pos};
+use crate::probe::{Labels, Politeness, Probe, Schedule, Target};
+
+/// Load and validate the daemon configuration at `path` and every probe file
+/// it names. Returns all problems at once.
+pub fn load(path: &Path, files: &dyn Files, opts: &LoadOptions) -> Result<Config, ConfigErrors> {
+    let mut diags = Diagnostics::new();
+    let src = match files.read_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            diags.push(
+                path,
+                Pos::UNKNOWN,
+                format!("cannot read the configuration file: {e}"),
+            );
+            return Err(ConfigErrors(diags));
+        }
+    };
+    let raw: RawConfig = match yaml::parse(&src, path) {
+        Ok(r) => r,
+        Err(d) => {
+            diags.push(&d.file, d.pos, d.message);
+            return Err(ConfigErrors(diags));
+        }
+    };
+    let config = compile_config(path, &src, raw, files, opts, &mut diags);
+    if diags.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(diags))
+    }
+}
+
+fn compile_config(
+    path: &Path,
+    _src: &str,
+    raw: RawConfig,
+    files: &dyn Files,
+    opts: &LoadOptions,
+    diags: &mut Diagnostics,
+) -> Config {
+    let location = raw.location.value.clone();
+    if !valid_name(&location) {
+        diags.push(path, pos(&raw.location), format!("invalid location `{location}`: use lowercase letters, digits, `-` and `_` (it becomes a metric label), such as paris-bureau"));
+    }
+    let contact = raw.contact.value.trim().to_string();
+    if !(contact.contains('@') || contact.starts_with("http://") || contact.starts_with("https://"))
+    {
+        diags.push(path, pos(&raw.contact), "`contact` must be an e-mail address or a URL: it goes into the User-Agent so the portal's operators can reach whoever runs this probe");
+    }
+    let timezone = match &raw.timezone {
+        Some(tz) => parse_tz(&tz.value).unwrap_or_else(|| {
+            diags.push(
+                path,
+                pos(tz),
+                format!(
+                    "unknown time zone `{}`: expected an IANA name such as Europe/Paris",
+                    tz.value
+                ),
+            );
+            chrono_tz::Europe::Paris
+        }),
+        None => chrono_tz::Europe::Paris,
+    };
+    let listen = match &raw.listen {
+        Some(l) => l.value.parse::<SocketAddr>().unwrap_or_else(|_| {
+            diags.push(
+                path,
+                pos(l),
+                format!(
+                    "invalid listen address `{}`: expected IP:PORT such as 127.0.0.1:9898",
+                    l.value
+                ),
+            );
+            default_listen()
+        }),
+        None => default_listen(),
+    };
+    let concurrency = match &raw.concurrency {
+        Some(c) if c.value == 0 => {
+            diags.push(path, pos(c), "`concurrency` must be at least 1");
+            1
+        }
+        Some(c) => c.value as usize,
+        None => 16,
+    };
+    let mut default_politeness = Politeness::default();
+    if let Some(p) = &raw.default_politeness {
+        if let Some(i) = &p.min_interval {
+            default_politeness.min_interval = i.value.0;
+        }
+        if let Some(m) = &p.max_concurrent {
+            default_politeness.max_concurrent = check_concurrent(path, m, diags);
+        }
+    }
+
+    let global_vars: Vec<(String, String)> = raw
+        .vars
+        .0
+        .iter()
+        .map(|(k, v)| (k.value.clone(), v.value.clone()))
+        .collect();
+    let mut targets = Vec::new();
+    for (name, t) in &raw.targets.0 {
+        if !valid_name(&name.value) {
+            diags.push(
+                path,
+                pos(name),
+                format!(
+                    "invalid target name `{}`: use lowercase letters, digits, `-` and `_`",
+                    name.value
+                ),
+            );
+        }
+        let base = opts
+            .base_url_overrides
+            .get(&name.value)
+            .cloned()
+            .unwrap_or_else(|| t.base_url.value.trim_end_matches('/').to_string());
+        let host_key = match url::Url::parse(&base) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            }
+            _ => {
+                diags.push(path, pos(&t.base_url), format!("invalid base_url `{}`: expected an http:// or https:// URL such as https://www.rdv-prefecture.interieur.gouv.fr", t.base_url.value));
+                String::new()
+            }
+        };
+        let mut politeness = default_politeness;
+        if let Some(i) = &t.min_interval {
+            politeness.min_interval = i.value.0;
+        }
+        if let Some(m) = &t.max_concurrent {
+            politeness.max_concurrent = check_concurrent(path, m, diags);
+        }
+        let mut vars = global_vars.clone();
+        vars.extend(
+            t.vars
+                .0
+                .iter()
+                .map(|(k, v)| (k.value.clone(), v.value.clone())),
+        );
+        targets.push(Arc::new(Target {
+            name: name.value.clone(),
+            base_url: base,
+            host_key,
+            politeness,
+            vars,
+        }));
+    }
+
+    let mut sections = HashMap::new();
+    let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 7] = [
+        ("store", &raw.store),
+        ("alerts", &raw.alerts),
+        ("smtp", &raw.smtp),
+        ("evidence", &raw.evidence),
+        ("reports", &raw.reports),
+        ("maintenance", &raw.maintenance),
+        ("status_page", &raw.status_page),
+    ];
+    for (key, v) in raw_sections {
+        if let Some(v) = v {
+            sections.insert(
+                key,
+                Section {
+                    file: path.to_path_buf(),
+                    pos: pos(v),
+                    value: v.value.clone(),
+                },
+            );
+        }
+    }
+
+    // Probe files, by pattern.
+    let mut probe_files: Vec<PathBuf> = Vec::new();
+    for pattern in &raw.probes {
+        let full = super::relative_to(path, &pattern.value);
+        match files.glob(&full) {
+            Ok(found) if found.is_empty() => diags.push(
+                path,
+                pos(pattern),
+                format!(
+                    "`{}` matches no probe file (looked for {})",
+                    pattern.value,
+                    full.display()
+                ),
+            ),
+            Ok(found) => probe_files.extend(found),
+            Err(e) => diags.push(
+                path,
+                pos(pattern),
+                format!("cannot list `{}`: {e}", pattern.value),
+            ),
+        }
+    }
+    probe_files.dedup();
+
+    let mut probes = Vec::new();
+    let mut probe_sections = HashMap::new();
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
+    for pf in probe_files {
+        let Some((probe, psections, name_pos)) =
+            load_probe(&pf, files, &targets, timezone, opts, diags)
+        else {
+            continue;
+        };
+        if let Some(first) = names.get(&probe.name) {
+            diags.push(
+                &pf,
+                name_pos,
+                format!(
+                    "duplicate probe name `{}`: already used in {}",
+                    probe.name,
+                    first.display()
+                ),
+            );
+            continue;
+        }
+        names.insert(probe.name.clone(), pf.clone());
+        probe_sections.insert(probe.name.clone(), psections);
+        probes.push(Arc::new(probe));
+    }
+
+    Config {
+        file: path.to_path_buf(),
+        location,
+        contact,
+        timezone,
+        listen,
+        concurrency,
+        default_politeness,
+        targets,
+        probes,
+        sections,
+        probe_sections,
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN
+        .parse()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9898)))
+}
+
+fn check_concurrent(path: &Path, m: &Spanned<u32>, diags: &mut Diagnostics) -> usize {
+    if m.value == 0 {
+        diags.push(path, pos(m), "`max_concurrent` must be at least 1");
+        1
+    } else {
+        m.value as usize
+    }
+}
+
+pub fn parse_tz(s: &str) -> Option<chrono_tz::Tz> {
+    s.parse::<chrono_tz::Tz>().ok()
+}
+
+/// Parse a schedule: crontab (5 fields, `1-5` = Monday to Friday, 0 or 7 =
+/// Sunday) with an optional leading seconds field.
+pub fn parse_cron(s: &str) -> Result<croner::Cron, String> {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .build()
+        .parse(s)
+        .map_err(|e| e.to_string())
+}
+
+type ProbeSections = HashMap<&'static str, Section>;
+
+fn load_probe(
+    path: &Path,
+    files: &dyn Files,
+    targets: &[Arc<Target>],
+    default_tz: chrono_tz::Tz,
+    opts: &LoadOptions,
+    diags: &mut Diagnostics,
+) -> Option<(Probe, ProbeSections, Pos)> {
+    let src = match files.read_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            diags.push(
+                path,
+                Pos::UNKNOWN,
+                format!("cannot read the probe file: {e}"),
+            );
+            return None;
+        }
+    };
+    let raw: RawProbe = match yaml::parse(&src, path) {
+        Ok(r) => r,
+        Err(d) => {
+            diags.push(&d.file, d.pos, d.message);
+            return None;
+        }
+    };
+    let before = diags.len();
+    let mut ctx = FileCtx {
+        file: path.to_path_buf(),
+        src: &src,
+        diags,
+        files,
+        scope: HashSet::new(),
+        env_refs: Vec::new(),
+    };
+
+    let name = raw.name.value.clone();
+    if !valid_name(&name) {
+        ctx.err(pos(&raw.name), format!("invalid probe name `{name}`: use lowercase letters, digits, `-` and `_` (it becomes a metric label)"));
+    }
+    if raw.title.value.trim().is_empty() {
+        ctx.err(
+            pos(&raw.title),
+            "`title` is empty: it is what e-mails and reports show",
+        );
+    }
+    let target = match targets.iter().find(|t| t.name == raw.target.value) {
+        Some(t) => t.clone(),
+        None => {
+            let known: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+            ctx.err(
+                pos(&raw.target),
+                format!(
+                    "unknown target `{}`: the configuration defines {}",
+                    raw.target.value,
+                    if known.is_empty() {
+                        "no target".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+            Arc::new(Target {
+                name: raw.target.value.clone(),
+                base_url: String::new(),
+                host_key: String::new(),
+                politeness: Politeness::default(),
+                vars: vec![],
+            })
+        }
+    };
+    let labels = {
+        let l = raw.labels.as_ref();
+        let procedure = l.and_then(|l| l.procedure.as_ref());
+        let site = l.and_then(|l| l.site.as_ref());
+        for v in [procedure, site].into_iter().flatten() {
+            if !valid_name(&v.value) {
+                ctx.err(pos(v), format!("invalid label value `{}`: use lowercase letters, digits, `-` and `_`, at most 64 characters", v.value));
+            }
+        }
+        Labels {
+            procedure: procedure
+                .map(|p| p.value.clone())
+                .unwrap_or_else(|| name.clone()),
+            site: site
+                .map(|s| s.value.clone())
+                .unwrap_or_else(|| target.name.clone()),
+        }
+    };
+    let timezone = match &raw.timezone {
+        Some(tz) => parse_tz(&tz.value).unwrap_or_else(|| {
+            ctx.err(
+                pos(tz),
+                format!(
+                    "unknown time zone `{}`: expected an IANA name such as Europe/Paris",
+                    tz.value
+                ),
+            );
+            default_tz
+        }),
+        None => default_tz,
+    };
+    let cron = match parse_cron(&raw.schedule.value) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            ctx.err(pos(&raw.schedule), format!("invalid schedule `{}`: {e}; expected a crontab line such as \"*/15 * * * *\" (minute hour day month weekday, 1-5 = Monday to Friday) with an optional leading seconds field", raw.schedule.value));
+            None
+        }
+    };
+    let timeout = raw
+        .timeout
+        .as_ref()
+        .map(|t| t.value.0)
+        .unwrap_or(Duration::from_secs(60));
+    let degraded_after = raw.degraded_after.as_ref().map(|d| d.value.0);
+    if let (Some(d), Some(spanned)) = (degraded_after, &raw.degraded_after) {
+        if d >= timeout {
+            ctx.err(
+                pos(spanned),
+                "`degraded_after` must be shorter than the probe's `timeout`",
+            );
+        }
+    }
+
+    // Scope: what templates may read before any step ran.
+    ctx.scope.insert("base_url".into());
+    ctx.scope.insert("probe_name".into());
+    for (k, _) in &target.vars {
+        ctx.scope.insert(k.clone());
+    }
+    let mut vars = Vec::new();
+    for (k, v) in &raw.vars.0 {
+        let t = ctx.template(v);
+        ctx.scope.insert(k.value.clone());
+        vars.push((k.value.clone(), t));
+    }
+
+    let d = raw.defaults.as_ref();
+    let mut defaults = StepDefaults {
+        timeout: d
+            .and_then(|d| d.timeout.as_ref())
+            .map(|t| t.value.0)
+            .unwrap_or(Duration::from_secs(30))
+            .min(timeout),
+        max_body: d
+            .and_then(|d| d.max_body.as_ref())
+            .map(|m| m.value.0)
+            .unwrap_or(5 * 1024 * 1024),
+        follow_redirects: d.and_then(|d| d.follow_redirects).unwrap_or(true),
+        headers: vec![],
+    };
+    if let Some(d) = d {
+        for (k, v) in &d.headers.0 {
+            let t = ctx.template(v);
+            defaults.headers.push((k.value.clone(), t));
+        }
+    }
+    let broken_when = compile_broken_when(&mut ctx, &raw.broken_when);
+
+    if raw.steps.is_empty() {
+        ctx.err(
+            pos(&raw.name),
+            "a probe needs at least one step under `steps:`",
+        );
+    }
+    let mut steps = Vec::new();
+    let mut seen = HashSet::new();
+    for s in &raw.steps {
+        let at = Pos::from_location(&s.referenced);
+        match yaml::reparse_node::<RawStep>(&src, path, at) {
+            Ok(rs) => steps.push(compile_step(&mut ctx, &rs, at, &defaults, &mut seen)),
+            Err(d) => ctx.err(d.pos, d.message),
+        }
+    }
+
+    // Environment values are read now: a missing secret is a load error, not a 3 a.m. failure.
+    let enabled = raw.enabled.unwrap_or(true);
+    let mut env = Vec::new();
+    let mut env_seen = HashSet::new();
+    for (var, at) in std::mem::take(&mut ctx.env_refs) {
+        if !env_seen.insert(var.clone()) {
+            continue;
+        }
+        match opts.env_var(&var) {
+            Some(v) => env.push((var, v)),
+            None if enabled => ctx.err(at, format!("environment variable `{var}` is not set (read as env.{var}); export it before starting vigie, or set `enabled: false` on this probe")),
+            None => {}
+        }
+    }
+
+    let mut psections = HashMap::new();
+    if let Some(a) = &raw.alerts {
+        psections.insert(
+            "alerts",
+            Section {
+                file: path.to_path_buf(),
+                pos: pos(a),
+                value: a.value.clone(),
+            },
+        );
+    }
+    if let Some(e) = &raw.evidence {
+        psections.insert(
+            "evidence",
+            Section {
+                file: path.to_path_buf(),
+                pos: pos(e),
+                value: e.value.clone(),
+            },
+        );
+    }
+
+    let name_pos = pos(&raw.name);
+    let ok = ctx.diags.len() == before;
+    let cron = cron?;
+    if !ok {
+        return None;
+    }
+    let probe = Probe {
+        name,
+        title: raw.title.value.trim().to_string(),
+        description: raw.description.clone(),
+        file: path.to_path_buf(),
+        enabled,
+        target,
+        labels,
+        schedule: Schedule {
+            source: raw.schedule.value.clone(),
+            cron,
+            timezone,
+        },
+        timeout,
+        degraded_after,
+        vars,
+        env,
+        broken_when,
+        steps,
+    };
+    Some((probe, psections, name_pos))
+}

@@ -1,0 +1,382 @@
+//! What a probe run produces: one [`RunResult`] with its outcome, its reason
+//! and a [`StepResult`] per step. Metrics, the store, alerting and evidence all
+//! read these values; nothing downstream writes back into them.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The single outcome of a run. Order matters: later is worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step passed in time.
+    Up,
+    /// Every step passed, but the run was slower than the probe's threshold.
+    Degraded,
+    /// The system answered and worked, but offered nothing (no appointment slot).
+    NoCapacity,
+    /// The portal answered but the procedure failed (assertion, error page, rejected upload).
+    Broken,
+    /// The portal could not be reached (DNS, connect, TLS, timeout, HTTP 5xx).
+    Down,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Up,
+        Outcome::Degraded,
+        Outcome::NoCapacity,
+        Outcome::Broken,
+        Outcome::Down,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Up => "up",
+            Outcome::Degraded => "degraded",
+            Outcome::NoCapacity => "no_capacity",
+            Outcome::Broken => "broken",
+            Outcome::Down => "down",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// `up` and `degraded`: the procedure could be completed.
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Up | Outcome::Degraded)
+    }
+
+    /// French label for people (reports, e-mails, status page).
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            Outcome::Up => "disponible",
+            Outcome::Degraded => "lent",
+            Outcome::NoCapacity => "aucun créneau",
+            Outcome::Broken => "en échec",
+            Outcome::Down => "inaccessible",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Outcome::Up => "up",
+            Outcome::Degraded => "slow",
+            Outcome::NoCapacity => "no slot",
+            Outcome::Broken => "broken",
+            Outcome::Down => "down",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a run was not `up`: a closed, bounded set (it is a metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    // -> down
+    Dns,
+    Connect,
+    Tls,
+    Timeout,
+    ConnectionReset,
+    Http5xx,
+    // -> broken
+    Status,
+    Assertion,
+    ErrorPage,
+    UploadRejected,
+    Rejected,
+    Extraction,
+    Duration,
+    BodyTooLarge,
+    TooManyRedirects,
+    Request,
+    // -> degraded / no_capacity
+    Slow,
+    NoCapacity,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 18] = [
+        Reason::Dns,
+        Reason::Connect,
+        Reason::Tls,
+        Reason::Timeout,
+        Reason::ConnectionReset,
+        Reason::Http5xx,
+        Reason::Status,
+        Reason::Assertion,
+        Reason::ErrorPage,
+        Reason::UploadRejected,
+        Reason::Rejected,
+        Reason::Extraction,
+        Reason::Duration,
+        Reason::BodyTooLarge,
+        Reason::TooManyRedirects,
+        Reason::Request,
+        Reason::Slow,
+        Reason::NoCapacity,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Dns => "dns",
+            Reason::Connect => "connect",
+            Reason::Tls => "tls",
+            Reason::Timeout => "timeout",
+            Reason::ConnectionReset => "connection_reset",
+            Reason::Http5xx => "http_5xx",
+            Reason::Status => "status",
+            Reason::Assertion => "assertion",
+            Reason::ErrorPage => "error_page",
+            Reason::UploadRejected => "upload_rejected",
+            Reason::Rejected => "rejected",
+            Reason::Extraction => "extraction",
+            Reason::Duration => "duration",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::TooManyRedirects => "too_many_redirects",
+            Reason::Request => "request",
+            Reason::Slow => "slow",
+            Reason::NoCapacity => "no_capacity",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The outcome a failure for this reason gives the run.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Reason::Dns
+            | Reason::Connect
+            | Reason::Tls
+            | Reason::Timeout
+            | Reason::ConnectionReset
+            | Reason::Http5xx => Outcome::Down,
+            Reason::Slow => Outcome::Degraded,
+            Reason::NoCapacity => Outcome::NoCapacity,
+            _ => Outcome::Broken,
+        }
+    }
+
+    /// French explanation for people who are not engineers.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            Reason::Dns => "nom de domaine introuvable (DNS)",
+            Reason::Connect => "connexion refusée ou impossible",
+            Reason::Tls => "erreur de connexion sécurisée (TLS)",
+            Reason::Timeout => "délai d'attente dépassé",
+            Reason::ConnectionReset => "connexion interrompue par le serveur",
+            Reason::Http5xx => "erreur du serveur (HTTP 5xx)",
+            Reason::Status => "réponse inattendue (code HTTP)",
+            Reason::Assertion => "la page ne contient pas ce qui est attendu",
+            Reason::ErrorPage => "page « erreur technique »",
+            Reason::UploadRejected => "dépôt de document refusé",
+            Reason::Rejected => "demande refusée par le portail",
+            Reason::Extraction => "élément attendu introuvable dans la page",
+            Reason::Duration => "étape trop lente",
+            Reason::BodyTooLarge => "réponse trop volumineuse",
+            Reason::TooManyRedirects => "trop de redirections",
+            Reason::Request => "requête impossible à construire",
+            Reason::Slow => "réponse lente",
+            Reason::NoCapacity => "aucun créneau proposé",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Reason::Dns => "domain name not found (DNS)",
+            Reason::Connect => "connection refused or impossible",
+            Reason::Tls => "secure connection error (TLS)",
+            Reason::Timeout => "timed out",
+            Reason::ConnectionReset => "connection closed by the server",
+            Reason::Http5xx => "server error (HTTP 5xx)",
+            Reason::Status => "unexpected HTTP status",
+            Reason::Assertion => "the page does not contain what is expected",
+            Reason::ErrorPage => "\"technical error\" page",
+            Reason::UploadRejected => "document upload rejected",
+            Reason::Rejected => "request refused by the portal",
+            Reason::Extraction => "expected element missing from the page",
+            Reason::Duration => "step too slow",
+            Reason::BodyTooLarge => "response too large",
+            Reason::TooManyRedirects => "too many redirects",
+            Reason::Request => "request could not be built",
+            Reason::Slow => "slow response",
+            Reason::NoCapacity => "no slot offered",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What became of one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    /// The page said there is nothing to offer; the run stops here.
+    NoCapacity,
+    /// A CAPTCHA was reached; the run stops here without failing.
+    Captcha,
+    /// Not run because an earlier step ended the run.
+    Skipped,
+}
+
+/// One check made on a response, for the step-by-step trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub description: String,
+    pub passed: bool,
+}
+
+/// A value extracted by a step, as shown to people (secrets already redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedValue {
+    pub name: String,
+    pub shown: String,
+    pub secret: bool,
+}
+
+/// The page as the visitor would have seen it, kept for failing or no-slot
+/// steps only (evidence, e-mails). Already redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageCapture {
+    pub url: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// True when the body was cut at the capture cap.
+    pub truncated: bool,
+    pub received_at: DateTime<Utc>,
+}
+
+impl PageCapture {
+    /// A short single-line excerpt of the visible text, for e-mails and traces.
+    pub fn text_excerpt(&self, max_chars: usize) -> String {
+        crate::probe::text::visible_text_excerpt(&String::from_utf8_lossy(&self.body), max_chars)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub name: String,
+    pub status: StepStatus,
+    pub reason: Option<Reason>,
+    /// Human detail on a failure (bounded, redacted).
+    pub message: Option<String>,
+    /// Active time of the step: requests and body transfer, without politeness waits.
+    #[serde(with = "duration_secs")]
+    pub duration: Duration,
+    /// Time from sending the (last) request to its response headers.
+    #[serde(with = "duration_secs")]
+    pub time_to_headers: Duration,
+    pub method: String,
+    /// Final URL after redirects, redacted.
+    pub url: Option<String>,
+    pub http_status: Option<u16>,
+    pub http_version: Option<String>,
+    pub response_bytes: u64,
+    pub redirects: u32,
+    pub checks: Vec<CheckResult>,
+    pub extracted: Vec<ExtractedValue>,
+    pub observations: Vec<(String, f64)>,
+    pub tls_not_after: Option<DateTime<Utc>>,
+    pub capture: Option<PageCapture>,
+}
+
+impl StepResult {
+    pub fn skipped(name: &str) -> StepResult {
+        StepResult {
+            name: name.to_string(),
+            status: StepStatus::Skipped,
+            reason: None,
+            message: None,
+            duration: Duration::ZERO,
+            time_to_headers: Duration::ZERO,
+            method: String::new(),
+            url: None,
+            http_status: None,
+            http_version: None,
+            response_bytes: 0,
+            redirects: 0,
+            checks: vec![],
+            extracted: vec![],
+            observations: vec![],
+            tls_not_after: None,
+            capture: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub probe: String,
+    /// When the scheduler meant to start it (None for `vigie once`).
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    /// Active duration of the run (sum of steps, without politeness waits).
+    #[serde(with = "duration_secs")]
+    pub duration: Duration,
+    /// Wall time spent waiting for the per-host politeness budget.
+    #[serde(with = "duration_secs")]
+    pub politeness_wait: Duration,
+    pub outcome: Outcome,
+    pub reason: Option<Reason>,
+    pub failed_step: Option<String>,
+    pub message: Option<String>,
+    /// Set when the run stopped at a CAPTCHA (never solved).
+    pub captcha_step: Option<String>,
+    pub steps: Vec<StepResult>,
+}
+
+impl RunResult {
+    /// All observations of the run, in step order.
+    pub fn observations(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.observations.iter().map(|(n, v)| (n.as_str(), *v)))
+    }
+
+    /// The step that decided a non-up outcome, if any.
+    pub fn deciding_step(&self) -> Option<&StepResult> {
+        let name = self.failed_step.as_deref()?;
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// Last HTTP status seen in the run.
+    pub fn last_http_status(&self) -> Option<u16> {
+        self.steps.iter().rev().find_map(|s| s.http_status)
+    }
+}
+
+/// Serialize durations as fractional seconds (JSON, store).
+pub mod duration_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,91 @@
+//! Turning a response body into a short line of visible text (for e-mails,
+//! traces and logs) and bounding strings that come from the network.
+
+/// The visible text of an HTML page (or the start of any text), with scripts,
+/// styles and tags removed and white space collapsed, cut at `max_chars`.
+pub fn visible_text_excerpt(body: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    let mut last_space = true;
+    let lower_tags = ["script", "style", "noscript"];
+    // Collect a margin beyond max_chars: entities shrink when decoded.
+    while !rest.is_empty() && out.len() < max_chars * 4 + 16 {
+        if let Some(stripped) = rest.strip_prefix('<') {
+            // Skip the contents of non-visible elements entirely.
+            let tag: String = stripped
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if lower_tags.contains(&tag.as_str()) {
+                let close = format!("</{tag}");
+                let lower = rest.to_ascii_lowercase();
+                rest = match lower.find(&close) {
+                    Some(i) => &rest[i + close.len()..],
+                    None => "",
+                };
+            }
+            rest = match rest.find('>') {
+                Some(i) => &rest[i + 1..],
+                None => "",
+            };
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+            continue;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        rest = &rest[c.len_utf8()..];
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    let out = decode_basic_entities(out.trim());
+    truncate_chars(&out, max_chars)
+}
+
+fn decode_basic_entities(s: &str) -> String {
+    s.replace("&nbsp;", " ")
+        .replace("&#039;", "'")
+        .replace("&#39;", "'")
+        .replace("&rsquo;", "’")
+        .replace("&eacute;", "é")
+        .replace("&egrave;", "è")
+        .replace("&agrave;", "à")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Cut a string at `max` characters, adding `…` when something was cut.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_markup_scripts_and_space() {
+        let html = "<html><head><title>T</title><script>var x = '<b>';</script><style>p{}</style></head>\n<body><p>Il n&#039;existe   plus\n de plage</p><p>horaire</p></body></html>";
+        assert_eq!(
+            visible_text_excerpt(html, 200),
+            "T Il n'existe plus de plage horaire"
+        );
+        assert_eq!(visible_text_excerpt(html, 10), "T Il n'ex…");
+    }
+}

@@ -1,0 +1,386 @@
+//! Running a probe: steps in order, one fresh visitor (client and cookie jar)
+//! per run, every request through the per-host politeness budget.
+//!
+//! The runner returns a [`RunResult`] and touches nothing else: no store, no
+//! metrics, no alerting. The daemon hands the result to those, in that order.
+
+pub mod classify;
+pub mod evaluate;
+mod exchange;
+pub mod http;
+pub mod politeness;
+pub mod redact;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::cookie::{CookieStore, Jar};
+
+use crate::probe::result::{ExtractedValue, PageCapture};
+use crate::probe::text::truncate_chars;
+use crate::probe::{Outcome, Probe, Reason, RunResult, Step, StepResult, StepStatus};
+use crate::template::Value;
+use evaluate::{CheckKind, Response};
+use exchange::{Exchange, ExchangeError};
+pub use http::HttpEnv;
+pub use politeness::Budgets;
+pub use redact::Redactor;
+
+/// Shared by every run of the daemon.
+pub struct Runner {
+    pub http: HttpEnv,
+    pub budgets: Arc<Budgets>,
+    /// How much of a page is kept as a capture (evidence, e-mails).
+    pub capture_limit: usize,
+}
+
+/// A step's end, as decided by the rules in `run_step`.
+enum StepEnd {
+    Passed,
+    Failed(Reason, String),
+    NoCapacity,
+    Captcha,
+}
+
+/// Per-run state: the visitor.
+struct Visit {
+    vars: HashMap<String, Value>,
+    redactor: Redactor,
+    jar: Arc<Jar>,
+    client: reqwest::Client,
+    /// Active time used so far (requests only, not politeness waits).
+    active: Duration,
+    politeness_wait: Duration,
+}
+
+impl Runner {
+    pub fn new(http: HttpEnv, budgets: Arc<Budgets>) -> Runner {
+        Runner {
+            http,
+            budgets,
+            capture_limit: 512 * 1024,
+        }
+    }
+
+    /// Run `probe` once. Never panics on anything the network sends.
+    pub async fn run(&self, probe: &Probe, scheduled_at: Option<DateTime<Utc>>) -> RunResult {
+        let started_at = Utc::now();
+        let mut result = RunResult {
+            probe: probe.name.clone(),
+            scheduled_at,
+            started_at,
+            duration: Duration::ZERO,
+            politeness_wait: Duration::ZERO,
+            outcome: Outcome::Up,
+            reason: None,
+            failed_step: None,
+            message: None,
+            captcha_step: None,
+            steps: Vec::with_capacity(probe.steps.len()),
+        };
+        let mut visit = match self.start_visit(probe, started_at) {
+            Ok(v) => v,
+            Err(msg) => {
+                result.outcome = Outcome::Broken;
+                result.reason = Some(Reason::Request);
+                result.message = Some(msg);
+                result.failed_step = probe.steps.first().map(|s| s.name.clone());
+                result.steps = probe
+                    .steps
+                    .iter()
+                    .map(|s| StepResult::skipped(&s.name))
+                    .collect();
+                return result;
+            }
+        };
+        let mut ended = false;
+        for step in &probe.steps {
+            if ended {
+                result.steps.push(StepResult::skipped(&step.name));
+                continue;
+            }
+            let (step_result, end) = self.run_step(probe, step, &mut visit).await;
+            match end {
+                StepEnd::Passed => {}
+                StepEnd::Failed(reason, msg) => {
+                    result.outcome = reason.outcome();
+                    result.reason = Some(reason);
+                    result.failed_step = Some(step.name.clone());
+                    result.message = Some(msg);
+                    ended = true;
+                }
+                StepEnd::NoCapacity => {
+                    result.outcome = Outcome::NoCapacity;
+                    result.reason = Some(Reason::NoCapacity);
+                    result.failed_step = Some(step.name.clone());
+                    ended = true;
+                }
+                StepEnd::Captcha => {
+                    result.captcha_step = Some(step.name.clone());
+                    ended = true;
+                }
+            }
+            result.steps.push(step_result);
+        }
+        result.duration = visit.active;
+        result.politeness_wait = visit.politeness_wait;
+        if result.outcome == Outcome::Up {
+            if let Some(limit) = probe.degraded_after {
+                if visit.active > limit {
+                    result.outcome = Outcome::Degraded;
+                    result.reason = Some(Reason::Slow);
+                    result.message = Some(format!(
+                        "run took {} (threshold {})",
+                        crate::config::units::format_duration(visit.active),
+                        crate::config::units::format_duration(limit)
+                    ));
+                }
+            }
+        }
+        result
+    }
+
+    fn start_visit(&self, probe: &Probe, now: DateTime<Utc>) -> Result<Visit, String> {
+        let mut vars = HashMap::new();
+        let mut redactor = Redactor::new();
+        vars.insert(
+            "base_url".to_string(),
+            Value::public(probe.target.base_url.clone()),
+        );
+        vars.insert("probe_name".to_string(), Value::public(probe.name.clone()));
+        for (k, v) in &probe.target.vars {
+            vars.insert(k.clone(), Value::public(v.clone()));
+        }
+        for (k, v) in &probe.env {
+            redactor.add(v);
+            vars.insert(format!("env.{k}"), Value::secret(v.clone()));
+        }
+        for (k, t) in &probe.vars {
+            let r = t.render(&vars, now).map_err(|e| e.to_string())?;
+            if r.secret {
+                redactor.add(&r.text);
+            }
+            vars.insert(
+                k.clone(),
+                Value {
+                    text: r.text,
+                    secret: r.secret,
+                },
+            );
+        }
+        let jar = Arc::new(Jar::default());
+        let client = self
+            .http
+            .client(jar.clone())
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Visit {
+            vars,
+            redactor,
+            jar,
+            client,
+            active: Duration::ZERO,
+            politeness_wait: Duration::ZERO,
+        })
+    }
+
+    async fn run_step(
+        &self,
+        probe: &Probe,
+        step: &Step,
+        visit: &mut Visit,
+    ) -> (StepResult, StepEnd) {
+        let mut sr = StepResult::skipped(&step.name);
+        sr.status = StepStatus::Failed;
+        sr.method = step.request.method.to_string();
+        let run_left = probe.timeout.saturating_sub(visit.active);
+        let budget = step.request.timeout.min(run_left);
+        let ex = exchange::perform(self, &step.request, visit, budget).await;
+        let ex = match ex {
+            Ok(ex) => ex,
+            Err(ExchangeError {
+                reason,
+                message,
+                url,
+                duration,
+            }) => {
+                sr.duration = duration;
+                sr.url = url.map(|u| visit.redactor.text(&u));
+                sr.reason = Some(reason);
+                let msg = visit.redactor.text(&message);
+                sr.message = Some(msg.clone());
+                return (sr, StepEnd::Failed(reason, msg));
+            }
+        };
+        sr.duration = ex.active;
+        sr.time_to_headers = ex.time_to_headers;
+        sr.url = Some(visit.redactor.text(ex.url.as_str()));
+        sr.http_status = Some(ex.status);
+        sr.http_version = Some(ex.version.clone());
+        sr.response_bytes = ex.body.len() as u64;
+        sr.redirects = ex.redirects;
+        sr.tls_not_after = ex.tls_not_after;
+
+        let cookies = cookies_for(&visit.jar, &ex.url);
+        for (_, v) in &cookies {
+            visit.redactor.add(v);
+        }
+        let body = String::from_utf8_lossy(&ex.body);
+        let url_string = ex.url.to_string();
+        let end = {
+            let resp = Response::new(
+                ex.status,
+                &ex.headers,
+                &body,
+                &url_string,
+                &cookies,
+                ex.active,
+            );
+            decide(probe, step, &resp, &mut sr, visit)
+        };
+        match &end {
+            StepEnd::Passed => sr.status = StepStatus::Passed,
+            StepEnd::Failed(reason, msg) => {
+                sr.status = StepStatus::Failed;
+                sr.reason = Some(*reason);
+                sr.message = Some(visit.redactor.text(msg));
+            }
+            StepEnd::NoCapacity => {
+                sr.status = StepStatus::NoCapacity;
+                sr.reason = Some(Reason::NoCapacity);
+            }
+            StepEnd::Captcha => sr.status = StepStatus::Captcha,
+        }
+        if !matches!(end, StepEnd::Passed) {
+            sr.capture = Some(self.capture(&ex, &visit.redactor));
+        }
+        let end = match end {
+            StepEnd::Failed(r, m) => StepEnd::Failed(r, visit.redactor.text(&m)),
+            other => other,
+        };
+        (sr, end)
+    }
+
+    fn capture(&self, ex: &Exchange, redactor: &Redactor) -> PageCapture {
+        let truncated = ex.body.len() > self.capture_limit;
+        let body = &ex.body[..ex.body.len().min(self.capture_limit)];
+        PageCapture {
+            url: redactor.text(ex.url.as_str()),
+            status: ex.status,
+            headers: ex
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), redactor.header(k, v)))
+                .collect(),
+            body: redactor.bytes(body),
+            truncated,
+            received_at: ex.received_at,
+        }
+    }
+}
+
+fn cookies_for(jar: &Jar, url: &url::Url) -> Vec<(String, String)> {
+    let Some(header) = jar.cookies(url) else {
+        return vec![];
+    };
+    let Ok(s) = header.to_str() else {
+        return vec![];
+    };
+    s.split(';')
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The order of the rules matters and is documented in docs/probes.md:
+/// CAPTCHA, observations, HTTP 5xx, broken_when, no_capacity_when, expect,
+/// then extraction.
+fn decide(
+    probe: &Probe,
+    step: &Step,
+    r: &Response,
+    sr: &mut StepResult,
+    visit: &mut Visit,
+) -> StepEnd {
+    if let Some(c) = &step.captcha_when {
+        if evaluate::matches(c, r) {
+            return StepEnd::Captcha;
+        }
+    }
+    for o in &step.observe {
+        if let Some(v) = evaluate::observe(o, r) {
+            sr.observations.push((o.name.clone(), v));
+        }
+    }
+    let status_expected = step
+        .expect
+        .status
+        .as_ref()
+        .is_some_and(|s| s.contains(&r.status));
+    if r.status >= 500 && !status_expected {
+        return StepEnd::Failed(Reason::Http5xx, format!("HTTP {} from {}", r.status, r.url));
+    }
+    for bw in probe.broken_when.iter().chain(step.broken_when.iter()) {
+        if evaluate::matches(&bw.when, r) {
+            let excerpt = crate::probe::text::visible_text_excerpt(r.body, 160);
+            return StepEnd::Failed(
+                bw.reason,
+                format!("{} — « {excerpt} »", bw.reason.label_en()),
+            );
+        }
+    }
+    if let Some(nc) = &step.no_capacity_when {
+        if evaluate::matches(nc, r) {
+            return StepEnd::NoCapacity;
+        }
+    }
+    let checks = evaluate::evaluate(&step.expect, r, true);
+    let first_failed = checks
+        .iter()
+        .find(|c| !c.result.passed)
+        .map(|c| (c.kind, c.result.description.clone()));
+    sr.checks = checks.into_iter().map(|c| c.result).collect();
+    if let Some((kind, desc)) = first_failed {
+        let reason = match kind {
+            CheckKind::Status => Reason::Status,
+            CheckKind::Duration => Reason::Duration,
+            CheckKind::Content => Reason::Assertion,
+        };
+        return StepEnd::Failed(reason, format!("check failed: {desc}"));
+    }
+    for x in &step.extract {
+        match evaluate::extract(x, r) {
+            Ok(v) => {
+                if x.secret {
+                    visit.redactor.add(&v);
+                }
+                sr.extracted.push(ExtractedValue {
+                    name: x.name.clone(),
+                    shown: if x.secret {
+                        redact::REDACTED.to_string()
+                    } else {
+                        truncate_chars(&visit.redactor.text(&v), 120)
+                    },
+                    secret: x.secret,
+                });
+                visit.vars.insert(
+                    x.name.clone(),
+                    Value {
+                        text: v,
+                        secret: x.secret,
+                    },
+                );
+            }
+            Err(why) => {
+                return StepEnd::Failed(
+                    Reason::Extraction,
+                    format!("cannot extract `{}`: {why}", x.name),
+                )
+            }
+        }
+    }
+    StepEnd::Passed
+}
