@@ -54,14 +54,7 @@ impl fmt::Display for Diagnostic {
         if self.pos.line == 0 {
             write!(f, "{}: {}", self.file.display(), self.message)
         } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.pos.line,
-                self.pos.column,
-                self.message
-            )
+            write!(f, "{}:{}:{}: {}", self.file.display(), self.pos.line, self.pos.column, self.message)
         }
     }
 }
@@ -103,9 +96,8 @@ impl Diagnostics {
 
     /// Sorted by file then position, so the output reads top to bottom.
     pub fn sorted(mut self) -> Vec<Diagnostic> {
-        self.items.sort_by(|a, b| {
-            (&a.file, a.pos.line, a.pos.column).cmp(&(&b.file, b.pos.line, b.pos.column))
-        });
+        self.items
+            .sort_by(|a, b| (&a.file, a.pos.line, a.pos.column).cmp(&(&b.file, b.pos.line, b.pos.column)));
         self.items.dedup();
         self.items
     }

@@ -3,9 +3,16 @@
 //! The crate is library-first: the `vigie` binary (src/main.rs) is a thin CLI
 //! over these modules. See ARCHITECTURE.md for the data flow.
 
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod diag;
+pub mod events;
+pub mod metrics;
 pub mod probe;
 pub mod runner;
+pub mod schedule;
+pub mod server;
 pub mod sim;
+pub mod status;
 pub mod template;

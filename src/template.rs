@@ -113,8 +113,7 @@ impl Template {
         while i < chars.len() {
             if chars[i] == '{' && chars.get(i + 1) == Some(&'{') {
                 let open = i;
-                let close = (i + 2..chars.len().saturating_sub(1))
-                    .find(|&j| chars[j] == '}' && chars[j + 1] == '}');
+                let close = (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == '}' && chars[j + 1] == '}');
                 let Some(close) = close else {
                     return Err(TemplateError {
                         offset: open,
@@ -151,20 +150,14 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
     }
 
-    pub fn render(
-        &self,
-        vars: &HashMap<String, Value>,
-        now: DateTime<Utc>,
-    ) -> Result<Rendered, MissingVariable> {
+    pub fn render(&self, vars: &HashMap<String, Value>, now: DateTime<Utc>) -> Result<Rendered, MissingVariable> {
         let mut text = String::new();
         let mut secret = false;
         for part in &self.parts {
             match part {
                 Part::Lit(s) => text.push_str(s),
                 Part::Var { name, .. } => {
-                    let v = vars
-                        .get(name)
-                        .ok_or_else(|| MissingVariable(name.clone()))?;
+                    let v = vars.get(name).ok_or_else(|| MissingVariable(name.clone()))?;
                     secret |= v.secret;
                     text.push_str(&v.text);
                 }
@@ -197,16 +190,12 @@ fn is_ident(s: &str) -> bool {
 fn parse_expr(expr: &str, offset: usize) -> Result<Part, TemplateError> {
     let err = |message: String| TemplateError { offset, message };
     if expr.is_empty() {
-        return Err(err(
-            "empty `{{ }}`: expected a variable name or a helper such as uuid()".into(),
-        ));
+        return Err(err("empty `{{ }}`: expected a variable name or a helper such as uuid()".into()));
     }
     if let Some(open) = expr.find('(') {
         let name = expr[..open].trim();
         let Some(args_src) = expr[open + 1..].strip_suffix(')') else {
-            return Err(err(format!(
-                "helper call `{expr}` is missing its closing `)`"
-            )));
+            return Err(err(format!("helper call `{expr}` is missing its closing `)`")));
         };
         let args = parse_args(args_src).map_err(err)?;
         let helper = match (name, args.as_slice()) {
@@ -227,9 +216,7 @@ fn parse_expr(expr: &str, offset: usize) -> Result<Part, TemplateError> {
         return Ok(Part::Call(helper));
     }
     if expr.contains('|') {
-        return Err(err(format!(
-            "filters are not supported in `{expr}`: expected a variable name"
-        )));
+        return Err(err(format!("filters are not supported in `{expr}`: expected a variable name")));
     }
     let valid = expr.split('.').all(is_ident) && expr.split('.').count() <= 2;
     if !valid {
@@ -259,15 +246,10 @@ fn parse_args(src: &str) -> Result<Vec<Arg>, String> {
             let a = a.trim();
             if let Ok(n) = a.parse::<i64>() {
                 Ok(Arg::Int(n))
-            } else if a.len() >= 2
-                && ((a.starts_with('"') && a.ends_with('"'))
-                    || (a.starts_with('\'') && a.ends_with('\'')))
-            {
+            } else if a.len() >= 2 && ((a.starts_with('"') && a.ends_with('"')) || (a.starts_with('\'') && a.ends_with('\''))) {
                 Ok(Arg::Str(a[1..a.len() - 1].to_string()))
             } else {
-                Err(format!(
-                    "helper argument `{a}` must be an integer or a quoted string"
-                ))
+                Err(format!("helper argument `{a}` must be an integer or a quoted string"))
             }
         })
         .collect()
@@ -283,10 +265,7 @@ impl Helper {
             }
             Helper::NowUnix => now.timestamp().to_string(),
             Helper::NowRfc3339 => now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            Helper::Today => now
-                .with_timezone(&chrono_tz::Europe::Paris)
-                .format("%Y-%m-%d")
-                .to_string(),
+            Helper::Today => now.with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d").to_string(),
             Helper::RandomInt(a, b) => rand::rng().random_range(*a..=*b).to_string(),
         }
     }
@@ -323,22 +302,14 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-03-01T23:30:00Z")
             .expect("date")
             .with_timezone(&Utc);
-        let t = Template::parse("{{ today() }} {{ now_unix() }} {{ random_int(5, 5) }}")
-            .expect("parse");
+        let t = Template::parse("{{ today() }} {{ now_unix() }} {{ random_int(5, 5) }}").expect("parse");
         // 23:30 UTC on 1 March is already 2 March in Paris.
-        assert_eq!(
-            t.render(&HashMap::new(), now).expect("render").text,
-            "2026-03-02 1772407800 5"
-        );
+        assert_eq!(t.render(&HashMap::new(), now).expect("render").text, "2026-03-02 1772407800 5");
         let e = Template::parse("{{ random_email('test.invalid') }}")
             .expect("parse")
             .render(&HashMap::new(), now)
             .expect("render");
-        assert!(
-            e.text.starts_with("vigie-test-") && e.text.ends_with("@test.invalid"),
-            "{}",
-            e.text
-        );
+        assert!(e.text.starts_with("vigie-test-") && e.text.ends_with("@test.invalid"), "{}", e.text);
         assert_eq!(
             uuid::Uuid::parse_str(
                 &Template::parse("{{uuid()}}")
@@ -358,15 +329,11 @@ mod tests {
         assert_eq!(e.offset, 4);
         let e = Template::parse("x {{ uuid(3) }}").expect_err("args");
         assert_eq!(e.offset, 5);
-        assert!(e
-            .message
-            .starts_with("unknown helper or wrong arguments `uuid(3)`"));
+        assert!(e.message.starts_with("unknown helper or wrong arguments `uuid(3)`"));
         let e = Template::parse("{{ a b }}").expect_err("space");
         assert!(e.message.contains("is not a variable name"));
         assert_eq!(
-            Template::parse("{{ x }}")
-                .expect("p")
-                .render(&HashMap::new(), Utc::now()),
+            Template::parse("{{ x }}").expect("p").render(&HashMap::new(), Utc::now()),
             Err(MissingVariable("x".into()))
         );
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use croner::parser::{CronParser, Seconds};
+use croner::parser::{CronParser, Seconds, Year};
 use serde_saphyr::Spanned;
 
 use super::raw::{RawConfig, RawProbe, RawStep};
@@ -23,11 +23,7 @@ pub fn load(path: &Path, files: &dyn Files, opts: &LoadOptions) -> Result<Config
     let src = match files.read_string(path) {
         Ok(s) => s,
         Err(e) => {
-            diags.push(
-                path,
-                Pos::UNKNOWN,
-                format!("cannot read the configuration file: {e}"),
-            );
+            diags.push(path, Pos::UNKNOWN, format!("cannot read the configuration file: {e}"));
             return Err(ConfigErrors(diags));
         }
     };
@@ -46,21 +42,13 @@ pub fn load(path: &Path, files: &dyn Files, opts: &LoadOptions) -> Result<Config
     }
 }
 
-fn compile_config(
-    path: &Path,
-    _src: &str,
-    raw: RawConfig,
-    files: &dyn Files,
-    opts: &LoadOptions,
-    diags: &mut Diagnostics,
-) -> Config {
+fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, opts: &LoadOptions, diags: &mut Diagnostics) -> Config {
     let location = raw.location.value.clone();
     if !valid_name(&location) {
         diags.push(path, pos(&raw.location), format!("invalid location `{location}`: use lowercase letters, digits, `-` and `_` (it becomes a metric label), such as paris-bureau"));
     }
     let contact = raw.contact.value.trim().to_string();
-    if !(contact.contains('@') || contact.starts_with("http://") || contact.starts_with("https://"))
-    {
+    if !(contact.contains('@') || contact.starts_with("http://") || contact.starts_with("https://")) {
         diags.push(path, pos(&raw.contact), "`contact` must be an e-mail address or a URL: it goes into the User-Agent so the portal's operators can reach whoever runs this probe");
     }
     let timezone = match &raw.timezone {
@@ -68,10 +56,7 @@ fn compile_config(
             diags.push(
                 path,
                 pos(tz),
-                format!(
-                    "unknown time zone `{}`: expected an IANA name such as Europe/Paris",
-                    tz.value
-                ),
+                format!("unknown time zone `{}`: expected an IANA name such as Europe/Paris", tz.value),
             );
             chrono_tz::Europe::Paris
         }),
@@ -82,10 +67,7 @@ fn compile_config(
             diags.push(
                 path,
                 pos(l),
-                format!(
-                    "invalid listen address `{}`: expected IP:PORT such as 127.0.0.1:9898",
-                    l.value
-                ),
+                format!("invalid listen address `{}`: expected IP:PORT such as 127.0.0.1:9898", l.value),
             );
             default_listen()
         }),
@@ -109,22 +91,14 @@ fn compile_config(
         }
     }
 
-    let global_vars: Vec<(String, String)> = raw
-        .vars
-        .0
-        .iter()
-        .map(|(k, v)| (k.value.clone(), v.value.clone()))
-        .collect();
+    let global_vars: Vec<(String, String)> = raw.vars.0.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
     let mut targets = Vec::new();
     for (name, t) in &raw.targets.0 {
         if !valid_name(&name.value) {
             diags.push(
                 path,
                 pos(name),
-                format!(
-                    "invalid target name `{}`: use lowercase letters, digits, `-` and `_`",
-                    name.value
-                ),
+                format!("invalid target name `{}`: use lowercase letters, digits, `-` and `_`", name.value),
             );
         }
         let base = opts
@@ -134,14 +108,17 @@ fn compile_config(
             .unwrap_or_else(|| t.base_url.value.trim_end_matches('/').to_string());
         let host_key = match url::Url::parse(&base) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-                format!(
-                    "{}:{}",
-                    u.host_str().unwrap_or_default(),
-                    u.port_or_known_default().unwrap_or(0)
-                )
+                format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or(0))
             }
             _ => {
-                diags.push(path, pos(&t.base_url), format!("invalid base_url `{}`: expected an http:// or https:// URL such as https://www.rdv-prefecture.interieur.gouv.fr", t.base_url.value));
+                diags.push(
+                    path,
+                    pos(&t.base_url),
+                    format!(
+                        "invalid base_url `{}`: expected an http:// or https:// URL such as https://www.rdv-prefecture.interieur.gouv.fr",
+                        t.base_url.value
+                    ),
+                );
                 String::new()
             }
         };
@@ -153,12 +130,7 @@ fn compile_config(
             politeness.max_concurrent = check_concurrent(path, m, diags);
         }
         let mut vars = global_vars.clone();
-        vars.extend(
-            t.vars
-                .0
-                .iter()
-                .map(|(k, v)| (k.value.clone(), v.value.clone())),
-        );
+        vars.extend(t.vars.0.iter().map(|(k, v)| (k.value.clone(), v.value.clone())));
         targets.push(Arc::new(Target {
             name: name.value.clone(),
             base_url: base,
@@ -200,17 +172,12 @@ fn compile_config(
                 path,
                 pos(pattern),
                 format!(
-                    "`{}` matches no probe file (looked for {})",
-                    pattern.value,
-                    full.display()
+                    "`{}` matches no probe file (patterns are relative to this file's folder; `*` matches within a file name)",
+                    pattern.value
                 ),
             ),
             Ok(found) => probe_files.extend(found),
-            Err(e) => diags.push(
-                path,
-                pos(pattern),
-                format!("cannot list `{}`: {e}", pattern.value),
-            ),
+            Err(e) => diags.push(path, pos(pattern), format!("cannot list `{}`: {e}", pattern.value)),
         }
     }
     probe_files.dedup();
@@ -219,20 +186,14 @@ fn compile_config(
     let mut probe_sections = HashMap::new();
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     for pf in probe_files {
-        let Some((probe, psections, name_pos)) =
-            load_probe(&pf, files, &targets, timezone, opts, diags)
-        else {
+        let Some((probe, psections, name_pos)) = load_probe(&pf, files, &targets, timezone, opts, diags) else {
             continue;
         };
         if let Some(first) = names.get(&probe.name) {
             diags.push(
                 &pf,
                 name_pos,
-                format!(
-                    "duplicate probe name `{}`: already used in {}",
-                    probe.name,
-                    first.display()
-                ),
+                format!("duplicate probe name `{}`: already used in {}", probe.name, first.display()),
             );
             continue;
         }
@@ -257,9 +218,7 @@ fn compile_config(
 }
 
 fn default_listen() -> SocketAddr {
-    DEFAULT_LISTEN
-        .parse()
-        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9898)))
+    DEFAULT_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9898)))
 }
 
 fn check_concurrent(path: &Path, m: &Spanned<u32>, diags: &mut Diagnostics) -> usize {
@@ -280,9 +239,10 @@ pub fn parse_tz(s: &str) -> Option<chrono_tz::Tz> {
 pub fn parse_cron(s: &str) -> Result<croner::Cron, String> {
     CronParser::builder()
         .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
         .build()
         .parse(s)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string().trim_end_matches('.').to_string())
 }
 
 type ProbeSections = HashMap<&'static str, Section>;
@@ -298,11 +258,7 @@ fn load_probe(
     let src = match files.read_string(path) {
         Ok(s) => s,
         Err(e) => {
-            diags.push(
-                path,
-                Pos::UNKNOWN,
-                format!("cannot read the probe file: {e}"),
-            );
+            diags.push(path, Pos::UNKNOWN, format!("cannot read the probe file: {e}"));
             return None;
         }
     };
@@ -325,13 +281,13 @@ fn load_probe(
 
     let name = raw.name.value.clone();
     if !valid_name(&name) {
-        ctx.err(pos(&raw.name), format!("invalid probe name `{name}`: use lowercase letters, digits, `-` and `_` (it becomes a metric label)"));
+        ctx.err(
+            pos(&raw.name),
+            format!("invalid probe name `{name}`: use lowercase letters, digits, `-` and `_` (it becomes a metric label)"),
+        );
     }
     if raw.title.value.trim().is_empty() {
-        ctx.err(
-            pos(&raw.title),
-            "`title` is empty: it is what e-mails and reports show",
-        );
+        ctx.err(pos(&raw.title), "`title` is empty: it is what e-mails and reports show");
     }
     let target = match targets.iter().find(|t| t.name == raw.target.value) {
         Some(t) => t.clone(),
@@ -364,26 +320,25 @@ fn load_probe(
         let site = l.and_then(|l| l.site.as_ref());
         for v in [procedure, site].into_iter().flatten() {
             if !valid_name(&v.value) {
-                ctx.err(pos(v), format!("invalid label value `{}`: use lowercase letters, digits, `-` and `_`, at most 64 characters", v.value));
+                ctx.err(
+                    pos(v),
+                    format!(
+                        "invalid label value `{}`: use lowercase letters, digits, `-` and `_`, at most 64 characters",
+                        v.value
+                    ),
+                );
             }
         }
         Labels {
-            procedure: procedure
-                .map(|p| p.value.clone())
-                .unwrap_or_else(|| name.clone()),
-            site: site
-                .map(|s| s.value.clone())
-                .unwrap_or_else(|| target.name.clone()),
+            procedure: procedure.map(|p| p.value.clone()).unwrap_or_else(|| name.clone()),
+            site: site.map(|s| s.value.clone()).unwrap_or_else(|| target.name.clone()),
         }
     };
     let timezone = match &raw.timezone {
         Some(tz) => parse_tz(&tz.value).unwrap_or_else(|| {
             ctx.err(
                 pos(tz),
-                format!(
-                    "unknown time zone `{}`: expected an IANA name such as Europe/Paris",
-                    tz.value
-                ),
+                format!("unknown time zone `{}`: expected an IANA name such as Europe/Paris", tz.value),
             );
             default_tz
         }),
@@ -396,18 +351,11 @@ fn load_probe(
             None
         }
     };
-    let timeout = raw
-        .timeout
-        .as_ref()
-        .map(|t| t.value.0)
-        .unwrap_or(Duration::from_secs(60));
+    let timeout = raw.timeout.as_ref().map(|t| t.value.0).unwrap_or(Duration::from_secs(60));
     let degraded_after = raw.degraded_after.as_ref().map(|d| d.value.0);
     if let (Some(d), Some(spanned)) = (degraded_after, &raw.degraded_after) {
         if d >= timeout {
-            ctx.err(
-                pos(spanned),
-                "`degraded_after` must be shorter than the probe's `timeout`",
-            );
+            ctx.err(pos(spanned), "`degraded_after` must be shorter than the probe's `timeout`");
         }
     }
 
@@ -431,10 +379,7 @@ fn load_probe(
             .map(|t| t.value.0)
             .unwrap_or(Duration::from_secs(30))
             .min(timeout),
-        max_body: d
-            .and_then(|d| d.max_body.as_ref())
-            .map(|m| m.value.0)
-            .unwrap_or(5 * 1024 * 1024),
+        max_body: d.and_then(|d| d.max_body.as_ref()).map(|m| m.value.0).unwrap_or(5 * 1024 * 1024),
         follow_redirects: d.and_then(|d| d.follow_redirects).unwrap_or(true),
         headers: vec![],
     };
@@ -447,10 +392,7 @@ fn load_probe(
     let broken_when = compile_broken_when(&mut ctx, &raw.broken_when);
 
     if raw.steps.is_empty() {
-        ctx.err(
-            pos(&raw.name),
-            "a probe needs at least one step under `steps:`",
-        );
+        ctx.err(pos(&raw.name), "a probe needs at least one step under `steps:`");
     }
     let mut steps = Vec::new();
     let mut seen = HashSet::new();

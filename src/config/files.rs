@@ -11,9 +11,7 @@ pub trait Files: Send + Sync {
 
     fn read_string(&self, path: &Path) -> io::Result<String> {
         let bytes = self.read(path)?;
-        String::from_utf8(bytes).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("not valid UTF-8: {e}"))
-        })
+        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("not valid UTF-8: {e}")))
     }
 
     /// Files matching a pattern whose last component may hold `*` wildcards.
@@ -26,11 +24,7 @@ pub trait Files: Send + Sync {
         let mut out: Vec<PathBuf> = self
             .list(dir)?
             .into_iter()
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| wildcard_match(name, n))
-            })
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| wildcard_match(name, n)))
             .collect();
         out.sort();
         Ok(out)
@@ -138,27 +132,10 @@ mod tests {
 
     #[test]
     fn embedded_paths_resolve_dot_dot() {
-        static F: &[(&str, &[u8])] = &[
-            ("config/demo.yaml", b"x"),
-            ("probes/sim/a.yaml", b"a"),
-            ("probes/sim/b.yaml", b"b"),
-        ];
+        static F: &[(&str, &[u8])] = &[("config/demo.yaml", b"x"), ("probes/sim/a.yaml", b"a"), ("probes/sim/b.yaml", b"b")];
         let files = EmbeddedFiles(F);
-        assert_eq!(
-            files
-                .read(Path::new("config/../probes/sim/a.yaml"))
-                .expect("read"),
-            b"a"
-        );
-        let found = files
-            .glob(Path::new("config/../probes/sim/*.yaml"))
-            .expect("glob");
-        assert_eq!(
-            found,
-            vec![
-                PathBuf::from("probes/sim/a.yaml"),
-                PathBuf::from("probes/sim/b.yaml")
-            ]
-        );
+        assert_eq!(files.read(Path::new("config/../probes/sim/a.yaml")).expect("read"), b"a");
+        let found = files.glob(Path::new("config/../probes/sim/*.yaml")).expect("glob");
+        assert_eq!(found, vec![PathBuf::from("probes/sim/a.yaml"), PathBuf::from("probes/sim/b.yaml")]);
     }
 }

@@ -89,9 +89,7 @@ impl<'de> Deserialize<'de> for StatusCodes {
             if (100..=599).contains(&v) {
                 Ok(v as u16)
             } else {
-                Err(E::custom(format!(
-                    "invalid HTTP status {v}: expected a number from 100 to 599"
-                )))
+                Err(E::custom(format!("invalid HTTP status {v}: expected a number from 100 to 599")))
             }
         }
         impl<'de> Visitor<'de> for V {
@@ -100,9 +98,7 @@ impl<'de> Deserialize<'de> for StatusCodes {
                 f.write_str("an HTTP status (such as 200) or a list of them (such as [200, 302])")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusCodes, E> {
-                Ok(StatusCodes(vec![check(
-                    i64::try_from(v).unwrap_or(i64::MAX),
-                )?]))
+                Ok(StatusCodes(vec![check(i64::try_from(v).unwrap_or(i64::MAX))?]))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusCodes, E> {
                 Ok(StatusCodes(vec![check(v)?]))

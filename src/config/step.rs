@@ -9,14 +9,12 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_saphyr::Spanned;
 
-use super::raw::{
-    OneOrMany, OrderedMap, RawExtract, RawMatch, RawObserve, RawPart, RawRequest, RawStep,
-};
+use super::raw::{OneOrMany, OrderedMap, RawExtract, RawMatch, RawObserve, RawPart, RawRequest, RawStep};
 use super::Files;
 use crate::diag::{Diagnostics, Pos};
 use crate::probe::{
-    Body, BrokenWhen, Css, ExtractSource, Extraction, GeneratedKind, Json, JsonTemplate, Match,
-    MultipartPart, Observation, ObserveKind, ObserveSource, PartContent, Reason, RequestPlan, Step,
+    Body, BrokenWhen, Css, ExtractSource, Extraction, GeneratedKind, Json, JsonTemplate, Match, MultipartPart, Observation, ObserveKind,
+    ObserveSource, PartContent, Reason, RequestPlan, Step,
 };
 use crate::template::Template;
 
@@ -130,10 +128,7 @@ impl FileCtx<'_> {
                 selector: sel,
             }),
             Err(e) => {
-                self.err(
-                    at,
-                    format!("invalid CSS selector `{s}`: {}", describe_css_error(&e)),
-                );
+                self.err(at, format!("invalid CSS selector `{s}`: {}", describe_css_error(&e)));
                 None
             }
         }
@@ -146,19 +141,37 @@ impl FileCtx<'_> {
                 path: p,
             }),
             Err(e) => {
-                self.err(at, format!("invalid JSON path `{s}`: {e} (JSON paths start with `$`, such as $.statut or $.demandes[0].statut)"));
+                self.err(
+                    at,
+                    format!("invalid JSON path `{s}`: {e} (JSON paths start with `$`, such as $.statut or $.demandes[0].statut)"),
+                );
                 None
             }
         }
     }
 }
 
+/// scraper's messages for most selector errors are "Unexpected error occurred.
+/// Please report this to the developer" followed by a variant name; turn the
+/// variant name into words instead.
 fn describe_css_error(e: &scraper::error::SelectorErrorKind) -> String {
-    let s = e.to_string();
-    if s.is_empty() {
-        format!("{e:?}")
-    } else {
-        s
+    use scraper::error::SelectorErrorKind as K;
+    let words = |name: &str| {
+        let name = name.split('(').next().unwrap_or(name);
+        let mut out = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push(' ');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    };
+    match e {
+        K::UnexpectedSelectorParseError(kind) => words(&format!("{kind:?}")),
+        K::UnexpectedToken => "unexpected character or token".into(),
+        K::EndOfLine => "the selector ends too early".into(),
+        other => words(&format!("{other:?}")),
     }
 }
 
@@ -170,36 +183,17 @@ fn many(v: &Option<Spanned<OneOrMany<String>>>) -> Vec<(String, Pos)> {
 }
 
 /// Compile a condition set. `reason` is accepted only where `allow_reason`.
-pub fn compile_match(
-    ctx: &mut FileCtx,
-    m: &Spanned<RawMatch>,
-    allow_reason: bool,
-) -> (Match, Option<Reason>) {
+pub fn compile_match(ctx: &mut FileCtx, m: &Spanned<RawMatch>, allow_reason: bool) -> (Match, Option<Reason>) {
     let raw = &m.value;
     let mut out = Match {
         status: raw.status.as_ref().map(|s| s.value.0.clone()),
         ..Match::default()
     };
-    out.body_contains = many(&raw.body_contains)
-        .into_iter()
-        .map(|(s, _)| s)
-        .collect();
-    out.body_not_contains = many(&raw.body_not_contains)
-        .into_iter()
-        .map(|(s, _)| s)
-        .collect();
-    out.body_matches = many(&raw.body_matches)
-        .into_iter()
-        .filter_map(|(s, p)| ctx.regex(&s, p))
-        .collect();
-    out.css_present = many(&raw.css_present)
-        .into_iter()
-        .filter_map(|(s, p)| ctx.css(&s, p))
-        .collect();
-    out.css_absent = many(&raw.css_absent)
-        .into_iter()
-        .filter_map(|(s, p)| ctx.css(&s, p))
-        .collect();
+    out.body_contains = many(&raw.body_contains).into_iter().map(|(s, _)| s).collect();
+    out.body_not_contains = many(&raw.body_not_contains).into_iter().map(|(s, _)| s).collect();
+    out.body_matches = many(&raw.body_matches).into_iter().filter_map(|(s, p)| ctx.regex(&s, p)).collect();
+    out.css_present = many(&raw.css_present).into_iter().filter_map(|(s, p)| ctx.css(&s, p)).collect();
+    out.css_absent = many(&raw.css_absent).into_iter().filter_map(|(s, p)| ctx.css(&s, p)).collect();
     out.json_exists = many(&raw.json_exists)
         .into_iter()
         .filter_map(|(s, p)| ctx.json_path(&s, p))
@@ -211,9 +205,7 @@ pub fn compile_match(
     }
     for (k, v) in &raw.headers.0 {
         match reqwest::header::HeaderName::from_bytes(k.value.as_bytes()) {
-            Ok(name) => out
-                .headers
-                .push((name.as_str().to_string(), v.value.clone())),
+            Ok(name) => out.headers.push((name.as_str().to_string(), v.value.clone())),
             Err(_) => ctx.err(pos(k), format!("invalid header name `{}`", k.value)),
         }
     }
@@ -227,11 +219,7 @@ pub fn compile_match(
                 format!(
                     "invalid reason `{}`: expected one of {}",
                     r.value,
-                    BROKEN_REASONS
-                        .iter()
-                        .map(|r| r.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    BROKEN_REASONS.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             ),
         },
@@ -240,28 +228,29 @@ pub fn compile_match(
             pos(m),
             format!(
                 "this `broken_when` entry needs a `reason` (one of {})",
-                BROKEN_REASONS
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                BROKEN_REASONS.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
             ),
         ),
         (None, false) => {}
     }
-    if out.is_empty() {
+    let raw_empty = raw.status.is_none()
+        && raw.body_contains.is_none()
+        && raw.body_not_contains.is_none()
+        && raw.body_matches.is_none()
+        && raw.css_present.is_none()
+        && raw.css_absent.is_none()
+        && raw.json.0.is_empty()
+        && raw.json_exists.is_none()
+        && raw.headers.0.is_empty()
+        && raw.max_duration.is_none();
+    if raw_empty {
         ctx.err(pos(m), "empty condition: expected at least one of status, body_contains, body_not_contains, body_matches, css_present, css_absent, json, json_exists, headers, max_duration");
     }
     (out, reason)
 }
 
 /// Reasons a `broken_when` entry may give.
-pub const BROKEN_REASONS: [Reason; 4] = [
-    Reason::ErrorPage,
-    Reason::UploadRejected,
-    Reason::Rejected,
-    Reason::Assertion,
-];
+pub const BROKEN_REASONS: [Reason; 4] = [Reason::ErrorPage, Reason::UploadRejected, Reason::Rejected, Reason::Assertion];
 
 pub fn compile_broken_when(ctx: &mut FileCtx, list: &[Spanned<RawMatch>]) -> Vec<BrokenWhen> {
     list.iter()
@@ -273,18 +262,10 @@ pub fn compile_broken_when(ctx: &mut FileCtx, list: &[Spanned<RawMatch>]) -> Vec
 }
 
 fn pairs(ctx: &mut FileCtx, map: &OrderedMap<Spanned<String>>) -> Vec<(String, Template)> {
-    map.0
-        .iter()
-        .map(|(k, v)| (k.value.clone(), ctx.template(v)))
-        .collect()
+    map.0.iter().map(|(k, v)| (k.value.clone(), ctx.template(v))).collect()
 }
 
-fn compile_request(
-    ctx: &mut FileCtx,
-    r: &RawRequest,
-    defaults: &StepDefaults,
-    step_pos: Pos,
-) -> RequestPlan {
+fn compile_request(ctx: &mut FileCtx, r: &RawRequest, defaults: &StepDefaults, step_pos: Pos) -> RequestPlan {
     let method = match &r.method {
         Some(m) => match reqwest::Method::from_bytes(m.value.to_ascii_uppercase().as_bytes()) {
             Ok(x) => x,
@@ -296,10 +277,14 @@ fn compile_request(
         None => reqwest::Method::GET,
     };
     let url = ctx.template(&r.url);
-    if url.is_literal()
-        && !(r.url.value.starts_with("http://") || r.url.value.starts_with("https://"))
-    {
-        ctx.err(pos(&r.url), format!("invalid URL `{}`: expected http:// or https://, usually \"{{{{ base_url }}}}/path\"", r.url.value));
+    if !r.url.value.contains("{{") && !(r.url.value.starts_with("http://") || r.url.value.starts_with("https://")) {
+        ctx.err(
+            pos(&r.url),
+            format!(
+                "invalid URL `{}`: expected http:// or https://, usually \"{{{{ base_url }}}}/path\"",
+                r.url.value
+            ),
+        );
     }
     let mut headers = defaults.headers.clone();
     for (k, v) in &r.headers.0 {
@@ -311,12 +296,7 @@ fn compile_request(
         headers.push((k.value.clone(), t));
     }
     let query = pairs(ctx, &r.query);
-    let kinds = [
-        r.form.is_some(),
-        r.json.is_some(),
-        r.multipart.is_some(),
-        r.body.is_some(),
-    ];
+    let kinds = [r.form.is_some(), r.json.is_some(), r.multipart.is_some(), r.body.is_some()];
     if kinds.iter().filter(|x| **x).count() > 1 {
         ctx.err(
             step_pos,
@@ -340,17 +320,10 @@ fn compile_request(
     };
     if r.content_type.is_some() && r.body.is_none() {
         if let Some(c) = &r.content_type {
-            ctx.err(
-                pos(c),
-                "`content_type` goes with `body`; form, json and multipart set their own",
-            );
+            ctx.err(pos(c), "`content_type` goes with `body`; form, json and multipart set their own");
         }
     }
-    let timeout = r
-        .timeout
-        .as_ref()
-        .map(|t| t.value.0)
-        .unwrap_or(defaults.timeout);
+    let timeout = r.timeout.as_ref().map(|t| t.value.0).unwrap_or(defaults.timeout);
     RequestPlan {
         method,
         url,
@@ -359,49 +332,30 @@ fn compile_request(
         body,
         follow_redirects: r.follow_redirects.unwrap_or(defaults.follow_redirects),
         max_redirects: r.max_redirects.as_ref().map(|m| m.value).unwrap_or(10),
-        max_body: r
-            .max_body
-            .as_ref()
-            .map(|m| m.value.0)
-            .unwrap_or(defaults.max_body),
+        max_body: r.max_body.as_ref().map(|m| m.value.0).unwrap_or(defaults.max_body),
         timeout,
     }
 }
 
 fn json_template(ctx: &mut FileCtx, v: &serde_json::Value, at: Pos) -> JsonTemplate {
     match v {
-        serde_json::Value::String(s) if s.contains("{{") => {
-            JsonTemplate::String(ctx.template_at(s, at))
-        }
-        serde_json::Value::Array(a) => {
-            JsonTemplate::Array(a.iter().map(|x| json_template(ctx, x, at)).collect())
-        }
-        serde_json::Value::Object(o) => JsonTemplate::Object(
-            o.iter()
-                .map(|(k, x)| (k.clone(), json_template(ctx, x, at)))
-                .collect(),
-        ),
+        serde_json::Value::String(s) if s.contains("{{") => JsonTemplate::String(ctx.template_at(s, at)),
+        serde_json::Value::Array(a) => JsonTemplate::Array(a.iter().map(|x| json_template(ctx, x, at)).collect()),
+        serde_json::Value::Object(o) => JsonTemplate::Object(o.iter().map(|(k, x)| (k.clone(), json_template(ctx, x, at))).collect()),
         other => JsonTemplate::Literal(other.clone()),
     }
 }
 
 fn compile_part(ctx: &mut FileCtx, p: &Spanned<RawPart>) -> Option<MultipartPart> {
     let raw = &p.value;
-    let given = [
-        raw.value.is_some(),
-        raw.file.is_some(),
-        raw.generate.is_some(),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
+    let given = [raw.value.is_some(), raw.file.is_some(), raw.generate.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
     if given != 1 {
         ctx.err(
             pos(p),
-            format!(
-                "multipart part `{}` needs exactly one of value, file, generate",
-                raw.name.value
-            ),
+            format!("multipart part `{}` needs exactly one of value, file, generate", raw.name.value),
         );
         return None;
     }
@@ -415,19 +369,15 @@ fn compile_part(ctx: &mut FileCtx, p: &Spanned<RawPart>) -> Option<MultipartPart
                 bytes: Arc::new(bytes),
             },
             Ok(_) => {
-                ctx.err(
-                    pos(f),
-                    format!("fixture `{}` is larger than 100 MiB", f.value),
-                );
+                ctx.err(pos(f), format!("fixture `{}` is larger than 100 MiB", f.value));
                 return None;
             }
             Err(e) => {
                 ctx.err(
                     pos(f),
                     format!(
-                        "cannot read fixture `{}` ({}): {e}",
-                        f.value,
-                        path.display()
+                        "cannot read fixture `{}` (paths are relative to this probe file's folder): {e}",
+                        f.value
                     ),
                 );
                 return None;
@@ -441,10 +391,7 @@ fn compile_part(ctx: &mut FileCtx, p: &Spanned<RawPart>) -> Option<MultipartPart
                 None => {
                     ctx.err(
                         pos(k),
-                        format!(
-                            "invalid kind `{}`: expected one of pdf, png, jpeg, text, random",
-                            k.value
-                        ),
+                        format!("invalid kind `{}`: expected one of pdf, png, jpeg, text, random", k.value),
                     );
                     return None;
                 }
@@ -453,10 +400,7 @@ fn compile_part(ctx: &mut FileCtx, p: &Spanned<RawPart>) -> Option<MultipartPart
         };
         let size = g.value.size.value.0;
         if size > MAX_UPLOAD {
-            ctx.err(
-                pos(&g.value.size),
-                "generated uploads are limited to 100 MiB",
-            );
+            ctx.err(pos(&g.value.size), "generated uploads are limited to 100 MiB");
             return None;
         }
         PartContent::Generated { size, kind }
@@ -475,26 +419,13 @@ fn compile_part(ctx: &mut FileCtx, p: &Spanned<RawPart>) -> Option<MultipartPart
     Some(MultipartPart {
         name: raw.name.value.clone(),
         content,
-        filename: raw
-            .filename
-            .as_ref()
-            .map(|f| f.value.clone())
-            .or(default_name),
-        content_type: raw
-            .content_type
-            .as_ref()
-            .map(|c| c.value.clone())
-            .or(default_type),
+        filename: raw.filename.as_ref().map(|f| f.value.clone()).or(default_name),
+        content_type: raw.content_type.as_ref().map(|c| c.value.clone()).or(default_type),
     })
 }
 
 fn guess_content_type(path: &Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
+    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
         Some("pdf") => "application/pdf",
         Some("png") => "image/png",
         Some("jpg") | Some("jpeg") => "image/jpeg",
@@ -509,10 +440,7 @@ fn regex_group(ctx: &mut FileCtx, re: &Regex, group: &Option<Spanned<u32>>, at: 
         Some(g) if g.value as usize > groups => {
             ctx.err(
                 pos(g),
-                format!(
-                    "group {} does not exist: the regex has {groups} capture group(s)",
-                    g.value
-                ),
+                format!("group {} does not exist: the regex has {groups} capture group(s)", g.value),
             );
             0
         }
@@ -528,18 +456,12 @@ fn regex_group(ctx: &mut FileCtx, re: &Regex, group: &Option<Spanned<u32>>, at: 
 /// Names that look like secrets are redacted even when not marked `secret`.
 pub fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    [
-        "token", "csrf", "pass", "secret", "session", "auth", "key", "cookie", "sid",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
+    ["token", "csrf", "pass", "secret", "session", "auth", "key", "cookie", "sid"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
-fn compile_extract(
-    ctx: &mut FileCtx,
-    name: &Spanned<String>,
-    e: &Spanned<RawExtract>,
-) -> Option<Extraction> {
+fn compile_extract(ctx: &mut FileCtx, name: &Spanned<String>, e: &Spanned<RawExtract>) -> Option<Extraction> {
     let r = &e.value;
     let at = pos(e);
     let sources = [
@@ -552,7 +474,13 @@ fn compile_extract(
         r.url == Some(true),
     ];
     if sources.iter().filter(|x| **x).count() != 1 {
-        ctx.err(at, format!("extraction `{}` needs exactly one source: css, regex, header, cookie, json, status: true or url: true", name.value));
+        ctx.err(
+            at,
+            format!(
+                "extraction `{}` needs exactly one source: css, regex, header, cookie, json, status: true or url: true",
+                name.value
+            ),
+        );
         return None;
     }
     if let (Some(a), None) = (&r.attr, &r.css) {
@@ -581,9 +509,7 @@ fn compile_extract(
     } else {
         ExtractSource::Url
     };
-    let secret = r.secret.unwrap_or(false)
-        || matches!(source, ExtractSource::Cookie(_))
-        || looks_secret(&name.value);
+    let secret = r.secret.unwrap_or(false) || matches!(source, ExtractSource::Cookie(_)) || looks_secret(&name.value);
     Some(Extraction {
         name: name.value.clone(),
         source,
@@ -591,11 +517,7 @@ fn compile_extract(
     })
 }
 
-fn compile_observe(
-    ctx: &mut FileCtx,
-    name: &Spanned<String>,
-    o: &Spanned<RawObserve>,
-) -> Option<Observation> {
+fn compile_observe(ctx: &mut FileCtx, name: &Spanned<String>, o: &Spanned<RawObserve>) -> Option<Observation> {
     let r = &o.value;
     let at = pos(o);
     let given = [
@@ -606,11 +528,23 @@ fn compile_observe(
         r.json.is_some(),
     ];
     if given.iter().filter(|x| **x).count() != 1 {
-        ctx.err(at, format!("observation `{}` needs exactly one source: css_count, css, regex, regex_count or json", name.value));
+        ctx.err(
+            at,
+            format!(
+                "observation `{}` needs exactly one source: css_count, css, regex, regex_count or json",
+                name.value
+            ),
+        );
         return None;
     }
     if !valid_name(&name.value) {
-        ctx.err(pos(name), format!("invalid observation name `{}`: use lowercase letters, digits and `_` (it becomes a metric label)", name.value));
+        ctx.err(
+            pos(name),
+            format!(
+                "invalid observation name `{}`: use lowercase letters, digits and `_` (it becomes a metric label)",
+                name.value
+            ),
+        );
     }
     let kind = match &r.as_kind {
         None => ObserveKind::Number,
@@ -618,10 +552,7 @@ fn compile_observe(
             "number" => ObserveKind::Number,
             "timestamp" | "date" | "datetime" => ObserveKind::Timestamp,
             other => {
-                ctx.err(
-                    pos(k),
-                    format!("invalid `as: {other}`: expected number or timestamp"),
-                );
+                ctx.err(pos(k), format!("invalid `as: {other}`: expected number or timestamp"));
                 ObserveKind::Number
             }
         },
@@ -659,16 +590,13 @@ pub fn valid_name(s: &str) -> bool {
 }
 
 /// Compile one step; adds its extractions to the scope for the next steps.
-pub fn compile_step(
-    ctx: &mut FileCtx,
-    raw: &RawStep,
-    at: Pos,
-    defaults: &StepDefaults,
-    seen: &mut HashSet<String>,
-) -> Step {
+pub fn compile_step(ctx: &mut FileCtx, raw: &RawStep, at: Pos, defaults: &StepDefaults, seen: &mut HashSet<String>) -> Step {
     let name = raw.name.value.clone();
     if !valid_name(&name) {
-        ctx.err(pos(&raw.name), format!("invalid step name `{name}`: use lowercase letters, digits, `-` and `_` (it becomes a metric label)"));
+        ctx.err(
+            pos(&raw.name),
+            format!("invalid step name `{name}`: use lowercase letters, digits, `-` and `_` (it becomes a metric label)"),
+        );
     }
     if !seen.insert(name.clone()) {
         ctx.err(
@@ -677,40 +605,15 @@ pub fn compile_step(
         );
     }
     let request = compile_request(ctx, &raw.request, defaults, at);
-    let expect = raw
-        .expect
-        .as_ref()
-        .map(|m| compile_match(ctx, m, false).0)
-        .unwrap_or_default();
-    let no_capacity_when = raw
-        .no_capacity_when
-        .as_ref()
-        .map(|m| compile_match(ctx, m, false).0);
-    let captcha_when = raw
-        .captcha_when
-        .as_ref()
-        .map(|m| compile_match(ctx, m, false).0);
+    let expect = raw.expect.as_ref().map(|m| compile_match(ctx, m, false).0).unwrap_or_default();
+    let no_capacity_when = raw.no_capacity_when.as_ref().map(|m| compile_match(ctx, m, false).0);
+    let captcha_when = raw.captcha_when.as_ref().map(|m| compile_match(ctx, m, false).0);
     let broken_when = compile_broken_when(ctx, &raw.broken_when);
-    let observe: Vec<Observation> = raw
-        .observe
-        .0
-        .iter()
-        .filter_map(|(n, o)| compile_observe(ctx, n, o))
-        .collect();
+    let observe: Vec<Observation> = raw.observe.0.iter().filter_map(|(n, o)| compile_observe(ctx, n, o)).collect();
     let mut extract = Vec::new();
     for (n, e) in &raw.extract.0 {
-        if !n
-            .value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            ctx.err(
-                pos(n),
-                format!(
-                    "invalid variable name `{}`: use letters, digits and `_`",
-                    n.value
-                ),
-            );
+        if !n.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            ctx.err(pos(n), format!("invalid variable name `{}`: use letters, digits and `_`", n.value));
         }
         if let Some(x) = compile_extract(ctx, n, e) {
             extract.push(x);

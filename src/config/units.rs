@@ -42,22 +42,20 @@ impl<'de> Deserialize<'de> for HumanDuration {
                 f.write_str("a duration such as 500ms, 30s, 5m, 1h or 1d")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
-                parse_duration(v)
-                    .map(HumanDuration)
-                    .ok_or_else(|| E::custom(format!("invalid duration `{v}`: expected a number and a unit (ms, s, m, h, d), such as 500ms or 30s")))
+                parse_duration(v).map(HumanDuration).ok_or_else(|| {
+                    E::custom(format!(
+                        "invalid duration `{v}`: expected a number and a unit (ms, s, m, h, d), such as 500ms or 30s"
+                    ))
+                })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<HumanDuration, E> {
-                Err(E::custom(format!(
-                    "invalid duration `{v}`: add a unit, such as {v}s or {v}ms"
-                )))
+                Err(E::custom(format!("invalid duration `{v}`: add a unit, such as {v}s or {v}ms")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<HumanDuration, E> {
                 self.visit_str(&v.to_string())
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<HumanDuration, E> {
-                Err(E::custom(format!(
-                    "invalid duration `{v}`: add a unit, such as {v}s"
-                )))
+                Err(E::custom(format!("invalid duration `{v}`: add a unit, such as {v}s")))
             }
         }
         d.deserialize_any(V)
@@ -70,9 +68,7 @@ pub struct ByteSize(pub u64);
 
 pub fn parse_bytes(s: &str) -> Option<u64> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let value: f64 = num.parse().ok()?;
     let mult: f64 = match unit.trim() {
@@ -99,16 +95,16 @@ impl<'de> Deserialize<'de> for ByteSize {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
                 parse_bytes(v).map(ByteSize).ok_or_else(|| {
-                    E::custom(format!("invalid size `{v}`: expected a number of bytes, optionally with a unit (KB, MB, KiB, MiB, GiB)"))
+                    E::custom(format!(
+                        "invalid size `{v}`: expected a number of bytes, optionally with a unit (KB, MB, KiB, MiB, GiB)"
+                    ))
                 })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
                 Ok(ByteSize(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                u64::try_from(v)
-                    .map(ByteSize)
-                    .map_err(|_| E::custom("a size cannot be negative"))
+                u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a size cannot be negative"))
             }
         }
         d.deserialize_any(V)

@@ -19,11 +19,7 @@ pub fn parse<T: DeserializeOwned>(src: &str, file: &Path) -> Result<T, Diagnosti
 
 /// Deserialize the node that starts at `start` (a block or flow mapping inside
 /// `src`), reporting positions relative to the whole file.
-pub fn reparse_node<T: DeserializeOwned>(
-    src: &str,
-    file: &Path,
-    start: Pos,
-) -> Result<T, Diagnostic> {
+pub fn reparse_node<T: DeserializeOwned>(src: &str, file: &Path, start: Pos) -> Result<T, Diagnostic> {
     let text = cut_node(src, start);
     serde_saphyr::from_str::<T>(&text).map_err(|e| to_diagnostic(&e, file, start))
 }
@@ -51,9 +47,40 @@ fn clean_message(msg: &str) -> String {
             m.truncate(i);
         }
     }
-    m.replace("unknown field", "unknown key")
+    let m = m
+        .replace("unknown field", "unknown key")
         .replace("missing field", "missing key")
-        .replace("expected one of", "expected one of:")
+        .replace("expected one of", "expected one of:");
+    suggest(&m).map(|s| format!("{m}; did you mean `{s}`?")).unwrap_or(m)
+}
+
+/// For "unknown key `x`, expected one of: a, b", the closest valid key when
+/// it is close enough to be a typo.
+fn suggest(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown key `")?;
+    let (bad, rest) = rest.split_once('`')?;
+    let list = rest.split_once("expected one of:")?.1;
+    list.split(',')
+        .map(|k| k.trim().trim_matches('`'))
+        .map(|k| (edit_distance(bad, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// Cut the lines of the node starting at `start` out of `src`, keeping line
@@ -117,11 +144,7 @@ mod tests {
             .collect();
         let e0 = results[0].as_ref().expect_err("typo");
         assert_eq!((e0.pos.line, e0.pos.column), (3, 5));
-        assert!(
-            e0.message.starts_with("unknown key `sise`"),
-            "{}",
-            e0.message
-        );
+        assert!(e0.message.starts_with("unknown key `sise`"), "{}", e0.message);
         let e1 = results[1].as_ref().expect_err("bad type");
         assert_eq!(e1.pos.line, 5);
         let ok = results[2].as_ref().expect("valid item");

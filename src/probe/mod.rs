@@ -64,17 +64,9 @@ pub struct Schedule {
 
 impl Schedule {
     /// The next `n` start times after `after`.
-    pub fn next_times(
-        &self,
-        after: chrono::DateTime<chrono::Utc>,
-        n: usize,
-    ) -> Vec<chrono::DateTime<chrono::Utc>> {
+    pub fn next_times(&self, after: chrono::DateTime<chrono::Utc>, n: usize) -> Vec<chrono::DateTime<chrono::Utc>> {
         let local = after.with_timezone(&self.timezone);
-        self.cron
-            .iter_after(local)
-            .take(n)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .collect()
+        self.cron.iter_after(local).take(n).map(|t| t.with_timezone(&chrono::Utc)).collect()
     }
 }
 
@@ -130,10 +122,7 @@ pub enum Body {
     Form(Vec<(String, Template)>),
     Json(JsonTemplate),
     Multipart(Vec<MultipartPart>),
-    Raw {
-        text: Template,
-        content_type: Option<String>,
-    },
+    Raw { text: Template, content_type: Option<String> },
 }
 
 /// A JSON document whose strings are templates.

@@ -25,13 +25,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
-        Outcome::Up,
-        Outcome::Degraded,
-        Outcome::NoCapacity,
-        Outcome::Broken,
-        Outcome::Down,
-    ];
+    pub const ALL: [Outcome; 5] = [Outcome::Up, Outcome::Degraded, Outcome::NoCapacity, Outcome::Broken, Outcome::Down];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -159,12 +153,7 @@ impl Reason {
     /// The outcome a failure for this reason gives the run.
     pub fn outcome(self) -> Outcome {
         match self {
-            Reason::Dns
-            | Reason::Connect
-            | Reason::Tls
-            | Reason::Timeout
-            | Reason::ConnectionReset
-            | Reason::Http5xx => Outcome::Down,
+            Reason::Dns | Reason::Connect | Reason::Tls | Reason::Timeout | Reason::ConnectionReset | Reason::Http5xx => Outcome::Down,
             Reason::Slow => Outcome::Degraded,
             Reason::NoCapacity => Outcome::NoCapacity,
             _ => Outcome::Broken,
@@ -349,9 +338,7 @@ pub struct RunResult {
 impl RunResult {
     /// All observations of the run, in step order.
     pub fn observations(&self) -> impl Iterator<Item = (&str, f64)> {
-        self.steps
-            .iter()
-            .flat_map(|s| s.observations.iter().map(|(n, v)| (n.as_str(), *v)))
+        self.steps.iter().flat_map(|s| s.observations.iter().map(|(n, v)| (n.as_str(), *v)))
     }
 
     /// The step that decided a non-up outcome, if any.

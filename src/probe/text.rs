@@ -82,10 +82,7 @@ mod tests {
     #[test]
     fn strips_markup_scripts_and_space() {
         let html = "<html><head><title>T</title><script>var x = '<b>';</script><style>p{}</style></head>\n<body><p>Il n&#039;existe   plus\n de plage</p><p>horaire</p></body></html>";
-        assert_eq!(
-            visible_text_excerpt(html, 200),
-            "T Il n'existe plus de plage horaire"
-        );
+        assert_eq!(visible_text_excerpt(html, 200), "T Il n'existe plus de plage horaire");
         assert_eq!(visible_text_excerpt(html, 10), "T Il n'ex…");
     }
 }

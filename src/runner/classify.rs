@@ -21,9 +21,7 @@ pub fn classify(e: &reqwest::Error) -> Reason {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind::*;
             match io.kind() {
-                ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable => {
-                    return Reason::Connect
-                }
+                ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable => return Reason::Connect,
                 ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
                     texts.push("connection reset".to_string());
                 }

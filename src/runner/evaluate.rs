@@ -10,9 +10,7 @@ use scraper::Html;
 
 use crate::probe::result::CheckResult;
 use crate::probe::text::truncate_chars;
-use crate::probe::{
-    Css, ExtractSource, Extraction, Json, Match, Observation, ObserveKind, ObserveSource,
-};
+use crate::probe::{Css, ExtractSource, Extraction, Json, Match, Observation, ObserveKind, ObserveSource};
 
 /// A received response, with lazily parsed views of its body.
 pub struct Response<'a> {
@@ -52,9 +50,7 @@ impl<'a> Response<'a> {
     }
 
     fn json(&self) -> Option<&serde_json::Value> {
-        self.json
-            .get_or_init(|| serde_json::from_str(self.body).ok())
-            .as_ref()
+        self.json.get_or_init(|| serde_json::from_str(self.body).ok()).as_ref()
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -94,10 +90,7 @@ pub struct Check {
 fn check(kind: CheckKind, passed: bool, description: String) -> Check {
     Check {
         kind,
-        result: CheckResult {
-            description,
-            passed,
-        },
+        result: CheckResult { description, passed },
     }
 }
 
@@ -156,34 +149,20 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
     }
     for css in &m.css_present {
         let found = r.html().select(&css.selector).next().is_some();
-        out.push(check(
-            CheckKind::Content,
-            found,
-            format!("element {} present", css.source),
-        ));
+        out.push(check(CheckKind::Content, found, format!("element {} present", css.source)));
     }
     for css in &m.css_absent {
         let found = r.html().select(&css.selector).next().is_some();
-        out.push(check(
-            CheckKind::Content,
-            !found,
-            format!("element {} absent", css.source),
-        ));
+        out.push(check(CheckKind::Content, !found, format!("element {} absent", css.source)));
     }
     for (path, want) in &m.json {
         let got = r.json_first(path);
         let passed = got.as_ref().is_some_and(|g| json_equal(g, want));
-        let got_s = got
-            .map(|g| short(&g.to_string()))
-            .unwrap_or_else(|| "nothing".into());
+        let got_s = got.map(|g| short(&g.to_string())).unwrap_or_else(|| "nothing".into());
         out.push(check(
             CheckKind::Content,
             passed,
-            format!(
-                "JSON {} = {} (got {got_s})",
-                path.source,
-                short(&want.to_string())
-            ),
+            format!("JSON {} = {} (got {got_s})", path.source, short(&want.to_string())),
         ));
     }
     for path in &m.json_exists {
@@ -195,8 +174,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
     }
     for (name, want) in &m.headers {
         let got = r.header(name);
-        let passed =
-            got.is_some_and(|g| g.to_ascii_lowercase().contains(&want.to_ascii_lowercase()));
+        let passed = got.is_some_and(|g| g.to_ascii_lowercase().contains(&want.to_ascii_lowercase()));
         out.push(check(
             CheckKind::Content,
             passed,
@@ -225,21 +203,16 @@ pub fn matches(m: &Match, r: &Response) -> bool {
 /// Extract a variable; `Err` explains what was not found.
 pub fn extract(x: &Extraction, r: &Response) -> Result<String, String> {
     let found = match &x.source {
-        ExtractSource::Css { css, attr } => {
-            r.css_first(css, attr.as_deref()).ok_or_else(|| match attr {
-                Some(a) => format!("no element {} with attribute `{a}`", css.source),
-                None => format!("no element {}", css.source),
-            })
-        }
+        ExtractSource::Css { css, attr } => r.css_first(css, attr.as_deref()).ok_or_else(|| match attr {
+            Some(a) => format!("no element {} with attribute `{a}`", css.source),
+            None => format!("no element {}", css.source),
+        }),
         ExtractSource::Regex { regex, group } => regex
             .captures(r.body)
             .and_then(|c| c.get(*group))
             .map(|m| m.as_str().to_string())
             .ok_or_else(|| format!("regex /{}/ did not match", short(regex.as_str()))),
-        ExtractSource::Header(h) => r
-            .header(h)
-            .map(|s| s.to_string())
-            .ok_or_else(|| format!("no header {h}")),
+        ExtractSource::Header(h) => r.header(h).map(|s| s.to_string()).ok_or_else(|| format!("no header {h}")),
         ExtractSource::Cookie(c) => r
             .cookies
             .iter()
@@ -266,9 +239,7 @@ pub fn observe(o: &Observation, r: &Response) -> Option<f64> {
         ObserveSource::CssCount(css) => return Some(r.html().select(&css.selector).count() as f64),
         ObserveSource::RegexCount(re) => return Some(re.find_iter(r.body).count() as f64),
         ObserveSource::Css { css, attr } => r.css_first(css, attr.as_deref())?,
-        ObserveSource::Regex { regex, group } => {
-            regex.captures(r.body)?.get(*group)?.as_str().to_string()
-        }
+        ObserveSource::Regex { regex, group } => regex.captures(r.body)?.get(*group)?.as_str().to_string(),
         ObserveSource::Json(p) => match r.json_first(p)? {
             serde_json::Value::Number(n) if o.kind == ObserveKind::Number => return n.as_f64(),
             serde_json::Value::String(s) => s,
@@ -315,10 +286,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
             .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
             .and_then(|d| d.and_hms_opt(0, 0, 0))
     })?;
-    paris
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.timestamp())
+    paris.from_local_datetime(&naive).earliest().map(|t| t.timestamp())
 }
 
 #[cfg(test)]
@@ -335,10 +303,7 @@ mod tests {
 
     #[test]
     fn timestamps_in_the_formats_portals_use() {
-        assert_eq!(
-            parse_timestamp("2026-12-03T09:00:00+01:00"),
-            Some(1796284800)
-        );
+        assert_eq!(parse_timestamp("2026-12-03T09:00:00+01:00"), Some(1796284800));
         assert_eq!(parse_timestamp("2026-12-03"), Some(1796252400));
         assert_eq!(parse_timestamp("03/12/2026"), Some(1796252400));
         assert_eq!(parse_timestamp("03/12/2026 09:00"), Some(1796284800));
@@ -375,19 +340,9 @@ mod tests {
             css_absent: vec![css(".error")],
             ..Match::default()
         };
-        let r = Response::new(
-            200,
-            &[],
-            "<p class=error>Bonjour</p>",
-            "http://x",
-            &[],
-            Duration::ZERO,
-        );
+        let r = Response::new(200, &[], "<p class=error>Bonjour</p>", "http://x", &[], Duration::ZERO);
         let checks = evaluate(&m, &r, true);
-        assert_eq!(
-            checks.iter().map(|c| c.result.passed).collect::<Vec<_>>(),
-            vec![true, true, false]
-        );
+        assert_eq!(checks.iter().map(|c| c.result.passed).collect::<Vec<_>>(), vec![true, true, false]);
         assert_eq!(checks[2].result.description, "element .error absent");
         assert!(!matches(&m, &r));
     }

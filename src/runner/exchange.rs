@@ -57,12 +57,7 @@ struct RenderedPart {
     is_text: bool,
 }
 
-fn fail(
-    reason: Reason,
-    message: impl Into<String>,
-    url: Option<&url::Url>,
-    duration: Duration,
-) -> ExchangeError {
+fn fail(reason: Reason, message: impl Into<String>, url: Option<&url::Url>, duration: Duration) -> ExchangeError {
     ExchangeError {
         reason,
         message: message.into(),
@@ -83,11 +78,7 @@ fn render_json(t: &JsonTemplate, visit: &mut Visit) -> Result<serde_json::Value,
     Ok(match t {
         JsonTemplate::Literal(v) => v.clone(),
         JsonTemplate::String(t) => serde_json::Value::String(render(t, visit)?),
-        JsonTemplate::Array(a) => serde_json::Value::Array(
-            a.iter()
-                .map(|x| render_json(x, visit))
-                .collect::<Result<_, _>>()?,
-        ),
+        JsonTemplate::Array(a) => serde_json::Value::Array(a.iter().map(|x| render_json(x, visit)).collect::<Result<_, _>>()?),
         JsonTemplate::Object(o) => {
             let mut m = serde_json::Map::new();
             for (k, v) in o {
@@ -123,22 +114,12 @@ fn render_body(b: &Body, visit: &mut Visit) -> Result<Rendered, MissingVariable>
                 .collect::<Result<_, MissingVariable>>()?,
         ),
         Body::Json(j) => Rendered::Json(render_json(j, visit)?),
-        Body::Multipart(parts) => Rendered::Multipart(
-            parts
-                .iter()
-                .map(|p| render_part(p, visit))
-                .collect::<Result<_, _>>()?,
-        ),
-        Body::Raw { text, content_type } => {
-            Rendered::Raw(render(text, visit)?, content_type.clone())
-        }
+        Body::Multipart(parts) => Rendered::Multipart(parts.iter().map(|p| render_part(p, visit)).collect::<Result<_, _>>()?),
+        Body::Raw { text, content_type } => Rendered::Raw(render(text, visit)?, content_type.clone()),
     })
 }
 
-fn attach(
-    mut req: reqwest::RequestBuilder,
-    body: &Rendered,
-) -> Result<reqwest::RequestBuilder, String> {
+fn attach(mut req: reqwest::RequestBuilder, body: &Rendered) -> Result<reqwest::RequestBuilder, String> {
     req = match body {
         Rendered::None => req,
         Rendered::Form(pairs) => req.form(pairs),
@@ -154,10 +135,7 @@ fn attach(
             let mut form = reqwest::multipart::Form::new();
             for p in parts {
                 if p.is_text && p.filename.is_none() && p.content_type.is_none() {
-                    form = form.text(
-                        p.name.clone(),
-                        String::from_utf8_lossy(&p.bytes).into_owned(),
-                    );
+                    form = form.text(p.name.clone(), String::from_utf8_lossy(&p.bytes).into_owned());
                     continue;
                 }
                 let mut part = reqwest::multipart::Part::bytes(p.bytes.clone());
@@ -165,9 +143,7 @@ fn attach(
                     part = part.file_name(f.clone());
                 }
                 if let Some(ct) = &p.content_type {
-                    part = part
-                        .mime_str(ct)
-                        .map_err(|e| format!("invalid content type `{ct}`: {e}"))?;
+                    part = part.mime_str(ct).map_err(|e| format!("invalid content type `{ct}`: {e}"))?;
                 }
                 form = form.part(p.name.clone(), part);
             }
@@ -177,22 +153,11 @@ fn attach(
     Ok(req)
 }
 
-pub async fn perform(
-    runner: &Runner,
-    plan: &RequestPlan,
-    visit: &mut Visit,
-    budget: Duration,
-) -> Result<Exchange, ExchangeError> {
+pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, budget: Duration) -> Result<Exchange, ExchangeError> {
     let missing = |e: MissingVariable| fail(Reason::Request, e.to_string(), None, Duration::ZERO);
     let url_text = render(&plan.url, visit).map_err(missing)?;
-    let mut url = url::Url::parse(&url_text).map_err(|e| {
-        fail(
-            Reason::Request,
-            format!("invalid URL `{url_text}`: {e}"),
-            None,
-            Duration::ZERO,
-        )
-    })?;
+    let mut url =
+        url::Url::parse(&url_text).map_err(|e| fail(Reason::Request, format!("invalid URL `{url_text}`: {e}"), None, Duration::ZERO))?;
     if !plan.query.is_empty() {
         let mut rendered = Vec::new();
         for (k, t) in &plan.query {
@@ -203,22 +168,9 @@ pub async fn perform(
     let mut headers = HeaderMap::new();
     for (k, t) in &plan.headers {
         let v = render(t, visit).map_err(missing)?;
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
-            fail(
-                Reason::Request,
-                format!("header {k}: {e}"),
-                None,
-                Duration::ZERO,
-            )
-        })?;
-        let value = HeaderValue::from_str(&v).map_err(|e| {
-            fail(
-                Reason::Request,
-                format!("header {k}: {e}"),
-                None,
-                Duration::ZERO,
-            )
-        })?;
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|e| fail(Reason::Request, format!("header {k}: {e}"), None, Duration::ZERO))?;
+        let value = HeaderValue::from_str(&v).map_err(|e| fail(Reason::Request, format!("header {k}: {e}"), None, Duration::ZERO))?;
         headers.insert(name, value);
     }
     let mut body = render_body(&plan.body, visit).map_err(missing)?;
@@ -227,20 +179,13 @@ pub async fn perform(
     let mut active = Duration::ZERO;
     let mut redirects = 0u32;
     loop {
-        let slot = runner
-            .budgets
-            .budget(&politeness::host_key(&url))
-            .acquire()
-            .await;
+        let slot = runner.budgets.budget(&politeness::host_key(&url)).acquire().await;
         visit.politeness_wait += slot.waited;
         let left = budget.saturating_sub(active);
         if left.is_zero() {
             return Err(fail(
                 Reason::Timeout,
-                format!(
-                    "timed out after {}",
-                    crate::config::units::format_duration(active)
-                ),
+                format!("timed out after {}", crate::config::units::format_duration(active)),
                 Some(&url),
                 active,
             ));
@@ -259,10 +204,7 @@ pub async fn perform(
                 visit.active += t0.elapsed();
                 return Err(fail(
                     Reason::Timeout,
-                    format!(
-                        "no response within {}",
-                        crate::config::units::format_duration(left)
-                    ),
+                    format!("no response within {}", crate::config::units::format_duration(left)),
                     Some(&url),
                     active,
                 ));
@@ -270,12 +212,7 @@ pub async fn perform(
             Ok(Err(e)) => {
                 active += t0.elapsed();
                 visit.active += t0.elapsed();
-                return Err(fail(
-                    classify::classify(&e),
-                    classify::describe(&e),
-                    Some(&url),
-                    active,
-                ));
+                return Err(fail(classify::classify(&e), classify::describe(&e), Some(&url), active));
             }
             Ok(Ok(r)) => r,
         };
@@ -285,12 +222,7 @@ pub async fn perform(
         let resp_headers: Vec<(String, String)> = resp
             .headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let tls_not_after = resp
             .extensions()
@@ -317,22 +249,12 @@ pub async fn perform(
             Err(_) => {
                 return Err(fail(
                     Reason::Timeout,
-                    format!(
-                        "response body not complete within {}",
-                        crate::config::units::format_duration(left)
-                    ),
+                    format!("response body not complete within {}", crate::config::units::format_duration(left)),
                     Some(&url),
                     active,
                 ))
             }
-            Ok(Err(e)) => {
-                return Err(fail(
-                    classify::classify(&e),
-                    classify::describe(&e),
-                    Some(&url),
-                    active,
-                ))
-            }
+            Ok(Err(e)) => return Err(fail(classify::classify(&e), classify::describe(&e), Some(&url), active)),
             Ok(Ok(false)) => {
                 return Err(fail(
                     Reason::BodyTooLarge,
@@ -373,11 +295,7 @@ pub async fn perform(
                 match status.as_u16() {
                     307 | 308 => {}
                     303 => {
-                        method = if method == Method::HEAD {
-                            Method::HEAD
-                        } else {
-                            Method::GET
-                        };
+                        method = if method == Method::HEAD { Method::HEAD } else { Method::GET };
                         body = Rendered::None;
                     }
                     _ => {

@@ -87,11 +87,7 @@ impl Runner {
                 result.reason = Some(Reason::Request);
                 result.message = Some(msg);
                 result.failed_step = probe.steps.first().map(|s| s.name.clone());
-                result.steps = probe
-                    .steps
-                    .iter()
-                    .map(|s| StepResult::skipped(&s.name))
-                    .collect();
+                result.steps = probe.steps.iter().map(|s| StepResult::skipped(&s.name)).collect();
                 return result;
             }
         };
@@ -145,10 +141,7 @@ impl Runner {
     fn start_visit(&self, probe: &Probe, now: DateTime<Utc>) -> Result<Visit, String> {
         let mut vars = HashMap::new();
         let mut redactor = Redactor::new();
-        vars.insert(
-            "base_url".to_string(),
-            Value::public(probe.target.base_url.clone()),
-        );
+        vars.insert("base_url".to_string(), Value::public(probe.target.base_url.clone()));
         vars.insert("probe_name".to_string(), Value::public(probe.name.clone()));
         for (k, v) in &probe.target.vars {
             vars.insert(k.clone(), Value::public(v.clone()));
@@ -185,12 +178,7 @@ impl Runner {
         })
     }
 
-    async fn run_step(
-        &self,
-        probe: &Probe,
-        step: &Step,
-        visit: &mut Visit,
-    ) -> (StepResult, StepEnd) {
+    async fn run_step(&self, probe: &Probe, step: &Step, visit: &mut Visit) -> (StepResult, StepEnd) {
         let mut sr = StepResult::skipped(&step.name);
         sr.status = StepStatus::Failed;
         sr.method = step.request.method.to_string();
@@ -229,14 +217,7 @@ impl Runner {
         let body = String::from_utf8_lossy(&ex.body);
         let url_string = ex.url.to_string();
         let end = {
-            let resp = Response::new(
-                ex.status,
-                &ex.headers,
-                &body,
-                &url_string,
-                &cookies,
-                ex.active,
-            );
+            let resp = Response::new(ex.status, &ex.headers, &body, &url_string, &cookies, ex.active);
             decide(probe, step, &resp, &mut sr, visit)
         };
         match &end {
@@ -268,11 +249,7 @@ impl Runner {
         PageCapture {
             url: redactor.text(ex.url.as_str()),
             status: ex.status,
-            headers: ex
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), redactor.header(k, v)))
-                .collect(),
+            headers: ex.headers.iter().map(|(k, v)| (k.clone(), redactor.header(k, v))).collect(),
             body: redactor.bytes(body),
             truncated,
             received_at: ex.received_at,
@@ -288,23 +265,14 @@ fn cookies_for(jar: &Jar, url: &url::Url) -> Vec<(String, String)> {
         return vec![];
     };
     s.split(';')
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        })
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
         .collect()
 }
 
 /// The order of the rules matters and is documented in docs/probes.md:
 /// CAPTCHA, observations, HTTP 5xx, broken_when, no_capacity_when, expect,
 /// then extraction.
-fn decide(
-    probe: &Probe,
-    step: &Step,
-    r: &Response,
-    sr: &mut StepResult,
-    visit: &mut Visit,
-) -> StepEnd {
+fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResult, visit: &mut Visit) -> StepEnd {
     if let Some(c) = &step.captcha_when {
         if evaluate::matches(c, r) {
             return StepEnd::Captcha;
@@ -315,21 +283,14 @@ fn decide(
             sr.observations.push((o.name.clone(), v));
         }
     }
-    let status_expected = step
-        .expect
-        .status
-        .as_ref()
-        .is_some_and(|s| s.contains(&r.status));
+    let status_expected = step.expect.status.as_ref().is_some_and(|s| s.contains(&r.status));
     if r.status >= 500 && !status_expected {
         return StepEnd::Failed(Reason::Http5xx, format!("HTTP {} from {}", r.status, r.url));
     }
     for bw in probe.broken_when.iter().chain(step.broken_when.iter()) {
         if evaluate::matches(&bw.when, r) {
             let excerpt = crate::probe::text::visible_text_excerpt(r.body, 160);
-            return StepEnd::Failed(
-                bw.reason,
-                format!("{} — « {excerpt} »", bw.reason.label_en()),
-            );
+            return StepEnd::Failed(bw.reason, format!("{} — « {excerpt} »", bw.reason.label_en()));
         }
     }
     if let Some(nc) = &step.no_capacity_when {
@@ -366,20 +327,9 @@ fn decide(
                     },
                     secret: x.secret,
                 });
-                visit.vars.insert(
-                    x.name.clone(),
-                    Value {
-                        text: v,
-                        secret: x.secret,
-                    },
-                );
+                visit.vars.insert(x.name.clone(), Value { text: v, secret: x.secret });
             }
-            Err(why) => {
-                return StepEnd::Failed(
-                    Reason::Extraction,
-                    format!("cannot extract `{}`: {why}", x.name),
-                )
-            }
+            Err(why) => return StepEnd::Failed(Reason::Extraction, format!("cannot extract `{}`: {why}", x.name)),
         }
     }
     StepEnd::Passed

@@ -45,10 +45,7 @@ impl HostBudget {
         // did, waiting on a fresh permit keeps the budget's meaning.
         let permit = match self.in_flight.clone().acquire_owned().await {
             Ok(p) => p,
-            Err(_) => Arc::new(Semaphore::new(1))
-                .acquire_owned()
-                .await
-                .expect("fresh semaphore is open"),
+            Err(_) => Arc::new(Semaphore::new(1)).acquire_owned().await.expect("fresh semaphore is open"),
         };
         let start_at = {
             let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
@@ -89,11 +86,7 @@ impl Budgets {
 
     /// Install the budgets of a (re)loaded configuration. When two targets
     /// share a host, the stricter settings win.
-    pub fn configure(
-        &self,
-        default: Politeness,
-        targets: impl IntoIterator<Item = (String, Politeness)>,
-    ) {
+    pub fn configure(&self, default: Politeness, targets: impl IntoIterator<Item = (String, Politeness)>) {
         let mut wanted: HashMap<String, Politeness> = HashMap::new();
         for (host, p) in targets {
             wanted
@@ -124,10 +117,7 @@ impl Budgets {
                 return b.clone();
             }
         }
-        let start = hosts
-            .get(host_key)
-            .map(|b| b.next_start())
-            .unwrap_or_else(Instant::now);
+        let start = hosts.get(host_key).map(|b| b.next_start()).unwrap_or_else(Instant::now);
         let b = Arc::new(HostBudget::new(politeness, start));
         hosts.insert(host_key.to_string(), b.clone());
         b
@@ -136,11 +126,7 @@ impl Budgets {
 
 /// `host:port` of a URL, the key of its budget.
 pub fn host_key(url: &url::Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default().unwrap_or(0)
-    )
+    format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -196,10 +182,7 @@ mod tests {
             min_interval: Duration::from_secs(10),
             max_concurrent: 2,
         };
-        budgets.configure(
-            Politeness::default(),
-            [("h:80".to_string(), fast), ("h:80".to_string(), slow)],
-        );
+        budgets.configure(Politeness::default(), [("h:80".to_string(), fast), ("h:80".to_string(), slow)]);
         let _ = budgets.budget("h:80").acquire().await;
         assert_eq!(
             budgets.budget("h:80").politeness,

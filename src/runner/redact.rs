@@ -76,17 +76,12 @@ impl Redactor {
             "set-cookie" => match value.split_once('=') {
                 // Keep the cookie's name and attributes, drop its value.
                 Some((k, rest)) => {
-                    let attrs = rest
-                        .split_once(';')
-                        .map(|(_, a)| format!(";{a}"))
-                        .unwrap_or_default();
+                    let attrs = rest.split_once(';').map(|(_, a)| format!(";{a}")).unwrap_or_default();
                     format!("{k}={REDACTED}{attrs}")
                 }
                 None => REDACTED.to_string(),
             },
-            "authorization" | "proxy-authorization" | "x-csrf-token" | "x-xsrf-token" => {
-                REDACTED.to_string()
-            }
+            "authorization" | "proxy-authorization" | "x-csrf-token" | "x-xsrf-token" => REDACTED.to_string(),
             _ => self.text(value),
         }
     }
@@ -149,10 +144,7 @@ mod tests {
             r.header("Set-Cookie", "ANEF_SESSION=abc123; Path=/; HttpOnly"),
             format!("ANEF_SESSION={REDACTED}; Path=/; HttpOnly")
         );
-        assert_eq!(
-            r.header("cookie", "a=1; b=2"),
-            format!("a={REDACTED}; b={REDACTED}")
-        );
+        assert_eq!(r.header("cookie", "a=1; b=2"), format!("a={REDACTED}; b={REDACTED}"));
         assert_eq!(r.header("Authorization", "Bearer x"), REDACTED);
         assert_eq!(r.header("content-type", "text/html"), "text/html");
     }

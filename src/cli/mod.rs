@@ -1,0 +1,134 @@
+//! Command-line interface. Parses arguments (clap), sets up logging and the
+//! runtime, and calls the library. `anyhow` lives here, at the edge only.
+
+mod check;
+mod once;
+mod run;
+pub mod trace;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status for invalid configuration or usage (1 is "probe not up").
+pub const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vigie",
+    version,
+    about = "Synthetic monitoring of the ANEF portal and prefecture appointment systems",
+    long_about = "vigie runs scripted probes (page loads, account creation, document upload, appointment slot search) \
+against the ANEF portal and prefecture booking systems on a schedule, classifies every run \
+(up, degraded, no_capacity, broken, down), exports Prometheus metrics and keeps what it saw.\n\n\
+Start with `vigie demo`: it runs everything against a local imitation of the portal, no network needed.",
+    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info`, `vigie=debug` (or set RUST_LOG).
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon: probes on their schedules, /metrics, status page.
+    ///
+    /// SIGHUP reloads the configuration (an invalid one is refused and the
+    /// running one kept; see vigie_config_last_reload_successful). SIGTERM or
+    /// ctrl-c stops after runs in flight finish.
+    Run {
+        /// The daemon configuration file (see config/vigie.yaml).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Listen address for /metrics and the status page (overrides `listen:`).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Validate a configuration and every probe it names; show schedules.
+    ///
+    /// Reports all errors at once as file:line:column and exits 2 if any.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// How many next start times to show per probe.
+        #[arg(long, default_value_t = 3)]
+        next: usize,
+    },
+    /// Run one probe now and print a step-by-step trace (exit 0 when up).
+    Once {
+        /// The probe's `name`.
+        probe: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print the result as JSON instead of the trace.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(cli: &Cli, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = cli
+        .log
+        .clone()
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_log = match cli.command {
+        Command::Run { .. } => "info",
+        _ => "warn",
+    };
+    init_logging(&cli, default_log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run { config, listen } => run::run(config, listen).await,
+            Command::Check { config, next } => check::check(&config, next),
+            Command::Once { probe, config, json } => once::once(&probe, &config, json).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Print configuration errors the same way everywhere.
+pub fn print_config_errors(e: &crate::diag::ConfigErrors) {
+    for d in e.0.clone().sorted() {
+        eprintln!("{d}");
+    }
+    let n = e.0.len();
+    eprintln!("\n{n} error{} found; nothing was started.", if n == 1 { "" } else { "s" });
+}

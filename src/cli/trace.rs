@@ -1,0 +1,114 @@
+//! The human-readable step-by-step trace of a run (`vigie once`, the demo).
+//! Everything shown here is already redacted by the runner.
+
+use std::fmt::Write;
+
+use crate::config::units::format_duration;
+use crate::probe::{Probe, RunResult, StepStatus};
+
+pub fn header(p: &Probe) -> String {
+    format!(
+        "{} — {}\ntarget {} ({}), at most 1 request every {} and {} at a time to this host\n",
+        p.name,
+        p.title,
+        p.target.name,
+        p.target.base_url,
+        format_duration(p.target.politeness.min_interval),
+        p.target.politeness.max_concurrent
+    )
+}
+
+fn size(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else if n < 1024 * 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", n as f64 / 1024.0 / 1024.0)
+    }
+}
+
+pub fn render(_p: &Probe, r: &RunResult) -> String {
+    let mut out = String::new();
+    let width = r.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for s in &r.steps {
+        let mark = match s.status {
+            StepStatus::Passed => "✓",
+            StepStatus::Failed => "✗",
+            StepStatus::NoCapacity => "∅",
+            StepStatus::Captcha => "⛔",
+            StepStatus::Skipped => "·",
+        };
+        if s.status == StepStatus::Skipped {
+            let _ = writeln!(out, "{mark} {:<width$}  not run", s.name);
+            continue;
+        }
+        let status = s
+            .http_status
+            .map(|c| format!("{c} ({})", s.http_version.as_deref().unwrap_or("?")))
+            .unwrap_or_else(|| "no response".into());
+        let redirects = if s.redirects > 0 {
+            format!(", {} redirect(s)", s.redirects)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{mark} {:<width$}  {} {} → {status} in {} (headers after {}), {}{redirects}",
+            s.name,
+            s.method,
+            s.url.as_deref().unwrap_or("?"),
+            format_duration(s.duration),
+            format_duration(s.time_to_headers),
+            size(s.response_bytes)
+        );
+        for c in &s.checks {
+            let _ = writeln!(out, "    {} {}", if c.passed { "✓" } else { "✗" }, c.description);
+        }
+        for x in &s.extracted {
+            let _ = writeln!(out, "    → {} = {}", x.name, x.shown);
+        }
+        for (k, v) in &s.observations {
+            let _ = writeln!(out, "    observed {k} = {v}");
+        }
+        if let Some(t) = s.tls_not_after {
+            let _ = writeln!(out, "    TLS certificate valid until {}", t.format("%Y-%m-%d"));
+        }
+        match s.status {
+            StepStatus::NoCapacity => {
+                let excerpt = s.capture.as_ref().map(|c| c.text_excerpt(200)).unwrap_or_default();
+                let _ = writeln!(out, "    no capacity: « {excerpt} »");
+            }
+            StepStatus::Captcha => {
+                let _ = writeln!(out, "    CAPTCHA reached: the run stops here (vigie never solves CAPTCHAs)");
+            }
+            StepStatus::Failed => {
+                let _ = writeln!(
+                    out,
+                    "    {}: {}",
+                    s.reason.map(|x| x.as_str()).unwrap_or("failed"),
+                    s.message.as_deref().unwrap_or("")
+                );
+                if let Some(c) = &s.capture {
+                    let _ = writeln!(out, "    page said: « {} »", c.text_excerpt(200));
+                }
+            }
+            _ => {}
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\noutcome: {}{} in {} (politeness wait {})",
+        r.outcome,
+        match (r.reason, &r.failed_step) {
+            (Some(reason), Some(step)) => format!(" (step {step}, reason {reason})"),
+            _ => String::new(),
+        },
+        format_duration(r.duration),
+        format_duration(r.politeness_wait)
+    );
+    if let Some(step) = &r.captcha_step {
+        let _ = writeln!(out, "stopped at a CAPTCHA in step {step}: reached, not solved");
+    }
+    out
+}

@@ -1,0 +1,274 @@
+//! The daemon: loads the configuration, runs the probe loops, passes each
+//! result down the pipeline (metrics, status board, then the sinks: store and
+//! alerting), serves HTTP, reloads on SIGHUP and stops cleanly on SIGTERM or
+//! ctrl-c.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::config::{self, Config, Files, LoadOptions};
+use crate::diag::ConfigErrors;
+use crate::events::{ConfigLoaded, ConfigReloadFailed, RunFinished};
+use crate::metrics::Metrics;
+use crate::probe::{Probe, RunResult};
+use crate::runner::{Budgets, HttpEnv, Runner};
+use crate::schedule::{self, Shared};
+use crate::server::{self, AppState};
+use crate::status::StatusBoard;
+
+/// Something downstream of metrics that receives every result: the store,
+/// then alerting. Must return quickly: slow work goes to its own task.
+pub trait ResultSink: Send + Sync {
+    fn on_result(&self, probe: &Arc<Probe>, result: &RunResult);
+    /// Called with each (re)loaded configuration.
+    fn on_config(&self, _config: &Config) {}
+}
+
+/// Where the configuration comes from, so SIGHUP can read it again.
+pub struct ConfigSource {
+    pub path: PathBuf,
+    pub files: Arc<dyn Files>,
+    pub options: LoadOptions,
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> Result<Config, ConfigErrors> {
+        config::load(&self.path, self.files.as_ref(), &self.options)
+    }
+}
+
+pub struct Daemon {
+    source: ConfigSource,
+    metrics: Arc<Metrics>,
+    board: Arc<StatusBoard>,
+    runner: Arc<Runner>,
+    /// The global cap on runs in flight, with the size it was made with.
+    concurrency: Mutex<(usize, Arc<Semaphore>)>,
+    results_tx: mpsc::Sender<(Arc<Probe>, RunResult)>,
+    loops: Mutex<Loops>,
+    config: Mutex<Arc<Config>>,
+    sinks: Vec<Arc<dyn ResultSink>>,
+}
+
+#[derive(Default)]
+struct Loops {
+    stop: Option<watch::Sender<bool>>,
+    handles: Vec<JoinHandle<()>>,
+    running: HashMap<String, Arc<AtomicBool>>,
+}
+
+/// A running daemon, for the CLI and tests.
+pub struct DaemonHandle {
+    pub daemon: Arc<Daemon>,
+    pub listen: SocketAddr,
+    server: JoinHandle<std::io::Result<()>>,
+    pipeline: JoinHandle<()>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Daemon {
+    /// Load the configuration, build the shared parts, start everything.
+    /// `listen_override` replaces the configured listen address.
+    pub async fn start(
+        source: ConfigSource,
+        listen_override: Option<SocketAddr>,
+        sinks: Vec<Arc<dyn ResultSink>>,
+    ) -> anyhow::Result<DaemonHandle> {
+        let config = source.load()?;
+        let metrics = Arc::new(Metrics::new(&config.location)?);
+        let http = HttpEnv::new(config.user_agent())?;
+        let budgets = Arc::new(Budgets::new(config.default_politeness));
+        let runner = Arc::new(Runner::new(http, budgets));
+        let (results_tx, results_rx) = mpsc::channel(1024);
+        let listen = listen_override.unwrap_or(config.listen);
+        let daemon = Arc::new(Daemon {
+            source,
+            metrics: metrics.clone(),
+            board: Arc::new(StatusBoard::default()),
+            runner,
+            concurrency: Mutex::new((config.concurrency, Arc::new(Semaphore::new(config.concurrency)))),
+            results_tx,
+            loops: Mutex::new(Loops::default()),
+            config: Mutex::new(Arc::new(config.clone())),
+            sinks,
+        });
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {listen}: {e} (is another vigie running? choose another address with --listen)")
+        })?;
+        let listen = listener.local_addr()?;
+        daemon.install(Arc::new(config), false);
+
+        let pipeline = tokio::spawn(Self::pipeline(daemon.clone(), results_rx));
+        let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+        let app = server::app(AppState {
+            metrics,
+            board: daemon.board.clone(),
+            location: daemon.config().location.clone(),
+        });
+        let server = tokio::spawn(server::serve(listener, app, async move {
+            let _ = shutdown_rx.changed().await;
+        }));
+        tracing::info!(%listen, "serving /metrics, /healthz, /api/status and the status page");
+        Ok(DaemonHandle {
+            daemon,
+            listen,
+            server,
+            pipeline,
+            shutdown_tx,
+        })
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn board(&self) -> &Arc<StatusBoard> {
+        &self.board
+    }
+
+    pub fn runner(&self) -> &Arc<Runner> {
+        &self.runner
+    }
+
+    /// Replace the running probe loops with those of `config`.
+    fn install(&self, config: Arc<Config>, reload: bool) {
+        let enabled: Vec<Arc<Probe>> = config.probes.iter().filter(|p| p.enabled).cloned().collect();
+        self.runner.budgets.configure(
+            config.default_politeness,
+            config.targets.iter().map(|t| (t.host_key.clone(), t.politeness)),
+        );
+        let old = self.config();
+        for p in &old.probes {
+            if config.probe(&p.name).is_none_or(|n| !n.enabled) {
+                self.metrics.forget_probe(&p.name);
+            }
+        }
+        for p in &enabled {
+            self.metrics.declare_probe(p);
+        }
+        self.board.configure(enabled.iter().map(|p| p.as_ref()));
+        for sink in &self.sinks {
+            sink.on_config(&config);
+        }
+        let mut loops = self.loops.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(stop) = loops.stop.take() {
+            let _ = stop.send(true);
+        }
+        loops.handles.clear();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let concurrency = {
+            let mut c = self.concurrency.lock().unwrap_or_else(|e| e.into_inner());
+            // Runs in flight keep their permits from the old semaphore.
+            if c.0 != config.concurrency {
+                *c = (config.concurrency, Arc::new(Semaphore::new(config.concurrency)));
+            }
+            c.1.clone()
+        };
+        let shared = Shared {
+            runner: self.runner.clone(),
+            metrics: self.metrics.clone(),
+            concurrency,
+            results: self.results_tx.clone(),
+        };
+        for p in enabled.iter() {
+            let running = loops
+                .running
+                .entry(p.name.clone())
+                .or_insert_with(|| Arc::new(AtomicBool::new(false)))
+                .clone();
+            loops
+                .handles
+                .push(schedule::spawn_probe_loop(p.clone(), shared.clone(), running, stop_rx.clone()));
+        }
+        loops.stop = Some(stop_tx);
+        drop(loops);
+        ConfigLoaded {
+            file: &config.file,
+            probes: enabled.len(),
+            reload,
+        }
+        .emit(&self.metrics);
+        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
+    /// Read the configuration again; on any error keep the running one.
+    pub fn reload(&self) -> Result<(), ConfigErrors> {
+        match self.source.load() {
+            Ok(c) => {
+                self.install(Arc::new(c), true);
+                Ok(())
+            }
+            Err(e) => {
+                ConfigReloadFailed { errors: &e.0 }.emit(&self.metrics);
+                Err(e)
+            }
+        }
+    }
+
+    async fn pipeline(daemon: Arc<Daemon>, mut rx: mpsc::Receiver<(Arc<Probe>, RunResult)>) {
+        while let Some((probe, result)) = rx.recv().await {
+            RunFinished {
+                probe: &probe,
+                result: &result,
+            }
+            .emit(&daemon.metrics);
+            daemon.board.record(&result);
+            for sink in &daemon.sinks {
+                sink.on_result(&probe, &result);
+            }
+        }
+    }
+
+    fn stop_loops(&self) {
+        let mut loops = self.loops.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(stop) = loops.stop.take() {
+            let _ = stop.send(true);
+        }
+        loops.handles.clear();
+    }
+}
+
+impl DaemonHandle {
+    /// Stop scheduling, let runs in flight finish (bounded), flush the
+    /// pipeline and stop the server.
+    pub async fn shutdown(self, grace: std::time::Duration) {
+        self.daemon.stop_loops();
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.daemon.metrics.runs_in_flight.get() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let _ = self.shutdown_tx.send(true);
+        let _ = self.server.await;
+        // Dropping the daemon's sender ends the pipeline once queued results are handled.
+        let DaemonHandle { daemon, pipeline, .. } = self;
+        drop(daemon);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pipeline).await;
+    }
+}
+
+/// Wait for SIGTERM or ctrl-c; call `on_hup` on each SIGHUP meanwhile.
+#[cfg(unix)]
+pub async fn wait_for_signals(mut on_hup: impl FnMut()) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); return; }
+            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted: shutting down"); return; }
+            _ = hup.recv() => { tracing::info!("SIGHUP: reloading the configuration"); on_hup(); }
+        }
+    }
+}

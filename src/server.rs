@@ -1,0 +1,112 @@
+//! The HTTP server: `/metrics` for Prometheus, `/healthz` for supervisors,
+//! `/` a status page in French, `/api/status` the same as JSON.
+//!
+//! `app()` builds the router alone so tests drive it with `oneshot`, as in
+//! axum's examples; `serve` adds the listener and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+
+use crate::metrics::Metrics;
+use crate::status::{ProbeStatus, StatusBoard};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub metrics: Arc<Metrics>,
+    pub board: Arc<StatusBoard>,
+    pub location: String,
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/api/status", get(api_status))
+        .route("/", get(status_page))
+        .fallback(|| async { not_found() })
+        .with_state(state)
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let body = tokio::task::spawn_blocking(move || s.metrics.encode()).await.unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+async fn api_status(State(s): State<AppState>) -> Json<Vec<ProbeStatus>> {
+    Json(s.board.snapshot())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn status_page(State(s): State<AppState>) -> impl IntoResponse {
+    let paris = chrono_tz::Europe::Paris;
+    let mut rows = String::new();
+    for p in s.board.snapshot() {
+        let (class, state) = match p.last_outcome {
+            Some(o) => (o.as_str(), o.label_fr().to_string()),
+            None => ("pending", "en attente du premier passage".to_string()),
+        };
+        let state = match (&p.captcha_step, p.last_outcome) {
+            (Some(step), Some(o)) if o.is_success() => format!("{state} (arrêt au CAPTCHA, étape {step})"),
+            _ => state,
+        };
+        let why = match (p.last_reason, &p.last_step) {
+            (Some(r), Some(step)) => format!("{} — étape « {} »", r.label_fr(), esc(step)),
+            _ => String::new(),
+        };
+        let fmt = |t: Option<chrono::DateTime<Utc>>| {
+            t.map(|t| t.with_timezone(&paris).format("%d/%m/%Y %H:%M:%S").to_string())
+                .unwrap_or_default()
+        };
+        rows.push_str(&format!(
+            "<tr class=\"{class}\"><td>{}<br><small>{} · {}</small></td><td><b>{}</b><br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&p.title),
+            esc(&p.procedure),
+            esc(&p.site),
+            esc(&state),
+            why,
+            fmt(p.since),
+            fmt(p.last_run),
+            p.runs
+        ));
+    }
+    let now = Utc::now().with_timezone(&paris).format("%d/%m/%Y %H:%M:%S");
+    let page = format!(
+        r#"<!doctype html><html lang="fr"><head><meta charset="utf-8"><meta http-equiv="refresh" content="15">
+<title>vigie — état des démarches</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.5em;text-align:left;vertical-align:top}}
+tr.up td:nth-child(2){{color:#0a7a2f}}tr.degraded td:nth-child(2){{color:#a66b00}}tr.no_capacity td:nth-child(2){{color:#8a5a00}}tr.broken td:nth-child(2),tr.down td:nth-child(2){{color:#b00020}}small{{color:#666}}</style></head>
+<body><h1>État des démarches surveillées</h1>
+<p>Point d'observation : <b>{}</b> · page générée le {now} (heure de Paris) · <a href="/metrics">métriques</a> · <a href="/api/status">JSON</a></p>
+<table><tr><th>Démarche</th><th>État</th><th>Depuis</th><th>Dernier passage</th><th>Passages</th></tr>
+{rows}</table></body></html>"#,
+        esc(&s.location)
+    );
+    Html(page)
+}
+
+/// Serve `app` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// 404 with a hint, for unknown paths.
+pub fn not_found() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz, /api/status or /\n")
+}
