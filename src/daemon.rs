@@ -28,6 +28,18 @@ pub trait ResultSink: Send + Sync {
     fn on_result(&self, probe: &Arc<Probe>, result: &RunResult);
     /// Called with each (re)loaded configuration.
     fn on_config(&self, _config: &Config) {}
+    /// Called once at shutdown, after the last result: flush and stop.
+    /// May block (it runs on a blocking thread).
+    fn shutdown(&self) {}
+}
+
+/// Builds the sinks once the configuration is loaded and the metrics
+/// registry exists (sinks register their own metrics in it).
+pub type SinkFactory = Box<dyn FnOnce(&Config, &Arc<Metrics>) -> anyhow::Result<Vec<Arc<dyn ResultSink>>> + Send>;
+
+/// A factory for a daemon without store or alerting.
+pub fn no_sinks() -> SinkFactory {
+    Box::new(|_, _| Ok(vec![]))
 }
 
 /// Where the configuration comes from, so SIGHUP can read it again.
@@ -75,13 +87,10 @@ pub struct DaemonHandle {
 impl Daemon {
     /// Load the configuration, build the shared parts, start everything.
     /// `listen_override` replaces the configured listen address.
-    pub async fn start(
-        source: ConfigSource,
-        listen_override: Option<SocketAddr>,
-        sinks: Vec<Arc<dyn ResultSink>>,
-    ) -> anyhow::Result<DaemonHandle> {
+    pub async fn start(source: ConfigSource, listen_override: Option<SocketAddr>, sinks: SinkFactory) -> anyhow::Result<DaemonHandle> {
         let config = source.load()?;
         let metrics = Arc::new(Metrics::new(&config.location)?);
+        let sinks = sinks(&config, &metrics)?;
         let http = HttpEnv::new(config.user_agent())?;
         let budgets = Arc::new(Budgets::new(config.default_politeness));
         let runner = Arc::new(Runner::new(http, budgets));
@@ -251,8 +260,15 @@ impl DaemonHandle {
         let _ = self.server.await;
         // Dropping the daemon's sender ends the pipeline once queued results are handled.
         let DaemonHandle { daemon, pipeline, .. } = self;
+        let sinks = daemon.sinks.clone();
         drop(daemon);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), pipeline).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            for sink in &sinks {
+                sink.shutdown();
+            }
+        })
+        .await;
     }
 }
 
