@@ -64,7 +64,7 @@ impl Config {
 
 pub fn user_agent(contact: &str) -> String {
     format!(
-        "vigie/{} (+https://github.com/vigie-monitoring/vigie; synthetic monitoring for watchdog associations; contact: {contact})",
+        "vigie/{} (synthetic monitoring for watchdog associations; contact: {contact})",
         env!("CARGO_PKG_VERSION")
     )
 }
