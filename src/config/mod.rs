@@ -91,11 +91,10 @@ impl LoadOptions {
 /// Default address of the metrics server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
 
+/// `rel` resolved against the folder of `base_file`, with `.` and `..`
+/// removed lexically so messages show short paths.
 pub fn relative_to(base_file: &Path, rel: &str) -> PathBuf {
     let p = Path::new(rel);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base_file.parent().unwrap_or(Path::new(".")).join(p)
-    }
+    let joined = if p.is_absolute() { p.to_path_buf() } else { base_file.parent().unwrap_or(Path::new(".")).join(p) };
+    files::normalize(&joined)
 }
