@@ -149,18 +149,19 @@ fn kc_error(status: StatusCode, message: &str) -> Response {
     )
 }
 
-/// Checks `client_id` (and `redirect_uri` when asked) like Keycloak's endpoints do.
-fn check_client(q: &HashMap<String, String>, need_redirect: bool) -> Result<(), Response> {
+/// The Keycloak error page for a bad `client_id` (or a missing `redirect_uri` when required),
+/// or `None` when the request is acceptable.
+fn client_error(q: &HashMap<String, String>, need_redirect: bool) -> Option<Response> {
     if q.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
-        return Err(kc_error(StatusCode::BAD_REQUEST, "Client invalide"));
+        return Some(kc_error(StatusCode::BAD_REQUEST, "Client invalide"));
     }
     if need_redirect && !q.get("redirect_uri").is_some_and(|u| !u.is_empty()) {
-        return Err(kc_error(
+        return Some(kc_error(
             StatusCode::BAD_REQUEST,
             "Paramètre invalide : redirect_uri",
         ));
     }
-    Ok(())
+    None
 }
 
 /// Finds the visitor's Keycloak authentication session or opens one, and rotates its
@@ -242,7 +243,7 @@ async fn login_page(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(resp) = check_client(&q, true) {
+    if let Some(resp) = client_error(&q, true) {
         return resp;
     }
     let (s, set) = auth_session(&shared, &headers);
@@ -383,7 +384,7 @@ async fn registration_page(
     Query(q): Params,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(resp) = check_client(&q, false) {
+    if let Some(resp) = client_error(&q, false) {
         return resp;
     }
     let (s, set) = auth_session(&shared, &headers);

@@ -69,7 +69,7 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// The full router of a site: its pages (each behind the fault gate) plus the admin API.
-fn app(shared: &Arc<Shared>, site: Site) -> Router {
+pub(crate) fn app(shared: &Arc<Shared>, site: Site) -> Router {
     let routes = match site {
         Site::Portal => portal::routes(),
         Site::Prefecture => booking::routes(),
