@@ -254,7 +254,7 @@ async fn choose_counter(
 /// The week calendar fragment (what the AJAX call returns). `week`: `None` for all slots, or an
 /// offset from the current week.
 fn calendar(id: u32, n: u32, week: Option<i64>, now: DateTime<Utc>) -> String {
-    let this_monday = monday(now.date_naive());
+    let this_monday = monday(now.with_timezone(&chrono_tz::Europe::Paris).date_naive());
     let slots: Vec<DateTime<Tz>> = slot_times(n as usize, SLOT_STEP_MINUTES, now)
         .into_iter()
         .filter(|t| {

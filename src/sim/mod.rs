@@ -246,6 +246,16 @@ pub struct SimHandle {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("portal", &self.portal_url())
+            .field("prefecture", &self.prefecture_url())
+            .field("rdv", &self.rdv_url())
+            .finish()
+    }
+}
+
 /// Binds the three sites and starts serving; returns once all three are listening.
 pub async fn start(cfg: SimConfig) -> std::io::Result<SimHandle> {
     let mut bound = Vec::new();

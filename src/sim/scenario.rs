@@ -405,4 +405,50 @@ mod tests {
         });
         assert!(healthy >= 20, "{healthy}");
     }
+
+    #[tokio::test]
+    async fn play_applies_events_in_order_and_loops() {
+        let sim = crate::sim::start(crate::sim::SimConfig::loopback_ephemeral())
+            .await
+            .unwrap();
+        let scenario = Scenario::from_yaml(
+            "cycle: 300ms\nevents:\n  - at: 0s\n    reset: true\n    note: a\n    patch: { prefecture_slots: 2 }\n  - at: 100ms\n    note: b\n    patch: { sites: { rdv: { down: true } }, routes: { home: { mode: hang } } }\n  - at: 200ms\n    reset: true\n    note: c\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let observer = sim.clone();
+        let started = tokio::time::Instant::now();
+        let run = play(sim.clone(), scenario, move |ev| {
+            let st = observer.state();
+            log.lock().unwrap().push((
+                ev.note.clone().unwrap_or_default(),
+                started.elapsed(),
+                st.prefecture_slots,
+                st.site(Site::Rdv).down,
+                st.route(RouteKey::Home).mode,
+            ));
+        });
+        // Two full cycles and a bit: the future is dropped (cancelled) at the timeout.
+        assert!(tokio::time::timeout(Duration::from_millis(650), run)
+            .await
+            .is_err());
+        let seen = seen.lock().unwrap().clone();
+        let notes: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(notes, ["a", "b", "c", "a", "b", "c", "a"]);
+        for (note, _, slots, rdv_down, home) in &seen {
+            match note.as_str() {
+                "a" => assert_eq!((*slots, *rdv_down, *home), (2, false, FaultMode::Normal)),
+                "b" => assert_eq!((*slots, *rdv_down, *home), (2, true, FaultMode::Hang)),
+                _ => assert_eq!((*slots, *rdv_down, *home), (0, false, FaultMode::Normal)),
+            }
+        }
+        assert!(
+            seen[3].1 >= Duration::from_millis(300),
+            "second cycle starts after the first"
+        );
+        assert!(seen[4].1 >= Duration::from_millis(400));
+        sim.shutdown().await;
+    }
 }
