@@ -430,6 +430,9 @@ mod tests {
                 st.route(RouteKey::Home).mode,
             ));
         });
+        // `vigie demo` spawns the player on its own task.
+        fn spawnable<F: std::future::Future + Send + 'static>(_: &F) {}
+        spawnable(&run);
         // Two full cycles and a bit: the future is dropped (cancelled) at the timeout.
         assert!(tokio::time::timeout(Duration::from_millis(650), run)
             .await
