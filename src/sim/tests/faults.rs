@@ -97,7 +97,7 @@ async fn delay_applies_with_the_mode() {
     let sim = sim().await;
     sim.apply(
         &StatePatch::from_json(
-            r#"{"routes":{"home":{"delay_ms":300},"status":{"delay_ms":200,"mode":"maintenance"}}}"#,
+            r#"{"routes":{"home":{"delay_ms":300},"status":{"delay_ms":500,"mode":"maintenance"}}}"#,
         )
         .unwrap(),
     )
@@ -115,14 +115,15 @@ async fn delay_applies_with_the_mode() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(t.elapsed() >= Duration::from_millis(200));
+    assert!(t.elapsed() >= Duration::from_millis(500));
     let t = Instant::now();
     client()
         .get(format!("{}/api/usager/moi", sim.portal_url()))
         .send()
         .await
         .unwrap();
-    assert!(t.elapsed() < Duration::from_millis(200));
+    // Other routes are not delayed (a wide margin for a loaded machine).
+    assert!(t.elapsed() < Duration::from_millis(250));
     sim.shutdown().await;
 }
 
@@ -353,18 +354,25 @@ async fn a_site_can_take_itself_down_through_its_own_admin_api() {
 async fn min_interval_limiter_answers_502() {
     let sim = sim().await;
     sim.apply(
-        &StatePatch::from_json(r#"{"sites":{"prefecture":{"min_interval_ms":300}}}"#).unwrap(),
+        &StatePatch::from_json(r#"{"sites":{"prefecture":{"min_interval_ms":500}}}"#).unwrap(),
     )
     .unwrap();
     let c = client();
     let url = format!("{}/booking/create/4242/0", sim.prefecture_url());
     assert_eq!(c.get(&url).send().await.unwrap().status(), StatusCode::OK);
+    // The admin API is never limited.
+    let admin = c
+        .get(format!("{}/__sim/state", sim.prefecture_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), StatusCode::OK);
     let resp = c.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
     assert!(resp.text().await.unwrap().contains("Bad Gateway"));
     // The limiter is per site: the portal is not affected.
     assert_eq!(get_home(&sim).await.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(550)).await;
     assert_eq!(c.get(&url).send().await.unwrap().status(), StatusCode::OK);
 
     let log: Vec<_> = sim
@@ -376,7 +384,7 @@ async fn min_interval_limiter_answers_502() {
         log.iter().map(|r| r.limited).collect::<Vec<_>>(),
         [false, true, false]
     );
-    assert!(log[2].instant.duration_since(log[1].instant) >= Duration::from_millis(300));
+    assert!(log[2].instant.duration_since(log[1].instant) >= Duration::from_millis(500));
     sim.shutdown().await;
 }
 
