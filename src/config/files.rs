@@ -72,6 +72,7 @@ impl Files for DiskFiles {
 }
 
 /// Files compiled into the binary, addressed by their path in the repository.
+#[derive(Clone, Copy)]
 pub struct EmbeddedFiles(pub &'static [(&'static str, &'static [u8])]);
 
 /// Resolve `.` and `..` without touching the disk.

@@ -95,6 +95,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
 /// removed lexically so messages show short paths.
 pub fn relative_to(base_file: &Path, rel: &str) -> PathBuf {
     let p = Path::new(rel);
-    let joined = if p.is_absolute() { p.to_path_buf() } else { base_file.parent().unwrap_or(Path::new(".")).join(p) };
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base_file.parent().unwrap_or(Path::new(".")).join(p)
+    };
     files::normalize(&joined)
 }

@@ -34,17 +34,12 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 pub(crate) fn allowed(peer: Option<SocketAddr>) -> bool {
     peer.is_some_and(|p| match p.ip() {
         std::net::IpAddr::V4(ip) => ip.is_loopback(),
-        std::net::IpAddr::V6(ip) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
+        std::net::IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
     })
 }
 
 async fn loopback_only(req: Request, next: Next) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     if !allowed(peer) {
         return json(
             StatusCode::FORBIDDEN,
@@ -68,13 +63,8 @@ async fn patch_state(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
     };
     match shared.apply(&patch) {
         Ok(state) => json(StatusCode::OK, json!(state)),
-        Err(e @ super::SimError::InvalidPatch(_)) => {
-            json(StatusCode::BAD_REQUEST, json!({"error": e.to_string()}))
-        }
-        Err(e) => json(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"error": e.to_string()}),
-        ),
+        Err(e @ super::SimError::InvalidPatch(_)) => json(StatusCode::BAD_REQUEST, json!({"error": e.to_string()})),
+        Err(e) => json(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e.to_string()})),
     }
 }
 
@@ -82,26 +72,15 @@ async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     json(StatusCode::OK, json!(shared.reset()))
 }
 
-async fn requests(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn requests(State(shared): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let since = match q.get("since").map(|s| s.parse::<u64>()) {
         None => 0,
         Some(Ok(n)) => n,
-        Some(Err(_)) => {
-            return json(
-                StatusCode::BAD_REQUEST,
-                json!({"error": "since must be a non-negative integer"}),
-            )
-        }
+        Some(Err(_)) => return json(StatusCode::BAD_REQUEST, json!({"error": "since must be a non-negative integer"})),
     };
     let records = shared.requests_since(since);
     let last = records.last().map_or(since, |r| r.seq);
-    json(
-        StatusCode::OK,
-        json!({"last_seq": last, "requests": records}),
-    )
+    json(StatusCode::OK, json!({"last_seq": last, "requests": records}))
 }
 
 async fn unknown() -> Response {

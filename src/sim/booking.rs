@@ -16,16 +16,15 @@ use axum::Form;
 use chrono::{DateTime, Datelike, Days, Utc};
 use chrono_tz::Tz;
 
-use super::pages::{
-    add_cookies, cookie, day_label, esc, html, not_found, redirect, set_cookie, slot_times, token,
-};
+use super::pages::{add_cookies, cookie, day_label, esc, html, not_found, redirect, set_cookie, slot_times, token};
 use super::sessions::BookingSession;
 use super::{lock, RouteKey, Shared};
 
-pub(crate) const CONDITION_TEXT: &str = "Veuillez cocher la case pour accepter les conditions d'utilisation avant de continuer le processus de prise de rendez-vous.";
-pub(crate) const NO_SLOT: &str = "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. Veuillez recommencer ultérieurement.";
-pub(crate) const SESSION_EXPIRED: &str =
-    "Votre session a expiré. Veuillez recommencer votre demande de rendez-vous.";
+pub(crate) const CONDITION_TEXT: &str =
+    "Veuillez cocher la case pour accepter les conditions d'utilisation avant de continuer le processus de prise de rendez-vous.";
+pub(crate) const NO_SLOT: &str =
+    "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. Veuillez recommencer ultérieurement.";
+pub(crate) const SESSION_EXPIRED: &str = "Votre session a expiré. Veuillez recommencer votre demande de rendez-vous.";
 const NO_COUNTER: &str = "Veuillez sélectionner un guichet.";
 
 /// The counters (`planning` radio buttons) offered at step 1.
@@ -44,11 +43,7 @@ pub(crate) fn routes() -> Vec<(RouteKey, &'static str, MethodRouter<Arc<Shared>>
             "/booking/create/{id}/0",
             get(conditions_page).post(accept_conditions),
         ),
-        (
-            RouteKey::Counter,
-            "/booking/create/{id}/1",
-            get(counter_page).post(choose_counter),
-        ),
+        (RouteKey::Counter, "/booking/create/{id}/1", get(counter_page).post(choose_counter)),
         (RouteKey::Slots, "/booking/create/{id}/2", get(slots_page)),
         (RouteKey::Planning, "/ezjscore/call/{call}", get(planning)),
     ]
@@ -142,11 +137,7 @@ fn form_id(raw: &str) -> Option<u32> {
     raw.parse().ok()
 }
 
-async fn conditions_page(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn conditions_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let Some(id) = form_id(&id) else {
         return not_found();
     };
@@ -210,11 +201,7 @@ fn counter_form(id: u32, s: &BookingSession, messages: &[&str]) -> String {
     )
 }
 
-async fn counter_page(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn counter_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let Some(id) = form_id(&id) else {
         return not_found();
     };
@@ -257,9 +244,7 @@ fn calendar(id: u32, n: u32, week: Option<i64>, now: DateTime<Utc>) -> String {
     let this_monday = monday(now.with_timezone(&chrono_tz::Europe::Paris).date_naive());
     let slots: Vec<DateTime<Tz>> = slot_times(n as usize, SLOT_STEP_MINUTES, now)
         .into_iter()
-        .filter(|t| {
-            week.is_none() || week == Some((monday(t.date_naive()) - this_monday).num_days() / 7)
-        })
+        .filter(|t| week.is_none() || week == Some((monday(t.date_naive()) - this_monday).num_days() / 7))
         .collect();
     let Some(first) = slots.first() else {
         return format!("<div id=\"planning-calendar\" class=\"planning\"><p class=\"no-slot\">{NO_SLOT}</p></div>");
@@ -303,11 +288,7 @@ fn monday(d: chrono::NaiveDate) -> chrono::NaiveDate {
         .unwrap_or(d)
 }
 
-async fn slots_page(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn slots_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let Some(id) = form_id(&id) else {
         return not_found();
     };
@@ -318,10 +299,7 @@ async fn slots_page(
     let action = step_url(id, 2);
     // Without a chosen counter the first one applies, so a probe may skip step 1.
     let planning = s.planning.get(&id).copied().unwrap_or(COUNTERS[0].0);
-    let label = COUNTERS
-        .iter()
-        .find(|(p, _)| *p == planning)
-        .map_or("", |(_, l)| l);
+    let label = COUNTERS.iter().find(|(p, _)| *p == planning).map_or("", |(_, l)| l);
     // With no slot the form holds the bare message, exactly as on the real module.
     let inner = if n == 0 {
         NO_SLOT.to_string()
@@ -344,12 +322,10 @@ async fn slots_page(
 async fn planning(State(shared): State<Arc<Shared>>, Path(call): Path<String>) -> Response {
     let parts: Vec<&str> = call.split("::").collect();
     let (id, week) = match parts.as_slice() {
-        ["bookingserver", "planning", "assign", id, _ajax, week] => {
-            match (id.parse::<u32>(), week.parse::<i64>()) {
-                (Ok(id), Ok(week)) => (id, week),
-                _ => return not_found(),
-            }
-        }
+        ["bookingserver", "planning", "assign", id, _ajax, week] => match (id.parse::<u32>(), week.parse::<i64>()) {
+            (Ok(id), Ok(week)) => (id, week),
+            _ => return not_found(),
+        },
         _ => return not_found(),
     };
     let n = shared.state().prefecture_slots;

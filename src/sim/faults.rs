@@ -33,8 +33,7 @@ const HUGE_CHUNK: usize = 64 * 1024;
 const HUGE_TOTAL: usize = 1 << 30;
 
 /// The literal message of ANEF's technical error page.
-pub(crate) const ERREUR_TECHNIQUE: &str =
-    "Une erreur technique est survenue. Veuillez réessayer ultérieurement.";
+pub(crate) const ERREUR_TECHNIQUE: &str = "Une erreur technique est survenue. Veuillez réessayer ultérieurement.";
 pub(crate) const MAINTENANCE: &str = "Le site est en maintenance";
 
 #[derive(Clone)]
@@ -63,10 +62,7 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
     let arrival = Instant::now();
     let (site_state, route_state) = {
         let st = super::lock(&g.shared.state);
-        (
-            st.site(g.site),
-            g.route.map(|k| st.route(k)).unwrap_or_default(),
-        )
+        (st.site(g.site), g.route.map(|k| st.route(k)).unwrap_or_default())
     };
     let limited = g.shared.rate_limited(g.site, site_state.min_interval_ms);
     g.shared.record(RequestRecord {
@@ -77,10 +73,7 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
         path: req.uri().path().to_string(),
         at: chrono::Utc::now(),
         instant: arrival,
-        peer_port: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.port()),
+        peer_port: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.port()),
         limited,
         mode: route_state.mode,
         delay_ms: route_state.delay_ms,
@@ -98,8 +91,7 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
         Site::Prefecture => "Apache",
         Site::Portal | Site::Rdv => "nginx",
     };
-    resp.headers_mut()
-        .insert(header::SERVER, HeaderValue::from_static(server));
+    resp.headers_mut().insert(header::SERVER, HeaderValue::from_static(server));
     resp
 }
 
@@ -149,8 +141,7 @@ pub(crate) fn maintenance() -> Response {
             ),
         ),
     );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
     resp
 }
 
@@ -189,9 +180,8 @@ pub(crate) fn bad_gateway() -> Response {
 }
 
 fn trickle() -> Response {
-    let mut text = String::from(
-        "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Chargement</title></head><body>\n",
-    );
+    let mut text =
+        String::from("<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Chargement</title></head><body>\n");
     let max = HANG_CAP.as_secs() as usize * TRICKLE_CHUNK;
     while text.len() < max {
         text.push_str("<p>Chargement en cours, veuillez patienter.</p>\n");
@@ -211,11 +201,7 @@ fn trickle() -> Response {
             Some((Ok::<_, Infallible>(chunk), i + 1))
         }
     });
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        Body::from_stream(body),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], Body::from_stream(body)).into_response()
 }
 
 fn huge() -> Response {
@@ -223,26 +209,17 @@ fn huge() -> Response {
     let chunk = CHUNK
         .get_or_init(|| {
             let line = b"<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n";
-            Bytes::from(
-                line.iter()
-                    .copied()
-                    .cycle()
-                    .take(HUGE_CHUNK)
-                    .collect::<Vec<u8>>(),
-            )
+            Bytes::from(line.iter().copied().cycle().take(HUGE_CHUNK).collect::<Vec<u8>>())
         })
         .clone();
-    let head = Bytes::from_static(b"<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Document</title></head><body>\n");
+    let head =
+        Bytes::from_static(b"<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Document</title></head><body>\n");
     let body = stream::iter(
         std::iter::once(head)
             .chain(std::iter::repeat(chunk).take(HUGE_TOTAL / HUGE_CHUNK))
             .map(Ok::<_, Infallible>),
     );
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        Body::from_stream(body),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], Body::from_stream(body)).into_response()
 }
 
 fn bad_utf8() -> Response {

@@ -32,10 +32,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use scenario::{play, Scenario, ScenarioEvent};
-pub use state::{
-    Counters, FaultMode, RouteKey, RoutePatch, RouteState, SimState, Site, SitePatch, SiteState,
-    StatePatch, UploadMode,
-};
+pub use state::{Counters, FaultMode, RouteKey, RoutePatch, RouteState, SimState, Site, SitePatch, SiteState, StatePatch, UploadMode};
 
 /// The simulator's built-in test account (the only one that can log in).
 pub const TEST_USERNAME: &str = "TEST-VIGIE-0001";
@@ -167,10 +164,7 @@ impl Shared {
 
     /// Changes the state and opens or closes listeners to match `sites.*.down`. On a listener
     /// error nothing changes.
-    pub(crate) fn update(
-        self: &Arc<Self>,
-        f: impl FnOnce(&mut SimState),
-    ) -> Result<SimState, SimError> {
+    pub(crate) fn update(self: &Arc<Self>, f: impl FnOnce(&mut SimState)) -> Result<SimState, SimError> {
         let mut st = lock(&self.state);
         let mut new = st.clone();
         f(&mut new);
@@ -206,8 +200,7 @@ impl Shared {
     pub(crate) fn rate_limited(&self, site: Site, min_interval_ms: u64) -> bool {
         let now = Instant::now();
         let prev = lock(&self.last_arrival).insert(site, now);
-        min_interval_ms > 0
-            && prev.is_some_and(|p| now.duration_since(p) < Duration::from_millis(min_interval_ms))
+        min_interval_ms > 0 && prev.is_some_and(|p| now.duration_since(p) < Duration::from_millis(min_interval_ms))
     }
 
     pub(crate) fn record(&self, mut rec: RequestRecord) {
@@ -272,12 +265,7 @@ pub async fn start(cfg: SimConfig) -> std::io::Result<SimHandle> {
             next_seq: 0,
         }),
         last_arrival: Mutex::new(BTreeMap::new()),
-        listeners: Mutex::new(
-            addrs
-                .iter()
-                .map(|(s, a)| (*s, server::SiteListener::new(*a)))
-                .collect(),
-        ),
+        listeners: Mutex::new(addrs.iter().map(|(s, a)| (*s, server::SiteListener::new(*a))).collect()),
         addrs,
         rt: tokio::runtime::Handle::current(),
         closed: AtomicBool::new(false),

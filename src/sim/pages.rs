@@ -29,12 +29,7 @@ pub(crate) fn esc(s: &str) -> String {
 
 /// An HTML response with the given status.
 pub(crate) fn html(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
 /// A JSON response with the given status.
@@ -149,10 +144,7 @@ mod tests {
     #[test]
     fn cookies_parse() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; eZSESSID=abc; b=2"),
-        );
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; eZSESSID=abc; b=2"));
         assert_eq!(cookie(&h, "eZSESSID").as_deref(), Some("abc"));
         assert_eq!(cookie(&h, "c"), None);
     }

@@ -40,38 +40,19 @@ pub(crate) fn routes() -> Vec<(RouteKey, &'static str, MethodRouter<Arc<Shared>>
         (RouteKey::Home, HOME, get(home)),
         (RouteKey::Login, AUTH, get(login_page)),
         (RouteKey::Login, AUTHENTICATE, post(authenticate)),
-        (
-            RouteKey::Register,
-            REGISTRATION,
-            get(registration_page).post(register),
-        ),
+        (RouteKey::Register, REGISTRATION, get(registration_page).post(register)),
         (RouteKey::Api, "/api/usager/moi", get(moi)),
         (RouteKey::Api, "/api/notifications", get(notifications)),
-        (
-            RouteKey::Status,
-            "/api/sejour/usager/statut/demande_sejour",
-            get(statut),
-        ),
-        (
-            RouteKey::Upload,
-            super::upload::PATH,
-            post(super::upload::upload),
-        ),
+        (RouteKey::Status, "/api/sejour/usager/statut/demande_sejour", get(statut)),
+        (RouteKey::Upload, super::upload::PATH, post(super::upload::upload)),
     ]
 }
 
 /// The login URL the home page links to, with an absolute `redirect_uri` as Keycloak requires.
 fn login_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let redirect_uri: String =
-        url::form_urlencoded::byte_serialize(format!("http://{host}/particuliers/#").as_bytes())
-            .collect();
-    format!(
-        "{AUTH}?client_id={CLIENT_ID}&redirect_uri={redirect_uri}&response_type=code&scope=openid"
-    )
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let redirect_uri: String = url::form_urlencoded::byte_serialize(format!("http://{host}/particuliers/#").as_bytes()).collect();
+    format!("{AUTH}?client_id={CLIENT_ID}&redirect_uri={redirect_uri}&response_type=code&scope=openid")
 }
 
 async fn home(headers: HeaderMap) -> Response {
@@ -156,10 +137,7 @@ fn client_error(q: &HashMap<String, String>, need_redirect: bool) -> Option<Resp
         return Some(kc_error(StatusCode::BAD_REQUEST, "Client invalide"));
     }
     if need_redirect && !q.get("redirect_uri").is_some_and(|u| !u.is_empty()) {
-        return Some(kc_error(
-            StatusCode::BAD_REQUEST,
-            "Paramètre invalide : redirect_uri",
-        ));
+        return Some(kc_error(StatusCode::BAD_REQUEST, "Paramètre invalide : redirect_uri"));
     }
     None
 }
@@ -202,7 +180,9 @@ fn login_form(s: &AuthSession, username: &str, alert: Option<&str>, error: Optio
     let action = esc(&action_url(AUTHENTICATE, s));
     let register = esc(&registration_url(s));
     let alert = alert
-        .map(|m| format!("<div class=\"alert-error pf-c-alert pf-m-inline pf-m-danger\"><span class=\"kc-feedback-text\">{m}</span></div>\n"))
+        .map(|m| {
+            format!("<div class=\"alert-error pf-c-alert pf-m-inline pf-m-danger\"><span class=\"kc-feedback-text\">{m}</span></div>\n")
+        })
         .unwrap_or_default();
     let (invalid, error) = match error {
         Some(m) => ("true", format!("\n      <span id=\"input-error\" class=\"pf-c-form-control-helper-text pf-m-error kc-feedback-text\" aria-live=\"polite\">{m}</span>")),
@@ -238,11 +218,7 @@ fn login_form(s: &AuthSession, username: &str, alert: Option<&str>, error: Optio
     )
 }
 
-async fn login_page(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Params,
-    headers: HeaderMap,
-) -> Response {
+async fn login_page(State(shared): State<Arc<Shared>>, Query(q): Params, headers: HeaderMap) -> Response {
     if let Some(resp) = client_error(&q, true) {
         return resp;
     }
@@ -258,9 +234,7 @@ async fn authenticate(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(current) = cookie(&headers, "AUTH_SESSION_ID")
-        .and_then(|id| lock(&shared.sessions).auth.get(&id).cloned())
-    else {
+    let Some(current) = cookie(&headers, "AUTH_SESSION_ID").and_then(|id| lock(&shared.sessions).auth.get(&id).cloned()) else {
         return kc_error(
             StatusCode::BAD_REQUEST,
             "Cookie introuvable. Veuillez vérifier que les cookies sont activés dans votre navigateur.",
@@ -273,20 +247,11 @@ async fn authenticate(
     if !code_ok {
         return html(
             StatusCode::OK,
-            login_form(
-                &s,
-                username,
-                Some("Action expirée. Merci de continuer la connexion."),
-                None,
-            ),
+            login_form(&s, username, Some("Action expirée. Merci de continuer la connexion."), None),
         );
     }
-    if username != TEST_USERNAME || form.get("password").map(String::as_str) != Some(TEST_PASSWORD)
-    {
-        return html(
-            StatusCode::OK,
-            login_form(&s, username, None, Some(LOGIN_INVALID)),
-        );
+    if username != TEST_USERNAME || form.get("password").map(String::as_str) != Some(TEST_PASSWORD) {
+        return html(StatusCode::OK, login_form(&s, username, None, Some(LOGIN_INVALID)));
     }
     let anef = token();
     lock(&shared.sessions).anef.insert(anef.clone(), ());
@@ -305,28 +270,12 @@ const REGISTER_FIELDS: [(&str, &str, &str); 6] = [
     ("firstName", "Prénom", "text"),
     ("lastName", "Nom", "text"),
     ("email", "Adresse électronique", "email"),
-    (
-        "email-confirm",
-        "Confirmation de l'adresse électronique",
-        "email",
-    ),
-    (
-        "password",
-        "Mot de passe (12 caractères minimum dont un chiffre)",
-        "password",
-    ),
-    (
-        "password-confirm",
-        "Confirmation du mot de passe",
-        "password",
-    ),
+    ("email-confirm", "Confirmation de l'adresse électronique", "email"),
+    ("password", "Mot de passe (12 caractères minimum dont un chiffre)", "password"),
+    ("password-confirm", "Confirmation du mot de passe", "password"),
 ];
 
-fn register_form(
-    s: &AuthSession,
-    form: &HashMap<String, String>,
-    errors: &HashMap<&str, &str>,
-) -> String {
+fn register_form(s: &AuthSession, form: &HashMap<String, String>, errors: &HashMap<&str, &str>) -> String {
     let action = esc(&action_url(REGISTRATION, s));
     let login = esc(&format!(
         "{AUTH}?client_id={CLIENT_ID}&redirect_uri=%2Fparticuliers%2F%23&response_type=code"
@@ -345,11 +294,7 @@ fn register_form(
         } else {
             esc(form.get(name).map(String::as_str).unwrap_or(""))
         };
-        let invalid = if errors.contains_key(name) {
-            "true"
-        } else {
-            ""
-        };
+        let invalid = if errors.contains_key(name) { "true" } else { "" };
         fields.push_str(&format!(
             "    <div class=\"form-group\">\n      <label for=\"{name}\" class=\"pf-c-form__label\">{label}</label>\n      \
              <input type=\"{kind}\" id=\"{name}\" class=\"pf-c-form-control\" name=\"{name}\" value=\"{value}\" aria-invalid=\"{invalid}\">{}\n    </div>\n",
@@ -379,27 +324,18 @@ fn register_form(
     )
 }
 
-async fn registration_page(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Params,
-    headers: HeaderMap,
-) -> Response {
+async fn registration_page(State(shared): State<Arc<Shared>>, Query(q): Params, headers: HeaderMap) -> Response {
     if let Some(resp) = client_error(&q, false) {
         return resp;
     }
     let (s, set) = auth_session(&shared, &headers);
-    let mut resp = html(
-        StatusCode::OK,
-        register_form(&s, &HashMap::new(), &HashMap::new()),
-    );
+    let mut resp = html(StatusCode::OK, register_form(&s, &HashMap::new(), &HashMap::new()));
     add_cookies(&mut resp, set.as_slice());
     resp
 }
 
 /// The per-field errors of a registration form, in French, as Keycloak's theme shows them.
-pub(crate) fn registration_errors(
-    form: &HashMap<String, String>,
-) -> HashMap<&'static str, &'static str> {
+pub(crate) fn registration_errors(form: &HashMap<String, String>) -> HashMap<&'static str, &'static str> {
     let get = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or("");
     let mut errors = HashMap::new();
     if get("firstName").is_empty() {
@@ -412,28 +348,16 @@ pub(crate) fn registration_errors(
     if !valid_email(email) {
         errors.insert("email", "Veuillez indiquer un e-mail valide.");
     } else if get("email-confirm") != email {
-        errors.insert(
-            "email-confirm",
-            "Les adresses électroniques ne correspondent pas.",
-        );
+        errors.insert("email-confirm", "Les adresses électroniques ne correspondent pas.");
     }
     let password = form.get("password").map(String::as_str).unwrap_or("");
     if password.chars().count() < 12 || !password.chars().any(|c| c.is_ascii_digit()) {
-        errors.insert(
-            "password",
-            "Le mot de passe doit contenir au moins 12 caractères dont un chiffre.",
-        );
+        errors.insert("password", "Le mot de passe doit contenir au moins 12 caractères dont un chiffre.");
     } else if form.get("password-confirm").map(String::as_str) != Some(password) {
-        errors.insert(
-            "password-confirm",
-            "Les mots de passe ne correspondent pas.",
-        );
+        errors.insert("password-confirm", "Les mots de passe ne correspondent pas.");
     }
     if get("cgu").is_empty() {
-        errors.insert(
-            "cgu",
-            "Veuillez accepter les conditions générales d'utilisation.",
-        );
+        errors.insert("cgu", "Veuillez accepter les conditions générales d'utilisation.");
     }
     errors
 }
@@ -452,11 +376,7 @@ fn valid_email(s: &str) -> bool {
             .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.ends_with('.'))
 }
 
-async fn register(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+async fn register(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
     let id = cookie(&headers, "AUTH_SESSION_ID");
     let expected = id
         .as_deref()

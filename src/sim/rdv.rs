@@ -17,16 +17,13 @@ use chrono::{Days, Duration as ChronoDuration, Utc};
 use chrono_tz::Europe::Paris;
 use serde_json::json;
 
-use super::pages::{
-    add_cookies, cookie, day_label, esc, html, not_found, redirect, set_cookie, slot_times, token,
-};
+use super::pages::{add_cookies, cookie, day_label, esc, html, not_found, redirect, set_cookie, slot_times, token};
 use super::sessions::RdvSession;
 use super::{lock, RouteKey, Shared};
 
 pub(crate) const NO_SLOT: &str = "Aucun créneau disponible";
 pub(crate) const CAPTCHA_TEXT: &str = "Veuillez recopier les caractères de l'image";
-const SESSION_INVALID: &str =
-    "Votre session a expiré ou est invalide. Veuillez recommencer votre démarche.";
+const SESSION_INVALID: &str = "Votre session a expiré ou est invalide. Veuillez recommencer votre démarche.";
 const CAPTCHA_INVALID: &str = "Le code saisi ne correspond pas à l'image. Veuillez réessayer.";
 const COOKIE: &str = "RDVPREF_SESSID";
 /// Minutes between two slots, and duration of one appointment.
@@ -44,11 +41,7 @@ pub(crate) fn routes() -> Vec<(RouteKey, &'static str, MethodRouter<Arc<Shared>>
             "/rdvpref/reservation/demarche/{id}/captcha/",
             get(captcha_page).post(captcha_submit),
         ),
-        (
-            RouteKey::Creneau,
-            "/rdvpref/reservation/demarche/{id}/creneau/",
-            get(creneau_page),
-        ),
+        (RouteKey::Creneau, "/rdvpref/reservation/demarche/{id}/creneau/", get(creneau_page)),
     ]
 }
 
@@ -85,12 +78,7 @@ fn alert(message: &str) -> String {
 
 /// The session with CGU accepted for démarche `id`, if any.
 fn passed_cgu(shared: &Shared, headers: &HeaderMap, id: u32) -> bool {
-    cookie(headers, COOKIE).is_some_and(|sid| {
-        lock(&shared.sessions)
-            .rdv
-            .get(&sid)
-            .is_some_and(|s| s.cgu.contains(&id))
-    })
+    cookie(headers, COOKIE).is_some_and(|sid| lock(&shared.sessions).rdv.get(&sid).is_some_and(|s| s.cgu.contains(&id)))
 }
 
 fn session_invalid(id: u32) -> Response {
@@ -106,8 +94,7 @@ async fn cgu_page(
     let Ok(id) = id.parse::<u32>() else {
         return not_found();
     };
-    let existing = cookie(&headers, COOKIE)
-        .and_then(|sid| lock(&shared.sessions).rdv.get(&sid).map(|s| s.csrf.clone()));
+    let existing = cookie(&headers, COOKIE).and_then(|sid| lock(&shared.sessions).rdv.get(&sid).map(|s| s.csrf.clone()));
     let (csrf, set) = match existing {
         Some(csrf) => (csrf, None),
         None => {
@@ -173,11 +160,7 @@ async fn cgu_submit(
     if !ok {
         return session_invalid(id);
     }
-    let next = if shared.state().captcha {
-        "captcha"
-    } else {
-        "creneau"
-    };
+    let next = if shared.state().captcha { "captcha" } else { "creneau" };
     redirect(&url(id, next), &[])
 }
 
@@ -229,11 +212,7 @@ async fn captcha_submit(Path(id): Path<String>) -> Response {
     redirect(&format!("{}?error=invalidCaptcha", url(id, "captcha")), &[])
 }
 
-async fn creneau_page(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn creneau_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let Ok(id) = id.parse::<u32>() else {
         return not_found();
     };
@@ -269,9 +248,7 @@ async fn creneau_page(
     // `</` cannot appear in generated values, but escaping it keeps the script block safe anyway.
     let data = data.to_string().replace("</", "<\\/");
     let visible = if slots.is_empty() {
-        format!(
-            "<div class=\"fr-alert fr-alert--info\" id=\"aucun-creneau\"><p>{NO_SLOT}</p></div>"
-        )
+        format!("<div class=\"fr-alert fr-alert--info\" id=\"aucun-creneau\"><p>{NO_SLOT}</p></div>")
     } else {
         let items: String = slots
             .iter()
@@ -291,9 +268,7 @@ async fn creneau_page(
         StatusCode::OK,
         layout(
             "Choix du créneau",
-            &format!(
-                "<h1>Choisissez votre créneau</h1>\n{visible}\n<script id=\"app-data\" type=\"application/json\">{data}</script>"
-            ),
+            &format!("<h1>Choisissez votre créneau</h1>\n{visible}\n<script id=\"app-data\" type=\"application/json\">{data}</script>"),
         ),
     )
 }

@@ -65,9 +65,7 @@ impl<'de> Deserialize<'de> for YamlDuration {
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<YamlDuration, E> {
                 match u64::try_from(v) {
                     Ok(v) => self.visit_u64(v),
-                    Err(_) => Err(E::custom(format!(
-                        "invalid duration `{v}`: must not be negative"
-                    ))),
+                    Err(_) => Err(E::custom(format!("invalid duration `{v}`: must not be negative"))),
                 }
             }
         }
@@ -77,9 +75,7 @@ impl<'de> Deserialize<'de> for YamlDuration {
 
 /// Parses `500ms`, `30s`, `2m`, `1h`, `1m30s`, or `0`.
 pub(crate) fn parse_duration(src: &str) -> Result<Duration, String> {
-    let err = || {
-        format!("invalid duration `{src}`: expected a number followed by ms, s, m or h (e.g. 500ms, 30s, 2m)")
-    };
+    let err = || format!("invalid duration `{src}`: expected a number followed by ms, s, m or h (e.g. 500ms, 30s, 2m)");
     let s = src.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
@@ -109,9 +105,7 @@ pub(crate) fn parse_duration(src: &str) -> Result<Duration, String> {
         };
         rest = &rest[len..];
         let ms = n.checked_mul(unit_ms).ok_or_else(err)?;
-        total = total
-            .checked_add(Duration::from_millis(ms))
-            .ok_or_else(err)?;
+        total = total.checked_add(Duration::from_millis(ms)).ok_or_else(err)?;
     }
     Ok(total)
 }
@@ -153,10 +147,7 @@ impl Scenario {
         })?;
         let cycle = raw.cycle.value.0;
         if cycle.is_zero() {
-            return Err(at(
-                raw.cycle.referenced,
-                "cycle must be longer than 0".to_string(),
-            ));
+            return Err(at(raw.cycle.referenced, "cycle must be longer than 0".to_string()));
         }
         let mut events = Vec::with_capacity(raw.events.len());
         let mut previous = Duration::ZERO;
@@ -177,11 +168,7 @@ impl Scenario {
             if t < previous {
                 return Err(at(
                     ev.at.referenced,
-                    format!(
-                        "events must be sorted by `at`: {} comes after {}",
-                        show(t),
-                        show(previous)
-                    ),
+                    format!("events must be sorted by `at`: {} comes after {}", show(t), show(previous)),
                 ));
             }
             previous = t;
@@ -408,9 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn play_applies_events_in_order_and_loops() {
-        let sim = crate::sim::start(crate::sim::SimConfig::loopback_ephemeral())
-            .await
-            .unwrap();
+        let sim = crate::sim::start(crate::sim::SimConfig::loopback_ephemeral()).await.unwrap();
         let scenario = Scenario::from_yaml(
             "cycle: 300ms\nevents:\n  - at: 0s\n    reset: true\n    note: a\n    patch: { prefecture_slots: 2 }\n  - at: 100ms\n    note: b\n    patch: { sites: { rdv: { down: true } }, routes: { home: { mode: hang } } }\n  - at: 200ms\n    reset: true\n    note: c\n",
             "t.yaml",
@@ -434,9 +419,7 @@ mod tests {
         fn spawnable<F: std::future::Future + Send + 'static>(_: &F) {}
         spawnable(&run);
         // Two full cycles and a bit: the future is dropped (cancelled) at the timeout.
-        assert!(tokio::time::timeout(Duration::from_millis(650), run)
-            .await
-            .is_err());
+        assert!(tokio::time::timeout(Duration::from_millis(650), run).await.is_err());
         let seen = seen.lock().unwrap().clone();
         let notes: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
         assert_eq!(notes, ["a", "b", "c", "a", "b", "c", "a"]);
@@ -447,10 +430,7 @@ mod tests {
                 _ => assert_eq!((*slots, *rdv_down, *home), (0, false, FaultMode::Normal)),
             }
         }
-        assert!(
-            seen[3].1 >= Duration::from_millis(300),
-            "second cycle starts after the first"
-        );
+        assert!(seen[3].1 >= Duration::from_millis(300), "second cycle starts after the first");
         assert!(seen[4].1 >= Duration::from_millis(400));
         sim.shutdown().await;
     }

@@ -40,10 +40,7 @@ pub(crate) struct SiteListener {
 
 impl SiteListener {
     pub(crate) fn new(addr: SocketAddr) -> Self {
-        SiteListener {
-            addr,
-            running: None,
-        }
+        SiteListener { addr, running: None }
     }
 }
 
@@ -79,12 +76,7 @@ pub(crate) fn app(shared: &Arc<Shared>, site: Site) -> Router {
     for (key, path, method_router) in routes {
         router = router.route(path, faults::gated(shared, site, Some(key), method_router));
     }
-    let fallback = faults::gated(
-        shared,
-        site,
-        None,
-        axum::routing::any(|| async { super::pages::not_found() }),
-    );
+    let fallback = faults::gated(shared, site, None, axum::routing::any(|| async { super::pages::not_found() }));
     router
         .merge(admin::routes())
         .fallback_service(fallback.with_state(shared.clone()))
@@ -95,9 +87,7 @@ pub(crate) fn app(shared: &Arc<Shared>, site: Site) -> Router {
 pub(crate) fn launch(shared: &Arc<Shared>, site: Site, listener: TcpListener) {
     let slot = Arc::new(Mutex::new(Some(listener)));
     let (stop, stop_rx) = watch::channel(false);
-    let task = shared
-        .rt
-        .spawn(accept_loop(app(shared, site), slot.clone(), stop_rx));
+    let task = shared.rt.spawn(accept_loop(app(shared, site), slot.clone(), stop_rx));
     let mut listeners = lock(&shared.listeners);
     if let Some(l) = listeners.get_mut(&site) {
         l.running = Some(Running {
@@ -143,9 +133,7 @@ pub(crate) fn sync_listeners(shared: &Arc<Shared>, new: &SimState) -> Result<(),
         }
     }
     for site in to_close {
-        let running = lock(&shared.listeners)
-            .get_mut(&site)
-            .and_then(|l| l.running.take());
+        let running = lock(&shared.listeners).get_mut(&site).and_then(|l| l.running.take());
         if let Some(r) = running {
             // The old accept loop winds down on its own within GRACE.
             drop(close(r));
@@ -168,21 +156,14 @@ pub(crate) async fn shutdown(shared: &Arc<Shared>) {
     }
 }
 
-fn poll_accept(
-    slot: &Mutex<Option<TcpListener>>,
-    cx: &mut Context<'_>,
-) -> Poll<Option<io::Result<(TcpStream, SocketAddr)>>> {
+fn poll_accept(slot: &Mutex<Option<TcpListener>>, cx: &mut Context<'_>) -> Poll<Option<io::Result<(TcpStream, SocketAddr)>>> {
     match lock(slot).as_ref() {
         None => Poll::Ready(None),
         Some(l) => l.poll_accept(cx).map(Some),
     }
 }
 
-async fn accept_loop(
-    app: Router,
-    slot: Arc<Mutex<Option<TcpListener>>>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn accept_loop(app: Router, slot: Arc<Mutex<Option<TcpListener>>>, mut stop: watch::Receiver<bool>) {
     let mut conns = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -218,12 +199,7 @@ impl ResetHandle {
     }
 }
 
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    app: Router,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, mut stop: watch::Receiver<bool>) {
     let reset = Arc::new(AtomicBool::new(false));
     let handle = ResetHandle(reset.clone());
     let io = TokioIo::new(ConnIo { stream, reset });
@@ -263,31 +239,19 @@ impl ConnIo {
 }
 
 impl AsyncRead for ConnIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         self.check()?;
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ConnIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.check()?;
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         self.check()?;
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }

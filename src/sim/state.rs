@@ -99,15 +99,8 @@ impl RouteKey {
 
     pub fn site(self) -> Site {
         match self {
-            RouteKey::Home
-            | RouteKey::Login
-            | RouteKey::Register
-            | RouteKey::Api
-            | RouteKey::Status
-            | RouteKey::Upload => Site::Portal,
-            RouteKey::Conditions | RouteKey::Counter | RouteKey::Slots | RouteKey::Planning => {
-                Site::Prefecture
-            }
+            RouteKey::Home | RouteKey::Login | RouteKey::Register | RouteKey::Api | RouteKey::Status | RouteKey::Upload => Site::Portal,
+            RouteKey::Conditions | RouteKey::Counter | RouteKey::Slots | RouteKey::Planning => Site::Prefecture,
             RouteKey::Cgu | RouteKey::Captcha | RouteKey::Creneau => Site::Rdv,
         }
     }
@@ -233,14 +226,8 @@ pub struct SimState {
 impl Default for SimState {
     fn default() -> Self {
         SimState {
-            sites: Site::ALL
-                .iter()
-                .map(|s| (*s, SiteState::default()))
-                .collect(),
-            routes: RouteKey::ALL
-                .iter()
-                .map(|k| (*k, RouteState::default()))
-                .collect(),
+            sites: Site::ALL.iter().map(|s| (*s, SiteState::default())).collect(),
+            routes: RouteKey::ALL.iter().map(|k| (*k, RouteState::default())).collect(),
             prefecture_slots: 0,
             rdv_slots: 0,
             captcha: true,
@@ -305,16 +292,10 @@ impl StatePatch {
     /// Checks the ranges that serde cannot express; called by `apply` and when a scenario is
     /// loaded, so a bad scenario fails at load time rather than minutes into a demo.
     pub fn validate(&self) -> Result<(), SimError> {
-        let too_big = |what: String, v: u64, max: u64| {
-            SimError::InvalidPatch(format!("{what}: {v} is above the maximum of {max}"))
-        };
+        let too_big = |what: String, v: u64, max: u64| SimError::InvalidPatch(format!("{what}: {v} is above the maximum of {max}"));
         for (site, p) in self.sites.iter().flatten() {
             if let Some(ms) = p.min_interval_ms.filter(|ms| *ms > MAX_DELAY_MS) {
-                return Err(too_big(
-                    format!("sites.{site}.min_interval_ms"),
-                    ms,
-                    MAX_DELAY_MS,
-                ));
+                return Err(too_big(format!("sites.{site}.min_interval_ms"), ms, MAX_DELAY_MS));
             }
         }
         for (key, p) in self.routes.iter().flatten() {
@@ -322,10 +303,7 @@ impl StatePatch {
                 return Err(too_big(format!("routes.{key}.delay_ms"), ms, MAX_DELAY_MS));
             }
         }
-        for (name, v) in [
-            ("prefecture_slots", self.prefecture_slots),
-            ("rdv_slots", self.rdv_slots),
-        ] {
+        for (name, v) in [("prefecture_slots", self.prefecture_slots), ("rdv_slots", self.rdv_slots)] {
             if let Some(n) = v.filter(|n| *n > MAX_SLOTS) {
                 return Err(too_big(name.to_string(), n.into(), MAX_SLOTS.into()));
             }
@@ -389,10 +367,7 @@ mod tests {
         let e = StatePatch::from_json(r#"{"routes":{"hom":{"mode":"maintenance"}}}"#)
             .unwrap_err()
             .to_string();
-        assert!(
-            e.starts_with("invalid state patch: unknown variant `hom`"),
-            "{e}"
-        );
+        assert!(e.starts_with("invalid state patch: unknown variant `hom`"), "{e}");
         let e = StatePatch::from_json(r#"{"routes":{"home":{"mod":"maintenance"}}}"#)
             .unwrap_err()
             .to_string();
@@ -405,9 +380,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown variant `broken`"), "{e}");
-        let e = StatePatch::from_json(r#"{"counters":{"logins":1}}"#)
-            .unwrap_err()
-            .to_string();
+        let e = StatePatch::from_json(r#"{"counters":{"logins":1}}"#).unwrap_err().to_string();
         assert!(e.contains("unknown field `counters`"), "{e}");
     }
 
@@ -428,10 +401,7 @@ mod tests {
     #[test]
     fn patch_changes_only_what_it_names() {
         let mut s = SimState::default();
-        let p = StatePatch::from_json(
-            r#"{"routes":{"home":{"mode":"maintenance"}},"sites":{"rdv":{"min_interval_ms":5}}}"#,
-        )
-        .unwrap();
+        let p = StatePatch::from_json(r#"{"routes":{"home":{"mode":"maintenance"}},"sites":{"rdv":{"min_interval_ms":5}}}"#).unwrap();
         p.apply_to(&mut s);
         assert_eq!(s.route(RouteKey::Home).mode, FaultMode::Maintenance);
         assert_eq!(s.route(RouteKey::Home).delay_ms, 0);

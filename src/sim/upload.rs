@@ -31,22 +31,16 @@ const MAX_BODY: usize = MAX_FILE + 64 * 1024;
 /// sending, gets the 413 instead of a broken pipe; beyond it the answer comes at once.
 const DRAIN_MAX: usize = 16 * 1024 * 1024;
 
-pub(crate) const MSG_FORMAT: &str =
-    "Le format du fichier n'est pas accepté. Formats acceptés : PDF, JPG, PNG.";
+pub(crate) const MSG_FORMAT: &str = "Le format du fichier n'est pas accepté. Formats acceptés : PDF, JPG, PNG.";
 pub(crate) const MSG_SIZE: &str = "Le fichier dépasse la taille maximale autorisée (2 Mo).";
-pub(crate) const MSG_FAILED: &str =
-    "Le dépôt de la pièce a échoué. Veuillez réessayer ultérieurement.";
+pub(crate) const MSG_FAILED: &str = "Le dépôt de la pièce a échoué. Veuillez réessayer ultérieurement.";
 const MSG_NO_FILE: &str = "Aucun fichier n'a été transmis.";
 
 fn rejected(status: StatusCode, message: &str) -> Response {
     json(status, json!({"statut": "REJETE", "message": message}))
 }
 
-pub(crate) async fn upload(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub(crate) async fn upload(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     if !logged_in(&shared, &headers) {
         return unauthorized();
     }
@@ -75,10 +69,7 @@ pub(crate) async fn upload(
         return reject(StatusCode::UNPROCESSABLE_ENTITY, MSG_FAILED);
     }
     let parts = parse_multipart(&bytes, &boundary).unwrap_or_default();
-    let Some(file) = parts
-        .iter()
-        .find(|p| p.name == "fichier" && p.filename.is_some())
-    else {
+    let Some(file) = parts.iter().find(|p| p.name == "fichier" && p.filename.is_some()) else {
         return rejected(StatusCode::BAD_REQUEST, MSG_NO_FILE);
     };
     if file.data.len() > MAX_FILE {
@@ -100,9 +91,7 @@ pub(crate) async fn upload(
 
 /// PDF, JPEG or PNG, where the declared type and the first bytes agree.
 pub(crate) fn accepted_type(declared: Option<&str>, data: &[u8]) -> bool {
-    let declared = declared
-        .and_then(|t| t.split(';').next())
-        .map(|t| t.trim().to_ascii_lowercase());
+    let declared = declared.and_then(|t| t.split(';').next()).map(|t| t.trim().to_ascii_lowercase());
     let magic: &[u8] = match declared.as_deref() {
         Some("application/pdf") => b"%PDF",
         Some("image/jpeg") => b"\xFF\xD8\xFF",
@@ -146,11 +135,7 @@ async fn read_capped(body: Body) -> Read {
 fn boundary(headers: &HeaderMap) -> Option<String> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     let mut parts = ct.split(';');
-    if !parts
-        .next()?
-        .trim()
-        .eq_ignore_ascii_case("multipart/form-data")
-    {
+    if !parts.next()?.trim().eq_ignore_ascii_case("multipart/form-data") {
         return None;
     }
     parts
@@ -169,10 +154,7 @@ pub(crate) struct Part<'a> {
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
+    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
 }
 
 /// Splits a multipart body into parts (RFC 7578). `None` when the framing is broken.

@@ -17,19 +17,9 @@ async fn state_patch_and_reset_over_http() {
     let c = client();
     let admin = format!("{}/__sim", sim.portal_url());
 
-    let state: Value = c
-        .get(format!("{admin}/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = c.get(format!("{admin}/state")).send().await.unwrap().json().await.unwrap();
     assert_eq!(state, json!(SimState::default()));
-    assert_eq!(
-        state["routes"]["home"],
-        json!({"mode": "normal", "delay_ms": 0})
-    );
+    assert_eq!(state["routes"]["home"], json!({"mode": "normal", "delay_ms": 0}));
     assert_eq!(state["captcha"], true);
 
     let resp = c
@@ -76,10 +66,7 @@ async fn request_log_over_http() {
     let sim = sim().await;
     let c = client();
     for _ in 0..3 {
-        c.get(format!("{}/particuliers/", sim.portal_url()))
-            .send()
-            .await
-            .unwrap();
+        c.get(format!("{}/particuliers/", sim.portal_url())).send().await.unwrap();
     }
     let url = format!("{}/__sim/requests", sim.rdv_url());
     let all: Value = c.get(&url).send().await.unwrap().json().await.unwrap();
@@ -89,24 +76,10 @@ async fn request_log_over_http() {
     assert_eq!(all["requests"][0]["site"], "portal");
     assert_eq!(all["requests"][0]["mode"], "normal");
     assert!(all["requests"][0]["at"].as_str().unwrap().ends_with('Z'));
-    let since: Value = c
-        .get(format!("{url}?since=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let since: Value = c.get(format!("{url}?since=2")).send().await.unwrap().json().await.unwrap();
     assert_eq!(since["requests"].as_array().unwrap().len(), 1);
     assert_eq!(since["requests"][0]["seq"], 3);
-    let none: Value = c
-        .get(format!("{url}?since=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: Value = c.get(format!("{url}?since=3")).send().await.unwrap().json().await.unwrap();
     assert_eq!(none, json!({"last_seq": 3, "requests": []}));
     let resp = c.get(format!("{url}?since=-1")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
@@ -139,8 +112,7 @@ async fn admin_refuses_non_loopback_peers() {
             .body(Body::from(body.to_string()))
             .unwrap();
         if let Some(p) = peer {
-            req.extensions_mut()
-                .insert(ConnectInfo(p.parse::<SocketAddr>().unwrap()));
+            req.extensions_mut().insert(ConnectInfo(p.parse::<SocketAddr>().unwrap()));
         }
         app.clone().oneshot(req)
     };
@@ -152,13 +124,9 @@ async fn admin_refuses_non_loopback_peers() {
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     }
     assert!(sim.state().captcha);
-    let resp = call("GET", "/particuliers/", Some("203.0.113.5:4000"), "")
-        .await
-        .unwrap();
+    let resp = call("GET", "/particuliers/", Some("203.0.113.5:4000"), "").await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = call("PATCH", "/__sim/state", Some("127.0.0.1:4000"), patch)
-        .await
-        .unwrap();
+    let resp = call("PATCH", "/__sim/state", Some("127.0.0.1:4000"), patch).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(!sim.state().captcha);
     sim.shutdown().await;

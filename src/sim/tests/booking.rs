@@ -9,11 +9,7 @@ use crate::sim::{SimHandle, StatePatch};
 /// Accepts the conditions of form `id` with `c`; returns nothing, asserts each hop.
 async fn accept(sim: &SimHandle, c: &reqwest::Client, id: u32) {
     let base = sim.prefecture_url();
-    let resp = c
-        .get(format!("{base}/booking/create/{id}/0"))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{base}/booking/create/{id}/0")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.unwrap();
     let token = attr(&page, "#FormBookingCreate input[name=_token]", "value").unwrap();
@@ -36,24 +32,15 @@ async fn conditions_page_and_its_errors() {
     let sim = sim().await;
     let c = client();
     let base = sim.prefecture_url();
-    let resp = c
-        .get(format!("{base}/booking/create/4242/0"))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{base}/booking/create/4242/0")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(set_cookies(&resp)
-        .iter()
-        .any(|c| c.starts_with("eZSESSID=")));
+    assert!(set_cookies(&resp).iter().any(|c| c.starts_with("eZSESSID=")));
     let page = resp.text().await.unwrap();
     assert_eq!(
         attr(&page, "form#FormBookingCreate", "action").as_deref(),
         Some("/booking/create/4242/0")
     );
-    assert_eq!(
-        attr(&page, "form#FormBookingCreate", "method").as_deref(),
-        Some("post")
-    );
+    assert_eq!(attr(&page, "form#FormBookingCreate", "method").as_deref(), Some("post"));
     assert_eq!(count(&page, "input[type=checkbox][name=condition]"), 1);
     assert_eq!(texts(&page, "label[for=condition]"), [CONDITION_TEXT]);
     assert_eq!(
@@ -81,10 +68,7 @@ async fn conditions_page_and_its_errors() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(
-        texts(&resp.text().await.unwrap(), ".message-error li"),
-        [SESSION_EXPIRED]
-    );
+    assert_eq!(texts(&resp.text().await.unwrap(), ".message-error li"), [SESSION_EXPIRED]);
 
     // Another visitor's token is worthless without its cookie.
     let resp = client()
@@ -97,19 +81,11 @@ async fn conditions_page_and_its_errors() {
 
     // Later steps without accepted conditions go back to step 0.
     for step in [1, 2] {
-        let resp = client()
-            .get(format!("{base}/booking/create/4242/{step}"))
-            .send()
-            .await
-            .unwrap();
+        let resp = client().get(format!("{base}/booking/create/4242/{step}")).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::FOUND);
         assert_eq!(location(&resp), "/booking/create/4242/0");
     }
-    let resp = c
-        .get(format!("{base}/booking/create/abc/0"))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{base}/booking/create/abc/0")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     sim.shutdown().await;
 }
@@ -135,22 +111,11 @@ async fn booking_flow_with_free_slots() {
         .await
         .unwrap();
     assert_eq!(
-        attr(
-            &page,
-            "input#planning14470[type=radio][name=planning]",
-            "value"
-        )
-        .as_deref(),
+        attr(&page, "input#planning14470[type=radio][name=planning]", "value").as_deref(),
         Some("14470")
     );
-    assert_eq!(
-        attr(&page, "input#planning14471", "value").as_deref(),
-        Some("14471")
-    );
-    assert_eq!(
-        texts(&page, "label[for=planning14470]"),
-        ["Guichet 1 - Titres de séjour"]
-    );
+    assert_eq!(attr(&page, "input#planning14471", "value").as_deref(), Some("14471"));
+    assert_eq!(texts(&page, "label[for=planning14470]"), ["Guichet 1 - Titres de séjour"]);
     // No counter chosen: same page with an error.
     let resp = c
         .post(format!("{base}/booking/create/4242/1"))
@@ -192,19 +157,14 @@ async fn booking_flow_with_free_slots() {
     let date = attr(&page, "[data-first-free]", "data-first-free").unwrap();
     assert_eq!(date, first.format("%Y-%m-%d").to_string());
     let re = regex::Regex::new(r"Premier créneau disponible : le (\d{2}/\d{2}/\d{4})").unwrap();
-    assert_eq!(
-        &re.captures(&page).unwrap()[1],
-        first.format("%d/%m/%Y").to_string()
-    );
+    assert_eq!(&re.captures(&page).unwrap()[1], first.format("%d/%m/%Y").to_string());
     assert!(!page.contains(NO_SLOT));
 
     // The AJAX calendar serves the same slots, split by week offset.
     let mut total = 0;
     for week in 0..3 {
         let resp = c
-            .get(format!(
-                "{base}/ezjscore/call/bookingserver::planning::assign::4242::14471::{week}"
-            ))
+            .get(format!("{base}/ezjscore/call/bookingserver::planning::assign::4242::14471::{week}"))
             .send()
             .await
             .unwrap();
@@ -233,16 +193,10 @@ async fn no_slot_message_and_other_form_ids() {
     assert_eq!(texts(&page, "#FormBookingCreate"), [NO_SLOT]);
     assert_eq!(count(&page, "a.slot-free"), 0);
     // Accepting 1234 does not accept 4242.
-    let resp = c
-        .get(format!("{base}/booking/create/4242/2"))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{base}/booking/create/4242/2")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     let frag = c
-        .get(format!(
-            "{base}/ezjscore/call/bookingserver::planning::assign::1234::1::0"
-        ))
+        .get(format!("{base}/ezjscore/call/bookingserver::planning::assign::1234::1::0"))
         .send()
         .await
         .unwrap()
@@ -250,11 +204,7 @@ async fn no_slot_message_and_other_form_ids() {
         .await
         .unwrap();
     assert!(frag.contains(NO_SLOT));
-    let resp = c
-        .get(format!("{base}/ezjscore/call/something::else"))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{base}/ezjscore/call/something::else")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     sim.shutdown().await;
 }

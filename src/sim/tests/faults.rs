@@ -13,13 +13,8 @@ use crate::sim::faults::{ERREUR_TECHNIQUE, MAINTENANCE};
 use crate::sim::{FaultMode, RouteKey, SimHandle, Site, StatePatch};
 
 fn set_mode(sim: &SimHandle, route: &str, mode: &str) {
-    sim.apply(
-        &StatePatch::from_json(&format!(
-            r#"{{"routes":{{"{route}":{{"mode":"{mode}"}}}}}}"#
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    sim.apply(&StatePatch::from_json(&format!(r#"{{"routes":{{"{route}":{{"mode":"{mode}"}}}}}}"#)).unwrap())
+        .unwrap();
 }
 
 fn addr(url: &str) -> SocketAddr {
@@ -27,11 +22,7 @@ fn addr(url: &str) -> SocketAddr {
 }
 
 async fn get_home(sim: &SimHandle) -> reqwest::Response {
-    client()
-        .get(format!("{}/particuliers/", sim.portal_url()))
-        .send()
-        .await
-        .unwrap()
+    client().get(format!("{}/particuliers/", sim.portal_url())).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -66,10 +57,7 @@ async fn status_modes() {
 
     set_mode(&sim, "cgu", "bad_gateway");
     let resp = client()
-        .get(format!(
-            "{}/rdvpref/reservation/demarche/1/cgu/",
-            sim.rdv_url()
-        ))
+        .get(format!("{}/rdvpref/reservation/demarche/1/cgu/", sim.rdv_url()))
         .send()
         .await
         .unwrap();
@@ -95,33 +83,21 @@ async fn status_modes() {
 #[tokio::test]
 async fn delay_applies_with_the_mode() {
     let sim = sim().await;
-    sim.apply(
-        &StatePatch::from_json(
-            r#"{"routes":{"home":{"delay_ms":300},"status":{"delay_ms":500,"mode":"maintenance"}}}"#,
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    sim.apply(&StatePatch::from_json(r#"{"routes":{"home":{"delay_ms":300},"status":{"delay_ms":500,"mode":"maintenance"}}}"#).unwrap())
+        .unwrap();
     let t = Instant::now();
     assert_eq!(get_home(&sim).await.status(), StatusCode::OK);
     assert!(t.elapsed() >= Duration::from_millis(300));
     let t = Instant::now();
     let resp = client()
-        .get(format!(
-            "{}/api/sejour/usager/statut/demande_sejour",
-            sim.portal_url()
-        ))
+        .get(format!("{}/api/sejour/usager/statut/demande_sejour", sim.portal_url()))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(t.elapsed() >= Duration::from_millis(500));
     let t = Instant::now();
-    client()
-        .get(format!("{}/api/usager/moi", sim.portal_url()))
-        .send()
-        .await
-        .unwrap();
+    client().get(format!("{}/api/usager/moi", sim.portal_url())).send().await.unwrap();
     // Other routes are not delayed (a wide margin for a loaded machine).
     assert!(t.elapsed() < Duration::from_millis(250));
     sim.shutdown().await;
@@ -131,16 +107,9 @@ async fn delay_applies_with_the_mode() {
 async fn hang_never_answers() {
     let sim = sim().await;
     set_mode(&sim, "home", "hang");
-    let c = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let c = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
     let t = Instant::now();
-    let err = c
-        .get(format!("{}/particuliers/", sim.portal_url()))
-        .send()
-        .await
-        .unwrap_err();
+    let err = c.get(format!("{}/particuliers/", sim.portal_url())).send().await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(t.elapsed() >= Duration::from_millis(300));
     // A hung request does not hold up shutdown.
@@ -160,19 +129,13 @@ async fn reset_closes_without_response() {
     let sim = sim().await;
     set_mode(&sim, "home", "reset");
     let mut s = TcpStream::connect(addr(&sim.portal_url())).await.unwrap();
-    s.write_all(b"GET /particuliers/ HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    s.write_all(b"GET /particuliers/ HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     let mut buf = Vec::new();
     let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
         .await
         .expect("closed promptly");
     assert!(buf.is_empty(), "no HTTP response bytes");
-    assert_eq!(
-        r.unwrap_err().kind(),
-        std::io::ErrorKind::ConnectionReset,
-        "a TCP reset"
-    );
+    assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::ConnectionReset, "a TCP reset");
     let err = client()
         .get(format!("{}/particuliers/", sim.portal_url()))
         .send()
@@ -237,19 +200,12 @@ async fn redirect_loop_increments() {
     let base = sim.portal_url();
     let path = "/auth/realms/anef-usagers/protocol/openid-connect/auth";
     let c = client();
-    let resp = c
-        .get(format!("{base}{path}?client_id=anef-usagers"))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{base}{path}?client_id=anef-usagers")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     let next = location(&resp);
     assert_eq!(next, format!("{path}?client_id=anef-usagers&loop=1"));
     let resp = c.get(format!("{base}{next}")).send().await.unwrap();
-    assert_eq!(
-        location(&resp),
-        format!("{path}?client_id=anef-usagers&loop=2")
-    );
+    assert_eq!(location(&resp), format!("{path}?client_id=anef-usagers&loop=2"));
     // A client that follows redirects gives up.
     let err = reqwest::get(format!("{base}{path}")).await.unwrap_err();
     assert!(err.is_redirect(), "{err:?}");
@@ -263,12 +219,7 @@ async fn down_refuses_connections_then_comes_back_on_the_same_port() {
     // A keep-alive client with a pooled connection.
     let pooled = reqwest::Client::new();
     assert_eq!(
-        pooled
-            .get(format!("{url}/particuliers/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        pooled.get(format!("{url}/particuliers/")).send().await.unwrap().status(),
         StatusCode::OK
     );
 
@@ -276,17 +227,9 @@ async fn down_refuses_connections_then_comes_back_on_the_same_port() {
         .unwrap();
     let err = TcpStream::connect(addr(&url)).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
-    let err = pooled
-        .get(format!("{url}/particuliers/"))
-        .send()
-        .await
-        .unwrap_err();
+    let err = pooled.get(format!("{url}/particuliers/")).send().await.unwrap_err();
     assert!(err.is_connect() || err.is_request(), "{err:?}");
-    let err = client()
-        .get(format!("{url}/particuliers/"))
-        .send()
-        .await
-        .unwrap_err();
+    let err = client().get(format!("{url}/particuliers/")).send().await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     // The other sites still answer, and their admin API reports the outage.
     let state: serde_json::Value = client()
@@ -309,21 +252,11 @@ async fn down_refuses_connections_then_comes_back_on_the_same_port() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(sim.portal_url(), url);
     assert_eq!(
-        client()
-            .get(format!("{url}/particuliers/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        client().get(format!("{url}/particuliers/")).send().await.unwrap().status(),
         StatusCode::OK
     );
     assert_eq!(
-        pooled
-            .get(format!("{url}/particuliers/"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        pooled.get(format!("{url}/particuliers/")).send().await.unwrap().status(),
         StatusCode::OK
     );
     sim.shutdown().await;
@@ -339,33 +272,23 @@ async fn a_site_can_take_itself_down_through_its_own_admin_api() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "answered before closing");
-    assert!(TcpStream::connect(addr(&sim.prefecture_url()))
-        .await
-        .is_err());
+    assert!(TcpStream::connect(addr(&sim.prefecture_url())).await.is_err());
     sim.reset();
     assert!(!sim.state().site(Site::Prefecture).down);
-    assert!(TcpStream::connect(addr(&sim.prefecture_url()))
-        .await
-        .is_ok());
+    assert!(TcpStream::connect(addr(&sim.prefecture_url())).await.is_ok());
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn min_interval_limiter_answers_502() {
     let sim = sim().await;
-    sim.apply(
-        &StatePatch::from_json(r#"{"sites":{"prefecture":{"min_interval_ms":500}}}"#).unwrap(),
-    )
-    .unwrap();
+    sim.apply(&StatePatch::from_json(r#"{"sites":{"prefecture":{"min_interval_ms":500}}}"#).unwrap())
+        .unwrap();
     let c = client();
     let url = format!("{}/booking/create/4242/0", sim.prefecture_url());
     assert_eq!(c.get(&url).send().await.unwrap().status(), StatusCode::OK);
     // The admin API is never limited.
-    let admin = c
-        .get(format!("{}/__sim/state", sim.prefecture_url()))
-        .send()
-        .await
-        .unwrap();
+    let admin = c.get(format!("{}/__sim/state", sim.prefecture_url())).send().await.unwrap();
     assert_eq!(admin.status(), StatusCode::OK);
     let resp = c.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
@@ -375,15 +298,8 @@ async fn min_interval_limiter_answers_502() {
     tokio::time::sleep(Duration::from_millis(550)).await;
     assert_eq!(c.get(&url).send().await.unwrap().status(), StatusCode::OK);
 
-    let log: Vec<_> = sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.site == Site::Prefecture)
-        .collect();
-    assert_eq!(
-        log.iter().map(|r| r.limited).collect::<Vec<_>>(),
-        [false, true, false]
-    );
+    let log: Vec<_> = sim.requests().into_iter().filter(|r| r.site == Site::Prefecture).collect();
+    assert_eq!(log.iter().map(|r| r.limited).collect::<Vec<_>>(), [false, true, false]);
     assert!(log[2].instant.duration_since(log[1].instant) >= Duration::from_millis(500));
     sim.shutdown().await;
 }
@@ -399,11 +315,7 @@ async fn request_log_records_ground_truth() {
         .unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
-    client()
-        .post(format!("{}/nowhere", sim.rdv_url()))
-        .send()
-        .await
-        .unwrap();
+    client().post(format!("{}/nowhere", sim.rdv_url())).send().await.unwrap();
     let log = sim.requests();
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].seq, 1);

@@ -36,10 +36,7 @@ fn sel(css: &str) -> Selector {
 /// The attribute of the first element matching `css`.
 pub(super) fn attr(html: &str, css: &str, name: &str) -> Option<String> {
     let doc = Html::parse_document(html);
-    let found = doc
-        .select(&sel(css))
-        .next()
-        .and_then(|e| e.value().attr(name).map(str::to_string));
+    let found = doc.select(&sel(css)).next().and_then(|e| e.value().attr(name).map(str::to_string));
     found
 }
 

@@ -20,11 +20,7 @@ async fn login_form(sim: &SimHandle, c: &reqwest::Client) -> String {
         .await
         .unwrap();
     let href = attr(&home, "a#btn-se-connecter", "href").expect("login link");
-    let resp = c
-        .get(format!("{}{href}", sim.portal_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{}{href}", sim.portal_url())).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.unwrap();
     let action = attr(&page, "form#kc-form-login", "action").expect("login form");
@@ -36,11 +32,7 @@ pub(super) async fn login(sim: &SimHandle, c: &reqwest::Client) {
     let action = login_form(sim, c).await;
     let resp = c
         .post(action)
-        .form(&[
-            ("username", TEST_USERNAME),
-            ("password", TEST_PASSWORD),
-            ("credentialId", ""),
-        ])
+        .form(&[("username", TEST_USERNAME), ("password", TEST_PASSWORD), ("credentialId", "")])
         .send()
         .await
         .unwrap();
@@ -51,18 +43,10 @@ pub(super) async fn login(sim: &SimHandle, c: &reqwest::Client) {
 async fn home_page_is_the_angular_shell() {
     let sim = sim().await;
     let c = client();
-    let resp = c
-        .get(format!("{}/", sim.portal_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{}/", sim.portal_url())).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert_eq!(location(&resp), "/particuliers/");
-    let resp = c
-        .get(format!("{}/particuliers/", sim.portal_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{}/particuliers/", sim.portal_url())).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let html = resp.text().await.unwrap();
     assert_eq!(
@@ -72,14 +56,14 @@ async fn home_page_is_the_angular_shell() {
     assert_eq!(count(&html, "app-root"), 1);
     assert_eq!(texts(&html, "a#btn-se-connecter"), ["SE CONNECTER"]);
     let href = attr(&html, "a#btn-se-connecter", "href").unwrap();
-    assert!(href.starts_with(
-        "/auth/realms/anef-usagers/protocol/openid-connect/auth?client_id=anef-usagers&redirect_uri=http%3A%2F%2F127.0.0.1%3A"
-    ), "{href}");
-    assert!(href.ends_with("response_type=code&scope=openid"));
-    assert_eq!(
-        texts(&html, "a#btn-creer-compte"),
-        ["PREMIÈRE VISITE ? CRÉER VOTRE COMPTE"]
+    assert!(
+        href.starts_with(
+            "/auth/realms/anef-usagers/protocol/openid-connect/auth?client_id=anef-usagers&redirect_uri=http%3A%2F%2F127.0.0.1%3A"
+        ),
+        "{href}"
     );
+    assert!(href.ends_with("response_type=code&scope=openid"));
+    assert_eq!(texts(&html, "a#btn-creer-compte"), ["PREMIÈRE VISITE ? CRÉER VOTRE COMPTE"]);
     sim.shutdown().await;
 }
 
@@ -101,15 +85,8 @@ async fn login_end_to_end() {
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.unwrap();
     assert_eq!(texts(&page, "span#input-error"), [LOGIN_INVALID]);
-    assert_eq!(
-        attr(&page, "input#username", "value").as_deref(),
-        Some(TEST_USERNAME)
-    );
-    let next_action = format!(
-        "{}{}",
-        sim.portal_url(),
-        attr(&page, "form#kc-form-login", "action").unwrap()
-    );
+    assert_eq!(attr(&page, "input#username", "value").as_deref(), Some(TEST_USERNAME));
+    let next_action = format!("{}{}", sim.portal_url(), attr(&page, "form#kc-form-login", "action").unwrap());
     assert_ne!(next_action, action, "session_code rotates");
 
     // The old session_code has expired.
@@ -125,40 +102,23 @@ async fn login_end_to_end() {
         texts(&page, ".alert-error .kc-feedback-text"),
         ["Action expirée. Merci de continuer la connexion."]
     );
-    let action = format!(
-        "{}{}",
-        sim.portal_url(),
-        attr(&page, "form#kc-form-login", "action").unwrap()
-    );
+    let action = format!("{}{}", sim.portal_url(), attr(&page, "form#kc-form-login", "action").unwrap());
 
     // APIs refuse anonymous visitors.
-    let resp = c
-        .get(format!("{}/api/usager/moi", sim.portal_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{}/api/usager/moi", sim.portal_url())).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap(),
-        serde_json::json!({"error": "unauthorized"})
-    );
+    assert_eq!(resp.json::<Value>().await.unwrap(), serde_json::json!({"error": "unauthorized"}));
 
     let resp = c
         .post(&action)
-        .form(&[
-            ("username", TEST_USERNAME),
-            ("password", TEST_PASSWORD),
-            ("credentialId", ""),
-        ])
+        .form(&[("username", TEST_USERNAME), ("password", TEST_PASSWORD), ("credentialId", "")])
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert_eq!(location(&resp), "/particuliers/#/espace-personnel");
     let cookies = set_cookies(&resp);
-    assert!(cookies
-        .iter()
-        .any(|c| c.starts_with("ANEF_SESSION=") && c.contains("HttpOnly")));
+    assert!(cookies.iter().any(|c| c.starts_with("ANEF_SESSION=") && c.contains("HttpOnly")));
     assert!(cookies.iter().any(|c| c.starts_with("KEYCLOAK_SESSION=")));
 
     let moi: Value = c
@@ -171,10 +131,7 @@ async fn login_end_to_end() {
         .unwrap();
     assert_eq!(moi["identifiant"], TEST_USERNAME);
     let resp = c
-        .get(format!(
-            "{}/api/sejour/usager/statut/demande_sejour",
-            sim.portal_url()
-        ))
+        .get(format!("{}/api/sejour/usager/statut/demande_sejour", sim.portal_url()))
         .send()
         .await
         .unwrap();
@@ -182,18 +139,12 @@ async fn login_end_to_end() {
     let statut: Value = resp.json().await.unwrap();
     assert_eq!(statut["demandes"][0]["statut"], "EN_COURS_INSTRUCTION");
     assert_eq!(statut["demandes"][0]["libelle"], "En cours d'instruction");
-    assert!(statut["demandes"][0]["dateDepot"]
-        .as_str()
-        .unwrap()
-        .starts_with("2026-"));
+    assert!(statut["demandes"][0]["dateDepot"].as_str().unwrap().starts_with("2026-"));
     assert_eq!(sim.state().counters.logins, 1);
 
     // Another visitor has no session.
     let resp = client()
-        .get(format!(
-            "{}/api/sejour/usager/statut/demande_sejour",
-            sim.portal_url()
-        ))
+        .get(format!("{}/api/sejour/usager/statut/demande_sejour", sim.portal_url()))
         .send()
         .await
         .unwrap();
@@ -211,9 +162,7 @@ async fn keycloak_errors() {
         "redirect_uri=x&response_type=code",
     ] {
         let resp = c
-            .get(format!(
-                "{base}/auth/realms/anef-usagers/protocol/openid-connect/auth?{query}"
-            ))
+            .get(format!("{base}/auth/realms/anef-usagers/protocol/openid-connect/auth?{query}"))
             .send()
             .await
             .unwrap();
@@ -223,9 +172,7 @@ async fn keycloak_errors() {
     }
     // No AUTH_SESSION_ID cookie.
     let resp = c
-        .post(format!(
-            "{base}/auth/realms/anef-usagers/login-actions/authenticate?session_code=x"
-        ))
+        .post(format!("{base}/auth/realms/anef-usagers/login-actions/authenticate?session_code=x"))
         .form(&[("username", TEST_USERNAME), ("password", TEST_PASSWORD)])
         .send()
         .await
@@ -235,14 +182,7 @@ async fn keycloak_errors() {
     sim.shutdown().await;
 }
 
-fn registration(
-    csrf: &str,
-    email: &str,
-    email2: &str,
-    pw: &str,
-    pw2: &str,
-    cgu: bool,
-) -> Vec<(String, String)> {
+fn registration(csrf: &str, email: &str, email2: &str, pw: &str, pw2: &str, cgu: bool) -> Vec<(String, String)> {
     let mut f = vec![
         ("csrf_token", csrf),
         ("firstName", "Test"),
@@ -255,9 +195,7 @@ fn registration(
     if cgu {
         f.push(("cgu", "on"));
     }
-    f.into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    f.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 #[tokio::test]
@@ -265,31 +203,14 @@ async fn account_creation_with_csrf() {
     let sim = sim().await;
     let c = client();
     let base = sim.portal_url();
-    let home = c
-        .get(format!("{base}/particuliers/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = c.get(format!("{base}/particuliers/")).send().await.unwrap().text().await.unwrap();
     let href = attr(&home, "a#btn-creer-compte", "href").unwrap();
     let resp = c.get(format!("{base}{href}")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(set_cookies(&resp)
-        .iter()
-        .any(|c| c.starts_with("AUTH_SESSION_ID=")));
+    assert!(set_cookies(&resp).iter().any(|c| c.starts_with("AUTH_SESSION_ID=")));
     let page = resp.text().await.unwrap();
-    let action = format!(
-        "{base}{}",
-        attr(&page, "form#kc-register-form", "action").unwrap()
-    );
-    let csrf = attr(
-        &page,
-        "form#kc-register-form input[name=csrf_token]",
-        "value",
-    )
-    .unwrap();
+    let action = format!("{base}{}", attr(&page, "form#kc-register-form", "action").unwrap());
+    let csrf = attr(&page, "form#kc-register-form input[name=csrf_token]", "value").unwrap();
     assert_eq!(csrf.len(), 32);
     for field in [
         "firstName",
@@ -300,43 +221,26 @@ async fn account_creation_with_csrf() {
         "password-confirm",
         "cgu",
     ] {
-        assert_eq!(
-            count(&page, &format!("input[name='{field}']")),
-            1,
-            "{field}"
-        );
+        assert_eq!(count(&page, &format!("input[name='{field}']")), 1, "{field}");
     }
 
     // Field errors re-render the form with French messages.
     let resp = c
         .post(&action)
-        .form(&registration(
-            &csrf,
-            "pas-un-email",
-            "x",
-            "court1",
-            "court1",
-            false,
-        ))
+        .form(&registration(&csrf, "pas-un-email", "x", "court1", "court1", false))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.unwrap();
-    assert_eq!(
-        texts(&page, "#input-error-email"),
-        ["Veuillez indiquer un e-mail valide."]
-    );
+    assert_eq!(texts(&page, "#input-error-email"), ["Veuillez indiquer un e-mail valide."]);
     assert_eq!(
         texts(&page, "#input-error-password"),
         ["Le mot de passe doit contenir au moins 12 caractères dont un chiffre."]
     );
     assert_eq!(count(&page, "#input-error-cgu"), 1);
     assert_eq!(count(&page, "span.kc-feedback-text"), 3);
-    assert_eq!(
-        attr(&page, "input#firstName", "value").as_deref(),
-        Some("Test")
-    );
+    assert_eq!(attr(&page, "input#firstName", "value").as_deref(), Some("Test"));
     assert_eq!(attr(&page, "input#password", "value").as_deref(), Some(""));
 
     let resp = c
@@ -393,21 +297,11 @@ async fn account_creation_with_csrf() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 
-    let valid = registration(
-        &csrf,
-        "a@example.org",
-        "a@example.org",
-        "motdepasse-123",
-        "motdepasse-123",
-        true,
-    );
+    let valid = registration(&csrf, "a@example.org", "a@example.org", "motdepasse-123", "motdepasse-123", true);
     let resp = c.post(&action).form(&valid).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.unwrap();
-    assert_eq!(
-        texts(&page, "title"),
-        ["Vérification de l'adresse électronique"]
-    );
+    assert_eq!(texts(&page, "title"), ["Vérification de l'adresse électronique"]);
     assert!(page.contains(EMAIL_SENT));
     assert_eq!(sim.state().counters.accounts_created, 1);
 
@@ -421,13 +315,7 @@ async fn account_creation_with_csrf() {
 fn file(bytes: Vec<u8>, name: &str, mime: &str) -> Form {
     Form::new()
         .text("type_piece", "justificatif_domicile")
-        .part(
-            "fichier",
-            Part::bytes(bytes)
-                .file_name(name.to_string())
-                .mime_str(mime)
-                .unwrap(),
-        )
+        .part("fichier", Part::bytes(bytes).file_name(name.to_string()).mime_str(mime).unwrap())
 }
 
 fn pdf(size: usize) -> Vec<u8> {
@@ -438,10 +326,7 @@ fn pdf(size: usize) -> Vec<u8> {
 
 async fn post_upload(sim: &SimHandle, c: &reqwest::Client, form: Form) -> (StatusCode, Value) {
     let resp = c
-        .post(format!(
-            "{}/api/anf/pieces-justificatives",
-            sim.portal_url()
-        ))
+        .post(format!("{}/api/anf/pieces-justificatives", sim.portal_url()))
         .multipart(form)
         .send()
         .await
@@ -467,22 +352,16 @@ async fn uploads() {
     let jpeg = b"\xFF\xD8\xFF\xE0rest".to_vec();
     let png = b"\x89PNG\r\n\x1a\nrest".to_vec();
     assert_eq!(
-        post_upload(&sim, &c, file(jpeg.clone(), "a.jpg", "image/jpeg"))
-            .await
-            .0,
+        post_upload(&sim, &c, file(jpeg.clone(), "a.jpg", "image/jpeg")).await.0,
         StatusCode::CREATED
     );
     assert_eq!(
-        post_upload(&sim, &c, file(png.clone(), "a.png", "image/png"))
-            .await
-            .0,
+        post_upload(&sim, &c, file(png.clone(), "a.png", "image/png")).await.0,
         StatusCode::CREATED
     );
     // The largest accepted file.
     assert_eq!(
-        post_upload(&sim, &c, file(pdf(MAX_FILE), "a.pdf", "application/pdf"))
-            .await
-            .0,
+        post_upload(&sim, &c, file(pdf(MAX_FILE), "a.pdf", "application/pdf")).await.0,
         StatusCode::CREATED
     );
 
@@ -493,10 +372,7 @@ async fn uploads() {
         file(pdf(100), "a.pdf", "text/plain"),
         file(jpeg, "a.png", "image/png"),
     ] {
-        assert_eq!(
-            post_upload(&sim, &c, form).await,
-            (StatusCode::BAD_REQUEST, format_error.clone())
-        );
+        assert_eq!(post_upload(&sim, &c, form).await, (StatusCode::BAD_REQUEST, format_error.clone()));
     }
 
     let size_error = serde_json::json!({"statut": "REJETE", "message": MSG_SIZE});
@@ -507,8 +383,7 @@ async fn uploads() {
         );
     }
 
-    sim.apply(&StatePatch::from_json(r#"{"upload":"reject"}"#).unwrap())
-        .unwrap();
+    sim.apply(&StatePatch::from_json(r#"{"upload":"reject"}"#).unwrap()).unwrap();
     assert_eq!(
         post_upload(&sim, &c, file(pdf(100), "a.pdf", "application/pdf")).await,
         (

@@ -16,12 +16,7 @@ async fn pass_cgu(sim: &SimHandle, c: &reqwest::Client, id: u32) -> String {
         Some(format!("/rdvpref/reservation/demarche/{id}/cgu/"))
     );
     let csrf = attr(&page, "form#cgu-form input[name=csrf]", "value").unwrap();
-    let resp = c
-        .post(&url)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let resp = c.post(&url).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     location(&resp)
 }
@@ -31,10 +26,7 @@ async fn cgu_leads_to_the_captcha_wall() {
     let sim = sim().await;
     let c = client();
     let base = sim.rdv_url();
-    assert_eq!(
-        pass_cgu(&sim, &c, 3109).await,
-        "/rdvpref/reservation/demarche/3109/captcha/"
-    );
+    assert_eq!(pass_cgu(&sim, &c, 3109).await, "/rdvpref/reservation/demarche/3109/captcha/");
     let page = c
         .get(format!("{base}/rdvpref/reservation/demarche/3109/captcha/"))
         .send()
@@ -52,10 +44,7 @@ async fn cgu_leads_to_the_captcha_wall() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
-    assert_eq!(
-        location(&resp),
-        "/rdvpref/reservation/demarche/3109/captcha/?error=invalidCaptcha"
-    );
+    assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/captcha/?error=invalidCaptcha");
     // The slots stay behind the CAPTCHA.
     let resp = c
         .get(format!("{base}/rdvpref/reservation/demarche/3109/creneau/"))
@@ -63,10 +52,7 @@ async fn cgu_leads_to_the_captcha_wall() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
-    assert_eq!(
-        location(&resp),
-        "/rdvpref/reservation/demarche/3109/captcha/"
-    );
+    assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/captcha/");
     sim.shutdown().await;
 }
 
@@ -81,24 +67,13 @@ async fn sessions_are_required() {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::FOUND);
-        assert_eq!(
-            location(&resp),
-            "/rdvpref/reservation/demarche/3109/cgu/?errorSessionInvalide"
-        );
+        assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/cgu/?errorSessionInvalide");
     }
     let c = client();
     let url = format!("{base}/rdvpref/reservation/demarche/3109/cgu/");
     c.get(&url).send().await.unwrap();
-    let resp = c
-        .post(&url)
-        .form(&[("csrf", "forged")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        location(&resp),
-        "/rdvpref/reservation/demarche/3109/cgu/?errorSessionInvalide"
-    );
+    let resp = c.post(&url).form(&[("csrf", "forged")]).send().await.unwrap();
+    assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/cgu/?errorSessionInvalide");
     let page = c
         .get(format!("{url}?errorSessionInvalide"))
         .send()
@@ -123,10 +98,7 @@ async fn creneau_page_without_captcha() {
         .unwrap();
     let c = client();
     let base = sim.rdv_url();
-    assert_eq!(
-        pass_cgu(&sim, &c, 42).await,
-        "/rdvpref/reservation/demarche/42/creneau/"
-    );
+    assert_eq!(pass_cgu(&sim, &c, 42).await, "/rdvpref/reservation/demarche/42/creneau/");
     let url = format!("{base}/rdvpref/reservation/demarche/42/creneau/");
     let page = c.get(&url).send().await.unwrap().text().await.unwrap();
     let data = app_data(&page);
@@ -135,15 +107,12 @@ async fn creneau_page_without_captcha() {
     assert!(first.ends_with("T09:00:00+01:00") || first.ends_with("T09:00:00+02:00"));
     assert_eq!(data["creneaux"].as_array().unwrap().len(), 2);
     assert_eq!(data["creneaux"][0]["debut"], first);
-    assert!(
-        chrono::NaiveDate::parse_from_str(data["dateMin"].as_str().unwrap(), "%Y-%m-%d").is_ok()
-    );
+    assert!(chrono::NaiveDate::parse_from_str(data["dateMin"].as_str().unwrap(), "%Y-%m-%d").is_ok());
     assert!(data["dateMax"].as_str().unwrap() > data["dateMin"].as_str().unwrap());
     assert_eq!(count(&page, "#creneaux button.creneau"), 2);
     assert!(!page.contains(NO_SLOT));
 
-    sim.apply(&StatePatch::from_json(r#"{"rdv_slots": 0}"#).unwrap())
-        .unwrap();
+    sim.apply(&StatePatch::from_json(r#"{"rdv_slots": 0}"#).unwrap()).unwrap();
     let page = c.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(NO_SLOT));
     let data = app_data(&page);
