@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod echo;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
