@@ -5,7 +5,7 @@
 //! problem found by either stage is collected with its file, line and column;
 //! loading fails only after all of them are known.
 
-mod compile;
+pub mod compile;
 pub mod files;
 pub mod raw;
 pub mod step;
