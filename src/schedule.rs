@@ -99,15 +99,25 @@ mod tests {
     use crate::probe::Schedule;
 
     fn schedule(s: &str) -> Schedule {
-        Schedule { source: s.into(), cron: parse_cron(s).expect("valid cron"), timezone: Paris }
+        Schedule {
+            source: s.into(),
+            cron: parse_cron(s).expect("valid cron"),
+            timezone: Paris,
+        }
     }
 
     fn paris(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Paris.with_ymd_and_hms(y, mo, d, h, mi, 0).single().expect("unambiguous").with_timezone(&Utc)
+        Paris
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .expect("unambiguous")
+            .with_timezone(&Utc)
     }
 
     fn local(ts: &[DateTime<Utc>]) -> Vec<String> {
-        ts.iter().map(|t| t.with_timezone(&Paris).format("%a %d %H:%M:%S").to_string()).collect()
+        ts.iter()
+            .map(|t| t.with_timezone(&Paris).format("%a %d %H:%M:%S").to_string())
+            .collect()
     }
 
     #[test]

@@ -120,13 +120,24 @@ mod tests {
     use tower::ServiceExt;
 
     fn state() -> AppState {
-        AppState { metrics: Arc::new(Metrics::new("unit").expect("metrics")), board: Arc::new(StatusBoard::default()), location: "unit".into() }
+        AppState {
+            metrics: Arc::new(Metrics::new("unit").expect("metrics")),
+            board: Arc::new(StatusBoard::default()),
+            location: "unit".into(),
+        }
     }
 
     async fn get(path: &str) -> (StatusCode, String, Option<String>) {
-        let resp = app(state()).oneshot(Request::get(path).body(Body::empty()).expect("request")).await.expect("response");
+        let resp = app(state())
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
         let status = resp.status();
-        let ct = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| s.to_string());
+        let ct = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.to_string());
         let body = resp.into_body().collect().await.expect("body").to_bytes();
         (status, String::from_utf8_lossy(&body).into_owned(), ct)
     }

@@ -19,12 +19,19 @@ async fn check_names_file_line_and_column_of_a_misspelt_key() {
     ws.write_config(&sim, "");
     ws.write_probe("typo", "name: typo\ntitle: Typo\ntarget: anef-sim\nschedual: \"*/5 * * * *\"\nsteps:\n  - name: home\n    request: { url: \"{{ base_url }}/\" }\n");
     ws.write_probe("typo2", "name: typo2\ntitle: Typo 2\ntarget: anef-sim\nschedule: \"*/5 * * * *\"\nsteps:\n  - name: home\n    request: { url: \"{{ base_url }}/\", methd: GET }\n");
-    let out = vigie().args(["check", "--config"]).arg(ws.config_path()).output().expect("run vigie check");
+    let out = vigie()
+        .args(["check", "--config"])
+        .arg(ws.config_path())
+        .output()
+        .expect("run vigie check");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("probes/typo.yaml:4:1: unknown key `schedual`"), "{err}");
     assert!(err.contains("did you mean `schedule`?"), "{err}");
-    assert!(err.contains("probes/typo2.yaml:7:40: unknown key `methd`"), "both files are reported at once: {err}");
+    assert!(
+        err.contains("probes/typo2.yaml:7:40: unknown key `methd`"),
+        "both files are reported at once: {err}"
+    );
     assert!(err.contains("2 errors found"), "{err}");
     sim.shutdown().await;
 }
@@ -35,11 +42,18 @@ async fn check_prints_schedules_in_words_and_next_runs() {
     let ws = Workspace::new();
     ws.write_config(&sim, "");
     ws.write_probe("weekdays", "name: weekdays\ntitle: Weekdays\ntarget: anef-sim\nschedule: \"0 9 * * 1-5\"\nsteps:\n  - name: home\n    request: { url: \"{{ base_url }}/\" }\n");
-    let out = vigie().args(["check", "--config"]).arg(ws.config_path()).output().expect("run vigie check");
+    let out = vigie()
+        .args(["check", "--config"])
+        .arg(ws.config_path())
+        .output()
+        .expect("run vigie check");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("OK — 1 probe(s)"), "{text}");
-    assert!(text.contains("\"0 9 * * 1-5\" — At 09:00, on Monday, Tuesday, Wednesday, Thursday, and Friday."), "{text}");
+    assert!(
+        text.contains("\"0 9 * * 1-5\" — At 09:00, on Monday, Tuesday, Wednesday, Thursday, and Friday."),
+        "{text}"
+    );
     assert!(text.contains("next runs: "), "{text}");
     sim.shutdown().await;
 }
@@ -52,23 +66,36 @@ async fn once_exits_zero_only_when_up() {
     ws.write_probe("home", "name: home\ntitle: Home\ntarget: anef-sim\nschedule: \"*/5 * * * *\"\nbroken_when:\n  - { body_contains: \"erreur technique\", reason: error_page }\nsteps:\n  - name: home\n    request: { url: \"{{ base_url }}/particuliers/\" }\n    expect: { css_present: app-root }\n");
     let cfg = ws.config_path();
     let sim2 = sim.clone();
-    let up = tokio::task::spawn_blocking(move || vigie().args(["once", "home", "--config"]).arg(&cfg).output().expect("run")).await.expect("join");
+    let up = tokio::task::spawn_blocking(move || vigie().args(["once", "home", "--config"]).arg(&cfg).output().expect("run"))
+        .await
+        .expect("join");
     assert_eq!(up.status.code(), Some(0), "{}", String::from_utf8_lossy(&up.stdout));
     let out = String::from_utf8_lossy(&up.stdout);
-    assert!(out.contains("✓ home") && out.contains("✓ element app-root present") && out.contains("outcome: up"), "{out}");
+    assert!(
+        out.contains("✓ home") && out.contains("✓ element app-root present") && out.contains("outcome: up"),
+        "{out}"
+    );
     patch(&sim2, r#"{"routes": {"home": {"mode": "error_page"}}}"#);
     let cfg = ws.config_path();
-    let broken = tokio::task::spawn_blocking(move || vigie().args(["once", "home", "--config"]).arg(&cfg).output().expect("run")).await.expect("join");
+    let broken = tokio::task::spawn_blocking(move || vigie().args(["once", "home", "--config"]).arg(&cfg).output().expect("run"))
+        .await
+        .expect("join");
     assert_eq!(broken.status.code(), Some(1));
     let cfg = ws.config_path();
-    let unknown = tokio::task::spawn_blocking(move || vigie().args(["once", "nope", "--config"]).arg(&cfg).output().expect("run")).await.expect("join");
+    let unknown = tokio::task::spawn_blocking(move || vigie().args(["once", "nope", "--config"]).arg(&cfg).output().expect("run"))
+        .await
+        .expect("join");
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no probe named `nope`"));
     sim.shutdown().await;
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 #[tokio::test]
@@ -89,7 +116,10 @@ async fn sighup_with_an_invalid_config_keeps_running_and_sigterm_stops() {
     let metrics = format!("http://127.0.0.1:{port}/metrics");
     let fetch = |m: String| async move { reqwest::get(&m).await.ok()?.text().await.ok() };
     let deadline = Instant::now() + Duration::from_secs(15);
-    while fetch(metrics.clone()).await.is_none_or(|t| !t.contains("vigie_probe_runs_total{outcome=\"up\",probe=\"home\"")) {
+    while fetch(metrics.clone())
+        .await
+        .is_none_or(|t| !t.contains("vigie_probe_runs_total{outcome=\"up\",probe=\"home\""))
+    {
         assert!(Instant::now() < deadline, "the daemon did not start probing");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

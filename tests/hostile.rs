@@ -33,7 +33,12 @@ async fn run_with_mode(mode: &str, extra_request: &str, expect: &str) -> (vigie:
 #[tokio::test]
 async fn huge_body_hits_the_cap() {
     let (r, _) = run_with_mode("huge", ", max_body: 256KiB", "status: 200").await;
-    assert_eq!((r.outcome, r.reason), (Outcome::Broken, Some(Reason::BodyTooLarge)), "{}", describe(&r));
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Broken, Some(Reason::BodyTooLarge)),
+        "{}",
+        describe(&r)
+    );
 }
 
 #[tokio::test]
@@ -53,7 +58,12 @@ async fn hanging_server_times_out() {
 #[tokio::test]
 async fn reset_connection_is_classified() {
     let (r, _) = run_with_mode("reset", "", "status: 200").await;
-    assert_eq!((r.outcome, r.reason), (Outcome::Down, Some(Reason::ConnectionReset)), "{}", describe(&r));
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Down, Some(Reason::ConnectionReset)),
+        "{}",
+        describe(&r)
+    );
 }
 
 #[tokio::test]
@@ -61,20 +71,35 @@ async fn invalid_utf8_is_read_lossily_and_checked() {
     let (r, _) = run_with_mode("bad_utf8", "", "status: 200").await;
     assert_eq!(r.outcome, Outcome::Up, "{}", describe(&r));
     let (r, _) = run_with_mode("bad_utf8", "", "body_contains: \"introuvable-nulle-part\"").await;
-    assert_eq!((r.outcome, r.reason), (Outcome::Broken, Some(Reason::Assertion)), "{}", describe(&r));
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Broken, Some(Reason::Assertion)),
+        "{}",
+        describe(&r)
+    );
 }
 
 #[tokio::test]
 async fn endless_redirects_stop_at_the_hop_limit() {
     let (r, _) = run_with_mode("redirect_loop", ", max_redirects: 5", "status: 200").await;
-    assert_eq!((r.outcome, r.reason), (Outcome::Broken, Some(Reason::TooManyRedirects)), "{}", describe(&r));
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Broken, Some(Reason::TooManyRedirects)),
+        "{}",
+        describe(&r)
+    );
 }
 
 #[tokio::test]
 async fn server_errors_are_down() {
     for mode in ["server_error", "bad_gateway", "maintenance"] {
         let (r, _) = run_with_mode(mode, "", "status: 200").await;
-        assert_eq!((r.outcome, r.reason), (Outcome::Down, Some(Reason::Http5xx)), "{mode}: {}", describe(&r));
+        assert_eq!(
+            (r.outcome, r.reason),
+            (Outcome::Down, Some(Reason::Http5xx)),
+            "{mode}: {}",
+            describe(&r)
+        );
     }
 }
 
@@ -102,7 +127,10 @@ async fn unknown_host_is_dns() {
     let sim = start_sim().await;
     let ws = Workspace::new();
     // RFC 6761: names under .invalid never resolve.
-    ws.write_config(&sim, "  nowhere: { base_url: \"http://portail.vigie-test.invalid\", min_interval: 1ms }\n");
+    ws.write_config(
+        &sim,
+        "  nowhere: { base_url: \"http://portail.vigie-test.invalid\", min_interval: 1ms }\n",
+    );
     ws.write_probe("dns", "name: dns\ntitle: DNS\ntarget: nowhere\nschedule: \"* * * * *\"\nsteps:\n  - name: home\n    request: { url: \"{{ base_url }}/\", timeout: 10s }\n");
     let cfg = ws.load();
     let r = run(&cfg, "dns").await;
@@ -122,7 +150,12 @@ async fn run_timeout_bounds_all_steps_together() {
     let cfg = ws.load();
     patch(&sim, r#"{"routes": {"home": {"delay_ms": 400}}}"#);
     let r = run(&cfg, "slow-steps").await;
-    assert_eq!((r.outcome, r.reason, r.failed_step.as_deref()), (Outcome::Down, Some(Reason::Timeout), Some("three")), "{}", describe(&r));
+    assert_eq!(
+        (r.outcome, r.reason, r.failed_step.as_deref()),
+        (Outcome::Down, Some(Reason::Timeout), Some("three")),
+        "{}",
+        describe(&r)
+    );
     assert!(r.duration < Duration::from_millis(1500), "{:?}", r.duration);
     sim.shutdown().await;
 }

@@ -151,12 +151,37 @@ async fn the_portal_accepts_or_rejects_uploads_by_type_and_size() {
     let mut env = std::collections::HashMap::new();
     env.insert("SIM_PASSWORD".to_string(), vigie::sim::TEST_PASSWORD.to_string());
     let cases = [
-        ("{ name: fichier, generate: { size: 500KiB, kind: pdf } }", Outcome::Up, None, "taille\":512000"),
-        ("{ name: fichier, generate: { size: 100KiB, kind: jpeg } }", Outcome::Up, None, "DEPOSE"),
-        ("{ name: fichier, generate: { size: 3MiB, kind: pdf } }", Outcome::Broken, Some(Reason::UploadRejected), "taille maximale"),
-        ("{ name: fichier, generate: { size: 10KiB, kind: text } }", Outcome::Broken, Some(Reason::UploadRejected), "format du fichier"),
+        (
+            "{ name: fichier, generate: { size: 500KiB, kind: pdf } }",
+            Outcome::Up,
+            None,
+            "taille\":512000",
+        ),
+        (
+            "{ name: fichier, generate: { size: 100KiB, kind: jpeg } }",
+            Outcome::Up,
+            None,
+            "DEPOSE",
+        ),
+        (
+            "{ name: fichier, generate: { size: 3MiB, kind: pdf } }",
+            Outcome::Broken,
+            Some(Reason::UploadRejected),
+            "taille maximale",
+        ),
+        (
+            "{ name: fichier, generate: { size: 10KiB, kind: text } }",
+            Outcome::Broken,
+            Some(Reason::UploadRejected),
+            "format du fichier",
+        ),
         // A PDF declared as PDF but whose bytes are not: the portal sniffs.
-        ("{ name: fichier, generate: { size: 10KiB, kind: random }, content_type: application/pdf }", Outcome::Broken, Some(Reason::UploadRejected), "format du fichier"),
+        (
+            "{ name: fichier, generate: { size: 10KiB, kind: random }, content_type: application/pdf }",
+            Outcome::Broken,
+            Some(Reason::UploadRejected),
+            "format du fichier",
+        ),
     ];
     for (part, outcome, reason, said) in cases {
         let ws = Workspace::new();
@@ -226,7 +251,14 @@ steps:
     let cfg = ws.load();
     let r = run(&cfg, "extract").await;
     assert_eq!(r.outcome, Outcome::Up, "{}", describe(&r));
-    let shown = |step: usize, name: &str| r.steps[step].extracted.iter().find(|x| x.name == name).map(|x| x.shown.clone()).unwrap_or_default();
+    let shown = |step: usize, name: &str| {
+        r.steps[step]
+            .extracted
+            .iter()
+            .find(|x| x.name == name)
+            .map(|x| x.shown.clone())
+            .unwrap_or_default()
+    };
     assert_eq!(shown(0, "where"), "/particuliers/");
     assert_eq!(shown(0, "code"), "302");
     assert_eq!(shown(1, "title"), "ANEF - Administration numérique pour les étrangers en France");
@@ -234,7 +266,10 @@ steps:
     assert_eq!(shown(2, "auth_session"), "«redacted»", "cookies are secret");
     assert_eq!(shown(4, "identifiant"), "TEST-VIGIE-0001");
     let url = r.steps[5].url.clone().expect("url");
-    assert!(url.contains("code=302") && url.contains("client=anef-usagers") && url.contains("id=TEST-VIGIE-0001") && url.contains("actif=true"), "{url}");
+    assert!(
+        url.contains("code=302") && url.contains("client=anef-usagers") && url.contains("id=TEST-VIGIE-0001") && url.contains("actif=true"),
+        "{url}"
+    );
     sim.shutdown().await;
 }
 
@@ -265,7 +300,11 @@ async fn every_assertion_kind_passes_and_fails_with_its_reason() {
     ws.write_config(&sim, "");
     let mut i = 0;
     let mut expected = Vec::new();
-    for a in passing.iter().map(|a| (*a, None)).chain(failing.iter().map(|(a, r)| (*a, Some(*r)))) {
+    for a in passing
+        .iter()
+        .map(|a| (*a, None))
+        .chain(failing.iter().map(|(a, r)| (*a, Some(*r))))
+    {
         i += 1;
         ws.write_probe(
             &format!("a{i}"),
@@ -279,7 +318,12 @@ async fn every_assertion_kind_passes_and_fails_with_its_reason() {
         match reason {
             None => assert_eq!(r.outcome, Outcome::Up, "{assertion}: {}", describe(&r)),
             Some(reason) => {
-                assert_eq!((r.outcome, r.reason), (Outcome::Broken, Some(reason)), "{assertion}: {}", describe(&r));
+                assert_eq!(
+                    (r.outcome, r.reason),
+                    (Outcome::Broken, Some(reason)),
+                    "{assertion}: {}",
+                    describe(&r)
+                );
                 assert!(r.steps[0].checks.iter().any(|c| !c.passed), "{assertion}: a failed check is listed");
             }
         }
@@ -306,7 +350,12 @@ steps:
     assert_eq!(r.outcome, Outcome::Up, "{}", describe(&r));
     patch(&sim, r#"{"routes": {"home": {"delay_ms": 250}}}"#);
     let r = run(&cfg, "api").await;
-    assert_eq!((r.outcome, r.reason, r.failed_step.as_deref()), (Outcome::Broken, Some(Reason::Duration), Some("slow")), "{}", describe(&r));
+    assert_eq!(
+        (r.outcome, r.reason, r.failed_step.as_deref()),
+        (Outcome::Broken, Some(Reason::Duration), Some("slow")),
+        "{}",
+        describe(&r)
+    );
     sim.shutdown().await;
 }
 

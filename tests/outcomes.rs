@@ -18,7 +18,10 @@ async fn shipped_probes_are_up_on_a_healthy_simulator() {
         assert!(r.steps.iter().all(|s| s.status == StepStatus::Passed), "{name}: {}", describe(&r));
     }
     let counters = sim.state().counters;
-    assert_eq!(counters.accounts_created, 1, "the account creation reached the confirmation page once");
+    assert_eq!(
+        counters.accounts_created, 1,
+        "the account creation reached the confirmation page once"
+    );
     assert_eq!(counters.uploads_accepted, 1);
     sim.shutdown().await;
 }
@@ -33,7 +36,10 @@ async fn no_slot_is_no_capacity_and_slots_are_counted() {
     assert_eq!(r.reason, Some(Reason::NoCapacity));
     assert_eq!(r.failed_step.as_deref(), Some("creneaux"));
     assert_eq!(r.observations().collect::<Vec<_>>(), vec![("appointment_slots", 0.0)]);
-    let capture = r.deciding_step().and_then(|s| s.capture.as_ref()).expect("a no-slot page is captured");
+    let capture = r
+        .deciding_step()
+        .and_then(|s| s.capture.as_ref())
+        .expect("a no-slot page is captured");
     assert!(String::from_utf8_lossy(&capture.body).contains("Il n'existe plus de plage horaire libre"));
 
     patch(&sim, r#"{"prefecture_slots": 3}"#);
@@ -44,7 +50,10 @@ async fn no_slot_is_no_capacity_and_slots_are_counted() {
     assert_eq!(obs[1].0, "first_free_date");
     let first = obs[1].1 as i64;
     let now = chrono::Utc::now().timestamp();
-    assert!(first > now && first < now + 20 * 86400, "first free date {first} should be within days");
+    assert!(
+        first > now && first < now + 20 * 86400,
+        "first free date {first} should be within days"
+    );
     sim.shutdown().await;
 }
 

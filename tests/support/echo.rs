@@ -12,8 +12,15 @@ use axum::routing::any;
 use axum::Router;
 
 async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let hdrs: serde_json::Map<String, serde_json::Value> =
-        headers.iter().map(|(k, v)| (k.as_str().to_string(), serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))).collect();
+    let hdrs: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     // Multipart: list part names, file names, content types and sizes.
     let mut parts = Vec::new();
@@ -25,9 +32,21 @@ async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Resp
                 break;
             }
             let (head, content) = chunk.split_once("\r\n\r\n").unwrap_or((chunk, ""));
-            let name = head.split("name=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
-            let filename = head.split("filename=\"").nth(1).and_then(|s| s.split('"').next()).map(|s| s.to_string());
-            let ptype = head.lines().find_map(|l| l.strip_prefix("Content-Type: ").or_else(|| l.strip_prefix("content-type: "))).map(|s| s.to_string());
+            let name = head
+                .split("name=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap_or("")
+                .to_string();
+            let filename = head
+                .split("filename=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .map(|s| s.to_string());
+            let ptype = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Type: ").or_else(|| l.strip_prefix("content-type: ")))
+                .map(|s| s.to_string());
             let content = content.strip_suffix("\r\n").unwrap_or(content);
             parts.push(serde_json::json!({"name": name, "filename": filename, "content_type": ptype, "size": content.len(), "starts": content.chars().take(8).collect::<String>()}));
         }

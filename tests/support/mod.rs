@@ -30,7 +30,9 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Workspace {
-        Workspace { dir: tempfile::tempdir().expect("tempdir") }
+        Workspace {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -83,7 +85,14 @@ impl Workspace {
 }
 
 pub fn load_with_env(path: &Path, env: HashMap<String, String>) -> Config {
-    match config::load(path, &DiskFiles, &LoadOptions { env: Some(env), ..LoadOptions::default() }) {
+    match config::load(
+        path,
+        &DiskFiles,
+        &LoadOptions {
+            env: Some(env),
+            ..LoadOptions::default()
+        },
+    ) {
         Ok(c) => c,
         Err(e) => panic!("configuration should load:\n{}", e.0),
     }
@@ -98,15 +107,28 @@ pub fn shipped_demo_config(sim: &SimHandle) -> Config {
     let mut env = HashMap::new();
     env.insert("VIGIE_SIM_PASSWORD".to_string(), sim::TEST_PASSWORD.to_string());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.yaml");
-    match config::load(&path, &DiskFiles, &LoadOptions { base_url_overrides: overrides, env: Some(env) }) {
+    match config::load(
+        &path,
+        &DiskFiles,
+        &LoadOptions {
+            base_url_overrides: overrides,
+            env: Some(env),
+        },
+    ) {
         Ok(c) => c,
         Err(e) => panic!("the demo configuration should load:\n{}", e.0),
     }
 }
 
 pub fn runner_for(cfg: &Config) -> Runner {
-    let budgets = Arc::new(Budgets::new(Politeness { min_interval: std::time::Duration::ZERO, max_concurrent: 8 }));
-    budgets.configure(cfg.default_politeness, cfg.targets.iter().map(|t| (t.host_key.clone(), t.politeness)));
+    let budgets = Arc::new(Budgets::new(Politeness {
+        min_interval: std::time::Duration::ZERO,
+        max_concurrent: 8,
+    }));
+    budgets.configure(
+        cfg.default_politeness,
+        cfg.targets.iter().map(|t| (t.host_key.clone(), t.politeness)),
+    );
     Runner::new(HttpEnv::new(cfg.user_agent()).expect("http env"), budgets)
 }
 
@@ -124,6 +146,9 @@ pub fn describe(r: &RunResult) -> String {
         r.reason,
         r.failed_step,
         r.message,
-        r.steps.iter().map(|s| (s.name.as_str(), s.status, s.http_status)).collect::<Vec<_>>()
+        r.steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.status, s.http_status))
+            .collect::<Vec<_>>()
     )
 }
