@@ -1,9 +1,12 @@
 //! Shared helpers for integration tests: a simulator on ephemeral loopback
-//! ports, configurations written to a temporary folder, a runner.
+//! ports, configurations written to a temporary folder, a runner; a real
+//! Prometheus (`prometheus`) and a tiny HTTPS server (`tls`).
 
 #![allow(dead_code)]
 
 pub mod echo;
+pub mod prometheus;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
