@@ -579,6 +579,119 @@ async fn run(prom: &Prometheus, t: &Target, expr: &str, start: f64, end: f64) ->
     Ok(has_data(&data))
 }
 
+/// What a check found: problems, and a one-line summary.
+struct Report {
+    problems: Vec<String>,
+    summary: String,
+}
+
+/// The rules (all loaded and healthy, every recording rule with series) and
+/// the dashboards (every variable lists values; every panel target valid and
+/// with data, with All and with concrete values) against `prom`, over
+/// `start..end`. Panels in `allowed` may have no data; with `strict`, an
+/// allowed panel that has data is a problem too (a stale entry).
+async fn check_rules_and_dashboards(prom: &Prometheus, start: f64, end: f64, allowed: &[(&str, &str, &str)], strict: bool) -> Report {
+    let mut problems: Vec<String> = Vec::new();
+
+    // -- rules: all loaded, healthy, recording rules with series.
+    let dir = repo().join("config/prometheus/rules");
+    let want: BTreeSet<String> = rule_names(&dir, "record").union(&rule_names(&dir, "alert")).cloned().collect();
+    let mut loaded = BTreeSet::new();
+    for g in prom.rule_groups().await {
+        for r in g["rules"].as_array().into_iter().flatten() {
+            let name = r["name"].as_str().unwrap_or("").to_string();
+            if r["health"] != "ok" {
+                problems.push(format!("rule {name}: health {} {}", r["health"], r["lastError"]));
+            }
+            loaded.insert(name);
+        }
+    }
+    if loaded != want {
+        problems.push(format!("rules loaded by Prometheus {loaded:?} differ from the rule files {want:?}"));
+    }
+    let mut recorded = 0;
+    for name in rule_names(&dir, "record") {
+        match prom.query(&name, end).await {
+            Ok(d) if has_data(&d) => recorded += 1,
+            Ok(_) => problems.push(format!("recording rule {name} produced no series")),
+            Err(e) => problems.push(format!("recording rule {name}: {e}")),
+        }
+    }
+    // -- dashboards: variables, then every target, All and concrete.
+    let (mut n_targets, mut n_queries, mut n_combos) = (0, 0, 0);
+    for d in dashboards() {
+        let uid = d.uid().to_string();
+        let vars = variables(&d.json);
+        let mut fixed = HashMap::new();
+        let mut all = HashMap::new();
+        for v in &vars {
+            match v {
+                Var::Query { name, .. } => {
+                    all.insert(name.clone(), ".*".to_string());
+                }
+                Var::Fixed { name, value } => {
+                    fixed.insert(name.clone(), value.clone());
+                    all.insert(name.clone(), value.clone());
+                }
+                Var::Datasource => {}
+            }
+        }
+        let combos = combinations(prom, &vars, &fixed, start, end, &mut problems, &uid).await;
+        n_combos += combos.len();
+        for t in targets(&d.json) {
+            n_targets += 1;
+            let what = format!("{uid} «{}» {}", t.panel, t.ref_id);
+            let allowed = allowed.iter().find(|(u, p, _)| *u == uid && *p == t.panel);
+            let expr = match substitute(&t.expr, &all) {
+                Ok(e) => e,
+                Err(e) => {
+                    problems.push(format!("{what}: {e}"));
+                    continue;
+                }
+            };
+            n_queries += 1;
+            match (run(prom, &t, &expr, start, end).await, allowed) {
+                (Err(e), _) => problems.push(format!("{what}: invalid query: {e}\n    {expr}")),
+                (Ok(false), None) => problems.push(format!("{what}: no data with every variable on All\n    {expr}")),
+                (Ok(true), Some(_)) if strict => problems.push(format!("{what}: returns data but is in NO_DATA_ALLOWED: remove the entry")),
+                (Ok(_), _) => {}
+            }
+            let mut any = false;
+            for c in &combos {
+                let expr = match substitute(&t.expr, c) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        problems.push(format!("{what}: {e}"));
+                        break;
+                    }
+                };
+                n_queries += 1;
+                match run(prom, &t, &expr, start, end).await {
+                    Ok(data) => any |= data,
+                    Err(e) => {
+                        let c: BTreeMap<_, _> = c.iter().collect();
+                        problems.push(format!("{what}: invalid query with {c:?}: {e}\n    {expr}"));
+                        break;
+                    }
+                }
+            }
+            if !any && allowed.is_none() {
+                problems.push(format!(
+                    "{what}: no data for any concrete choice of the variables (a label vigie does not set?)\n    {}",
+                    t.expr
+                ));
+            }
+        }
+    }
+    let summary = format!(
+        "{} rules ({recorded} recording rules with series), {n_targets} panel targets, {n_combos} variable combinations, \
+         {n_queries} queries, {} allowed without data",
+        want.len(),
+        allowed.len(),
+    );
+    Report { problems, summary }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     let clock = Instant::now();
@@ -645,32 +758,7 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let end = now();
 
-    let mut problems: Vec<String> = Vec::new();
-
-    // -- rules: all loaded, healthy, recording rules with series.
-    let dir = repo().join("config/prometheus/rules");
-    let want: BTreeSet<String> = rule_names(&dir, "record").union(&rule_names(&dir, "alert")).cloned().collect();
-    let mut loaded = BTreeSet::new();
-    for g in prom.rule_groups().await {
-        for r in g["rules"].as_array().into_iter().flatten() {
-            let name = r["name"].as_str().unwrap_or("").to_string();
-            if r["health"] != "ok" {
-                problems.push(format!("rule {name}: health {} {}", r["health"], r["lastError"]));
-            }
-            loaded.insert(name);
-        }
-    }
-    if loaded != want {
-        problems.push(format!("rules loaded by Prometheus {loaded:?} differ from the rule files {want:?}"));
-    }
-    let mut recorded = 0;
-    for name in rule_names(&dir, "record") {
-        match prom.query(&name, end).await {
-            Ok(d) if has_data(&d) => recorded += 1,
-            Ok(_) => problems.push(format!("recording rule {name} produced no series")),
-            Err(e) => problems.push(format!("recording rule {name}: {e}")),
-        }
-    }
+    let Report { mut problems, summary } = check_rules_and_dashboards(&prom, start, end, NO_DATA_ALLOWED, true).await;
     // The TLS certificate the HTTPS target presented, as vigie exported it.
     match prom
         .query("vigie_tls_cert_expiry_timestamp_seconds{probe=\"tls-accueil\"}", end)
@@ -680,79 +768,7 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         other => problems.push(format!("TLS expiry of the test certificate: {other:?}")),
     }
 
-    // -- dashboards: variables, then every target, All and concrete.
-    let (mut n_targets, mut n_queries, mut n_combos) = (0, 0, 0);
-    for d in dashboards() {
-        let uid = d.uid().to_string();
-        let vars = variables(&d.json);
-        let mut fixed = HashMap::new();
-        let mut all = HashMap::new();
-        for v in &vars {
-            match v {
-                Var::Query { name, .. } => {
-                    all.insert(name.clone(), ".*".to_string());
-                }
-                Var::Fixed { name, value } => {
-                    fixed.insert(name.clone(), value.clone());
-                    all.insert(name.clone(), value.clone());
-                }
-                Var::Datasource => {}
-            }
-        }
-        let combos = combinations(&prom, &vars, &fixed, start, end, &mut problems, &uid).await;
-        n_combos += combos.len();
-        for t in targets(&d.json) {
-            n_targets += 1;
-            let what = format!("{uid} «{}» {}", t.panel, t.ref_id);
-            let allowed = NO_DATA_ALLOWED.iter().find(|(u, p, _)| *u == uid && *p == t.panel);
-            let expr = match substitute(&t.expr, &all) {
-                Ok(e) => e,
-                Err(e) => {
-                    problems.push(format!("{what}: {e}"));
-                    continue;
-                }
-            };
-            n_queries += 1;
-            match (run(&prom, &t, &expr, start, end).await, allowed) {
-                (Err(e), _) => problems.push(format!("{what}: invalid query: {e}\n    {expr}")),
-                (Ok(false), None) => problems.push(format!("{what}: no data with every variable on All\n    {expr}")),
-                (Ok(true), Some(_)) => problems.push(format!("{what}: returns data but is in NO_DATA_ALLOWED: remove the entry")),
-                (Ok(_), _) => {}
-            }
-            let mut any = false;
-            for c in &combos {
-                let expr = match substitute(&t.expr, c) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        problems.push(format!("{what}: {e}"));
-                        break;
-                    }
-                };
-                n_queries += 1;
-                match run(&prom, &t, &expr, start, end).await {
-                    Ok(data) => any |= data,
-                    Err(e) => {
-                        let c: BTreeMap<_, _> = c.iter().collect();
-                        problems.push(format!("{what}: invalid query with {c:?}: {e}\n    {expr}"));
-                        break;
-                    }
-                }
-            }
-            if !any && allowed.is_none() {
-                problems.push(format!(
-                    "{what}: no data for any concrete choice of the variables (a label vigie does not set?)\n    {}",
-                    t.expr
-                ));
-            }
-        }
-    }
-    let summary = format!(
-        "{} rules ({recorded} recording rules with series), {n_targets} panel targets, {n_combos} variable combinations, \
-         {n_queries} queries, {} allowed without data; {:.1} s",
-        want.len(),
-        NO_DATA_ALLOWED.len(),
-        clock.elapsed().as_secs_f64()
-    );
+    let summary = format!("{summary}; {:.1} s", clock.elapsed().as_secs_f64());
     eprintln!("{summary}");
     if !problems.is_empty() {
         let tail = |s: String| {
@@ -776,4 +792,37 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     drop(prom);
     drop(vigie);
     sim.shutdown().await;
+}
+
+/// The same checks against a Prometheus you run, for instance the one of
+/// docs/dashboards.md scraping `vigie demo` with config/prometheus/prometheus.yml
+/// (let it run a few minutes so that the demo's scenario has played):
+///
+/// ```sh
+/// VIGIE_PROMETHEUS_URL=http://127.0.0.1:9090 cargo test --test dashboards -- --ignored --nocapture
+/// ```
+///
+/// Over the last `VIGIE_CHECK_MINUTES` (default 15). Besides the panels of
+/// [`NO_DATA_ALLOWED`], the TLS certificate panel may be empty: the demo's
+/// simulator speaks plain HTTP.
+#[tokio::test]
+#[ignore = "needs a running Prometheus scraping vigie: set VIGIE_PROMETHEUS_URL (docs/dashboards.md)"]
+async fn dashboards_against_a_running_prometheus() {
+    let url = std::env::var("VIGIE_PROMETHEUS_URL")
+        .unwrap_or_else(|_| panic!("set VIGIE_PROMETHEUS_URL to the Prometheus to check, e.g. http://127.0.0.1:9090"));
+    let minutes: f64 = std::env::var("VIGIE_CHECK_MINUTES")
+        .ok()
+        .map(|m| m.parse().expect("VIGIE_CHECK_MINUTES: a number"))
+        .unwrap_or(15.0);
+    let prom = Prometheus::connect(&url);
+    let end = now();
+    let mut allowed = NO_DATA_ALLOWED.to_vec();
+    allowed.push((
+        "vigie-sonde",
+        "Jours avant l'expiration du certificat TLS",
+        "the demo's simulator speaks plain HTTP",
+    ));
+    let r = check_rules_and_dashboards(&prom, end - minutes * 60.0, end, &allowed, false).await;
+    eprintln!("{} against {url}", r.summary);
+    assert!(r.problems.is_empty(), "{} problem(s):\n{}", r.problems.len(), r.problems.join("\n"));
 }

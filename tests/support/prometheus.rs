@@ -1,6 +1,7 @@
 //! A real Prometheus server for tests (Debian's `prometheus` package, which
 //! also ships `promtool`): started on a free loopback port with a given
-//! configuration, queried through its HTTP API, killed when dropped.
+//! configuration, queried through its HTTP API, killed when dropped; or one
+//! already running, reached by its URL.
 //!
 //! A missing binary is a test failure with the command that installs it,
 //! never a silent skip.
@@ -49,9 +50,10 @@ pub fn promtool(dir: &Path, args: &[&str]) -> String {
 }
 
 pub struct Prometheus {
-    child: Child,
+    /// The server this test started, if any.
+    child: Option<Child>,
     pub url: String,
-    log: PathBuf,
+    log: Option<PathBuf>,
     http: reqwest::Client,
 }
 
@@ -71,14 +73,14 @@ impl Prometheus {
             .spawn()
             .expect("start prometheus");
         let mut p = Prometheus {
-            child,
+            child: Some(child),
             url: format!("http://127.0.0.1:{port}"),
-            log,
+            log: Some(log),
             http: reqwest::Client::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(Some(status)) = p.child.try_wait() {
+            if let Some(Ok(Some(status))) = p.child.as_mut().map(Child::try_wait) {
                 panic!("prometheus exited ({status}) before it was ready:\n{}", p.log());
             }
             if let Ok(r) = p.http.get(format!("{}/-/ready", p.url)).send().await {
@@ -91,9 +93,19 @@ impl Prometheus {
         }
     }
 
-    /// What Prometheus logged so far.
+    /// A Prometheus someone else runs, at `url` (e.g. `http://127.0.0.1:9090`).
+    pub fn connect(url: &str) -> Prometheus {
+        Prometheus {
+            child: None,
+            url: url.trim_end_matches('/').to_string(),
+            log: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// What Prometheus logged so far (when this test started it).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.log.as_ref().and_then(|l| std::fs::read_to_string(l).ok()).unwrap_or_default()
     }
 
     async fn api(&self, path: &str, form: &[(&str, String)]) -> Result<Value, String> {
@@ -179,8 +191,10 @@ impl Prometheus {
 
 impl Drop for Prometheus {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
