@@ -78,12 +78,17 @@ const NO_DATA_ALLOWED: &[(&str, &str, &str)] = &[
 ];
 const PENDING_ALERTS: &str = "store, outbox and outage metrics: exported once the alerting branch is merged";
 
+/// Grafana's built-in variables for this test's 1 s scrape interval.
 const BUILTINS: &[(&str, &str)] = &[
     ("__rate_interval", "10s"),
     ("__interval", "2s"),
     ("__range", "5m"),
     ("__range_s", "300"),
 ];
+
+/// The same for a Prometheus scraping every 15 s (config/prometheus/prometheus.yml),
+/// where Grafana's `$__rate_interval` is at least 4 × 15 s; `$__range` is set apart.
+const BUILTINS_15S: &[(&str, &str)] = &[("__rate_interval", "1m"), ("__interval", "15s")];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -209,14 +214,13 @@ fn regex_escape(v: &str) -> String {
     out
 }
 
-/// Replace `$name` and `${name}` by `values` (and Grafana's built-ins); an unknown variable is an error.
+/// Replace `$name` and `${name}` by `values` (Grafana's built-ins included); an unknown variable is an error.
 fn substitute(expr: &str, values: &HashMap<String, String>) -> Result<String, String> {
     let re = Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)").expect("regex");
     let mut unknown = Vec::new();
     let out = re.replace_all(expr, |c: &regex::Captures| {
         let name = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
-        let builtin = BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
-        match builtin.or_else(|| values.get(name).cloned()) {
+        match values.get(name).cloned() {
             Some(v) => v,
             None => {
                 unknown.push(name.to_string());
@@ -588,9 +592,16 @@ struct Report {
 /// The rules (all loaded and healthy, every recording rule with series) and
 /// the dashboards (every variable lists values; every panel target valid and
 /// with data, with All and with concrete values) against `prom`, over
-/// `start..end`. Panels in `allowed` may have no data; with `strict`, an
-/// allowed panel that has data is a problem too (a stale entry).
-async fn check_rules_and_dashboards(prom: &Prometheus, start: f64, end: f64, allowed: &[(&str, &str, &str)], strict: bool) -> Report {
+/// `start..end`, with `builtins` for Grafana's built-in variables. Panels in
+/// `allowed` may have no data; with `strict`, an allowed panel that has data
+/// is a problem too (a stale entry).
+async fn check_rules_and_dashboards(
+    prom: &Prometheus,
+    (start, end): (f64, f64),
+    builtins: &[(&str, &str)],
+    allowed: &[(&str, &str, &str)],
+    strict: bool,
+) -> Report {
     let mut problems: Vec<String> = Vec::new();
 
     // -- rules: all loaded, healthy, recording rules with series.
@@ -622,8 +633,8 @@ async fn check_rules_and_dashboards(prom: &Prometheus, start: f64, end: f64, all
     for d in dashboards() {
         let uid = d.uid().to_string();
         let vars = variables(&d.json);
-        let mut fixed = HashMap::new();
-        let mut all = HashMap::new();
+        let mut fixed: HashMap<String, String> = builtins.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut all = fixed.clone();
         for v in &vars {
             match v {
                 Var::Query { name, .. } => {
@@ -758,7 +769,7 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let end = now();
 
-    let Report { mut problems, summary } = check_rules_and_dashboards(&prom, start, end, NO_DATA_ALLOWED, true).await;
+    let Report { mut problems, summary } = check_rules_and_dashboards(&prom, (start, end), BUILTINS, NO_DATA_ALLOWED, true).await;
     // The TLS certificate the HTTPS target presented, as vigie exported it.
     match prom
         .query("vigie_tls_cert_expiry_timestamp_seconds{probe=\"tls-accueil\"}", end)
@@ -802,7 +813,8 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
 /// VIGIE_PROMETHEUS_URL=http://127.0.0.1:9090 cargo test --test dashboards -- --ignored --nocapture
 /// ```
 ///
-/// Over the last `VIGIE_CHECK_MINUTES` (default 15). Besides the panels of
+/// Over the last `VIGIE_CHECK_MINUTES` (default 15; also `$__range`), with
+/// `$__rate_interval` = 1m for a 15 s scrape interval. Besides the panels of
 /// [`NO_DATA_ALLOWED`], the TLS certificate panel may be empty: the demo's
 /// simulator speaks plain HTTP.
 #[tokio::test]
@@ -822,7 +834,11 @@ async fn dashboards_against_a_running_prometheus() {
         "Jours avant l'expiration du certificat TLS",
         "the demo's simulator speaks plain HTTP",
     ));
-    let r = check_rules_and_dashboards(&prom, end - minutes * 60.0, end, &allowed, false).await;
+    let secs = (minutes * 60.0).round().to_string();
+    let range = format!("{secs}s");
+    let mut builtins = BUILTINS_15S.to_vec();
+    builtins.extend([("__range", range.as_str()), ("__range_s", secs.as_str())]);
+    let r = check_rules_and_dashboards(&prom, (end - minutes * 60.0, end), &builtins, &allowed, false).await;
     eprintln!("{} against {url}", r.summary);
     assert!(r.problems.is_empty(), "{} problem(s):\n{}", r.problems.len(), r.problems.join("\n"));
 }
