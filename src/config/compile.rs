@@ -10,9 +10,11 @@ use std::time::Duration;
 use croner::parser::{CronParser, Seconds, Year};
 use serde_saphyr::Spanned;
 
+use super::alerts;
 use super::raw::{RawConfig, RawProbe, RawStep};
 use super::step::{compile_broken_when, compile_step, pos, valid_name, FileCtx, StepDefaults};
 use super::{yaml, Config, Files, LoadOptions, Section, DEFAULT_LISTEN};
+use crate::alert::settings::ProbeAlerts;
 use crate::diag::{ConfigErrors, Diagnostics, Pos};
 use crate::probe::{Labels, Politeness, Probe, Schedule, Target};
 
@@ -140,14 +142,22 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         }));
     }
 
+    let alert_sections = || alerts::RawSections {
+        store: &raw.store,
+        alerts: &raw.alerts,
+        smtp: &raw.smtp,
+        maintenance: &raw.maintenance,
+    };
+    let alerts::Compiled {
+        store,
+        mut alerting,
+        maintenance,
+    } = alerts::compile_sections(path, alert_sections(), timezone, &targets, opts, diags);
+
     let mut sections = HashMap::new();
-    let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 7] = [
-        ("store", &raw.store),
-        ("alerts", &raw.alerts),
-        ("smtp", &raw.smtp),
+    let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 3] = [
         ("evidence", &raw.evidence),
         ("reports", &raw.reports),
-        ("maintenance", &raw.maintenance),
         ("status_page", &raw.status_page),
     ];
     for (key, v) in raw_sections {
@@ -186,7 +196,7 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
     let mut probe_sections = HashMap::new();
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     for pf in probe_files {
-        let Some((probe, psections, name_pos)) = load_probe(&pf, files, &targets, timezone, opts, diags) else {
+        let Some((probe, psections, name_pos, probe_alerts)) = load_probe(&pf, files, &targets, timezone, opts, diags) else {
             continue;
         };
         if let Some(first) = names.get(&probe.name) {
@@ -199,8 +209,13 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         }
         names.insert(probe.name.clone(), pf.clone());
         probe_sections.insert(probe.name.clone(), psections);
+        if let Some(a) = probe_alerts {
+            alerting.probes.insert(probe.name.clone(), a);
+        }
         probes.push(Arc::new(probe));
     }
+
+    alerts::check_with_probes(path, alert_sections(), &alerting, &probes, diags);
 
     Config {
         file: path.to_path_buf(),
@@ -212,6 +227,9 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         default_politeness,
         targets,
         probes,
+        store,
+        alerting,
+        maintenance,
         sections,
         probe_sections,
     }
@@ -247,6 +265,10 @@ pub fn parse_cron(s: &str) -> Result<croner::Cron, String> {
 
 type ProbeSections = HashMap<&'static str, Section>;
 
+/// A compiled probe, its raw sections for later stages, the position of its
+/// name, and its `alerts:` section.
+type LoadedProbe = (Probe, ProbeSections, Pos, Option<ProbeAlerts>);
+
 fn load_probe(
     path: &Path,
     files: &dyn Files,
@@ -254,7 +276,7 @@ fn load_probe(
     default_tz: chrono_tz::Tz,
     opts: &LoadOptions,
     diags: &mut Diagnostics,
-) -> Option<(Probe, ProbeSections, Pos)> {
+) -> Option<LoadedProbe> {
     let src = match files.read_string(path) {
         Ok(s) => s,
         Err(e) => {
@@ -419,17 +441,8 @@ fn load_probe(
         }
     }
 
+    let probe_alerts = raw.alerts.as_ref().map(|a| alerts::compile_probe_alerts(path, a, ctx.diags));
     let mut psections = HashMap::new();
-    if let Some(a) = &raw.alerts {
-        psections.insert(
-            "alerts",
-            Section {
-                file: path.to_path_buf(),
-                pos: pos(a),
-                value: a.value.clone(),
-            },
-        );
-    }
     if let Some(e) = &raw.evidence {
         psections.insert(
             "evidence",
@@ -467,5 +480,5 @@ fn load_probe(
         broken_when,
         steps,
     };
-    Some((probe, psections, name_pos))
+    Some((probe, psections, name_pos, probe_alerts))
 }
