@@ -2,7 +2,9 @@
 //! runtime, and calls the library. `anyhow` lives here, at the edge only.
 
 mod check;
+mod check_alerts;
 mod once;
+mod outbox;
 mod run;
 pub mod trace;
 
@@ -77,6 +79,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the e-mails waiting in the outbox, failed, or (with --all) sent.
+    ///
+    /// Reads the history store named by the configuration; safe while the
+    /// daemon runs.
+    Outbox {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Include delivered e-mails.
+        #[arg(long)]
+        all: bool,
+        /// At most this many e-mails, the most recent.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Queue failed e-mails again: an e-mail number, or `all`.
+        #[arg(long, value_name = "ID|all")]
+        retry: Option<String>,
+        /// Print one e-mail as sent (RFC 5322).
+        #[arg(long, value_name = "ID")]
+        show: Option<i64>,
+    },
 }
 
 fn init_logging(cli: &Cli, default: &str) {
@@ -113,6 +135,13 @@ pub fn main() -> ExitCode {
             Command::Run { config, listen } => run::run(config, listen).await,
             Command::Check { config, next } => check::check(&config, next),
             Command::Once { probe, config, json } => once::once(&probe, &config, json).await,
+            Command::Outbox {
+                config,
+                all,
+                limit,
+                retry,
+                show,
+            } => outbox::outbox(&config, outbox::Options { all, limit, retry, show }),
         }
     });
     match result {
