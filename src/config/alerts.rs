@@ -191,7 +191,8 @@ fn compile_store(s: &mut Sink, raw: &Option<Spanned<RawStore>>) -> StoreSettings
         ..StoreSettings::default()
     };
     if let Some(ret) = r.and_then(|r| r.retention.as_ref()) {
-        if let Some(v) = &ret.value.runs {
+        let runs = ret.value.runs.as_ref();
+        if let Some(v) = runs {
             if v.value.0 < Duration::from_secs(86400) {
                 s.err(pos(v), "`retention.runs` must be at least 1d: reports and e-mails read recent runs");
             } else {
@@ -199,13 +200,19 @@ fn compile_store(s: &mut Sink, raw: &Option<Spanned<RawStore>>) -> StoreSettings
             }
         }
         if let Some(v) = &ret.value.rollups {
-            out.keep_rollups = v.value.0;
-        }
-        if out.keep_rollups < out.keep_runs {
-            s.err(
-                pos(ret),
-                "`retention.rollups` is shorter than `retention.runs`: hourly rollups are meant to outlive raw runs",
-            );
+            let runs_kept = runs.map(|r| r.value.0).unwrap_or(out.keep_runs);
+            if v.value.0 < runs_kept {
+                s.err(
+                    pos(v),
+                    format!(
+                        "`retention.rollups` ({}) is shorter than `retention.runs` ({}): hourly rollups are meant to outlive raw runs",
+                        days(v.value.0),
+                        days(runs_kept)
+                    ),
+                );
+            } else {
+                out.keep_rollups = v.value.0;
+            }
         }
     }
     if let Some(c) = r.and_then(|r| r.compact_every.as_ref()) {
@@ -216,6 +223,16 @@ fn compile_store(s: &mut Sink, raw: &Option<Spanned<RawStore>>) -> StoreSettings
         }
     }
     out
+}
+
+/// `90d`, `5y`, or `12 h 00 min` for what is not a whole number of days.
+fn days(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs % 86400, secs / 86400) {
+        (0, n) if n > 0 && n % 365 == 0 => format!("{}y", n / 365),
+        (0, n) => format!("{n}d"),
+        _ => super::units::format_duration(d),
+    }
 }
 
 fn compile_retry(s: &mut Sink, a: Option<&RawAlerts>) -> Retry {
@@ -298,13 +315,10 @@ fn reminder(s: &mut Sink, v: &Option<Spanned<String>>) -> Option<Option<Duration
 fn mailbox(s: &mut Sink, v: &Spanned<String>) -> Option<Mailbox> {
     match v.value.trim().parse::<Mailbox>() {
         Ok(m) => Some(m),
-        Err(e) => {
+        Err(_) => {
             s.err(
                 pos(v),
-                format!(
-                    "invalid e-mail address `{}` ({e}): expected name@domain or \"Name <name@domain>\"",
-                    v.value
-                ),
+                format!("invalid e-mail address `{}`: expected name@domain or \"Name <name@domain>\"", v.value),
             );
             None
         }
@@ -411,7 +425,7 @@ fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, opts: &LoadOptions) -> (Sm
         (None, None) => (None, None),
     };
     let has_password_source = r.password_env.is_some() || r.password_file.is_some();
-    match (&r.username, has_password_source) {
+    match (&r.username, has_password_source || r.password.is_some()) {
         (Some(u), false) => s.err(
             pos(u),
             "`username` is set but no password source: add `password_env: VIGIE_SMTP_PASSWORD` or `password_file: /run/secrets/smtp`",
@@ -622,10 +636,14 @@ pub(super) fn check_with_probes(
             s.err(
                 pos(smtp),
                 format!(
-                    "SMTP is configured but nobody would receive the alerts of {}: add addresses under `alerts: {{ to: [...] }}`, `by_procedure`, `by_site` or the probe file's `alerts: {{ to: [...] }}`",
-                    silent.join(", ")
+                    "SMTP is configured but nobody would receive the alerts of `{}`: add addresses under `alerts: {{ to: [...] }}`, `by_procedure`, `by_site` or the probe file's `alerts: {{ to: [...] }}`",
+                    silent.join("`, `")
                 ),
             );
         }
     }
 }
+
+#[cfg(test)]
+#[path = "alerts_tests.rs"]
+mod tests;
