@@ -89,3 +89,66 @@ pub fn describe(probe: &Probe, n: usize) -> (String, Vec<DateTime<chrono_tz::Tz>
         .collect();
     (words, next)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Utc};
+    use chrono_tz::Europe::Paris;
+
+    use crate::config::compile::parse_cron;
+    use crate::probe::Schedule;
+
+    fn schedule(s: &str) -> Schedule {
+        Schedule {
+            source: s.into(),
+            cron: parse_cron(s).expect("valid cron"),
+            timezone: Paris,
+        }
+    }
+
+    fn paris(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Paris
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .expect("unambiguous")
+            .with_timezone(&Utc)
+    }
+
+    fn local(ts: &[DateTime<Utc>]) -> Vec<String> {
+        ts.iter()
+            .map(|t| t.with_timezone(&Paris).format("%a %d %H:%M:%S").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn one_to_five_means_monday_to_friday() {
+        // Friday 27 November 2026, 10:00 in Paris: the next weekday mornings skip the weekend.
+        let next = schedule("0 9 * * 1-5").next_times(paris(2026, 11, 27, 10, 0), 3);
+        assert_eq!(local(&next), vec!["Mon 30 09:00:00", "Tue 01 09:00:00", "Wed 02 09:00:00"]);
+    }
+
+    #[test]
+    fn zero_and_seven_are_sunday() {
+        for s in ["0 9 * * 0", "0 9 * * 7", "0 9 * * SUN"] {
+            let next = schedule(s).next_times(paris(2026, 11, 27, 10, 0), 1);
+            assert_eq!(local(&next), vec!["Sun 29 09:00:00"], "{s}");
+        }
+    }
+
+    #[test]
+    fn optional_seconds_field() {
+        let next = schedule("*/15 * * * * *").next_times(paris(2026, 11, 27, 10, 0), 3);
+        assert_eq!(local(&next), vec!["Fri 27 10:00:15", "Fri 27 10:00:30", "Fri 27 10:00:45"]);
+        let next = schedule("5-59/20 * * * * *").next_times(paris(2026, 11, 27, 10, 0), 3);
+        assert_eq!(local(&next), vec!["Fri 27 10:00:05", "Fri 27 10:00:25", "Fri 27 10:00:45"]);
+    }
+
+    #[test]
+    fn times_are_paris_local_across_daylight_saving() {
+        // 09:00 in Paris is 08:00 UTC in winter and 07:00 UTC in summer.
+        let winter = schedule("0 9 * * *").next_times(paris(2026, 11, 27, 10, 0), 1);
+        assert_eq!(winter[0].format("%H:%M").to_string(), "08:00");
+        let summer = schedule("0 9 * * *").next_times(paris(2027, 6, 1, 10, 0), 1);
+        assert_eq!(summer[0].format("%H:%M").to_string(), "07:00");
+    }
+}

@@ -110,3 +110,50 @@ pub async fn serve(
 pub fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz, /api/status or /\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn state() -> AppState {
+        AppState {
+            metrics: Arc::new(Metrics::new("unit").expect("metrics")),
+            board: Arc::new(StatusBoard::default()),
+            location: "unit".into(),
+        }
+    }
+
+    async fn get(path: &str) -> (StatusCode, String, Option<String>) {
+        let resp = app(state())
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.to_string());
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned(), ct)
+    }
+
+    #[tokio::test]
+    async fn routes_answer() {
+        assert_eq!(get("/healthz").await.0, StatusCode::OK);
+        let (status, body, ct) = get("/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ct.as_deref(), Some("text/plain; version=0.0.4; charset=utf-8"));
+        assert!(body.contains("vigie_build_info{version=\""), "{body}");
+        let (status, body, _) = get("/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("<html lang=\"fr\">"));
+        let (status, body, _) = get("/nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("/metrics"));
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use support::smtp::{Received, SmtpSink};
-use support::{smtp_sections, store, wait_until_async, write_config, Portal};
+use support::alerts::{smtp_sections, store, wait_until_async, write_config, Portal};
 use vigie::alert::settings::Language;
 use vigie::alert::wording;
 use vigie::config::{DiskFiles, LoadOptions};
@@ -136,7 +136,7 @@ async fn emails_wait_while_smtp_is_down_and_arrive_once_when_it_is_back() {
     // The outage opens and its e-mail fails against the closed port.
     let metrics = daemon.daemon.metrics().clone();
     wait_until_async("failed delivery attempts", Duration::from_secs(15), || {
-        let failed = support::metric(&metrics.encode(), "vigie_alerts_failed_total{kind=\"opened\",location=\"test\"}");
+        let failed = support::alerts::metric(&metrics.encode(), "vigie_alerts_failed_total{kind=\"opened\",location=\"test\"}");
         failed.filter(|n| *n >= 2.0)
     })
     .await;
@@ -158,12 +158,12 @@ async fn emails_wait_while_smtp_is_down_and_arrive_once_when_it_is_back() {
     daemon.shutdown(Duration::from_secs(5)).await;
     assert_eq!(kinds(&sink.messages()), vec!["opened", "recovered"]);
     assert_eq!(
-        support::metric(&text, "vigie_alerts_sent_total{kind=\"opened\",location=\"test\"}"),
+        support::alerts::metric(&text, "vigie_alerts_sent_total{kind=\"opened\",location=\"test\"}"),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        support::metric(&text, "vigie_outbox_queued{location=\"test\"}"),
+        support::alerts::metric(&text, "vigie_outbox_queued{location=\"test\"}"),
         Some(0.0),
         "{text}"
     );

@@ -3,9 +3,12 @@
 
 mod check;
 mod check_alerts;
+mod demo;
+pub mod embedded;
 mod once;
 mod outbox;
 mod run;
+mod sim;
 pub mod trace;
 
 use std::path::PathBuf;
@@ -99,6 +102,45 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         show: Option<i64>,
     },
+    /// The whole product on this machine: simulator + scenario + daemon.
+    ///
+    /// Starts a local imitation of the ANEF portal and a prefecture booking
+    /// module (loopback only, no network needed), plays a three-minute
+    /// scenario of slow pages, « erreur technique » pages, rejected uploads,
+    /// an outage and rare appointment slots, and runs the daemon against it
+    /// with the embedded demo configuration (config/demo.yaml). Open the
+    /// status page and /metrics while it runs.
+    Demo {
+        /// Listen address for /metrics and the status page.
+        #[arg(long, default_value = "127.0.0.1:9898")]
+        listen: std::net::SocketAddr,
+        /// Use this configuration instead of the embedded demo one (targets
+        /// anef-sim, prefecture-sim and rdv-sim are pointed at the simulator).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// First of three consecutive ports for the simulator (portal,
+        /// prefecture, RDV-Préfecture); 0 lets the system choose.
+        #[arg(long, default_value_t = 8181)]
+        sim_base_port: u16,
+        /// Do not print a line per run.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// The portal simulator alone (for writing probes, or for tests by hand).
+    Sim {
+        #[arg(long, default_value = "127.0.0.1:8181")]
+        portal: std::net::SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:8182")]
+        prefecture: std::net::SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:8183")]
+        rdv: std::net::SocketAddr,
+        /// Play a scenario file (see sim/scenarios/demo.yaml) in a loop.
+        #[arg(long, conflicts_with = "demo_scenario")]
+        scenario: Option<PathBuf>,
+        /// Play the embedded demo scenario in a loop.
+        #[arg(long)]
+        demo_scenario: bool,
+    },
 }
 
 fn init_logging(cli: &Cli, default: &str) {
@@ -109,7 +151,11 @@ fn init_logging(cli: &Cli, default: &str) {
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -120,6 +166,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
         Command::Run { .. } => "info",
+        // The demo prints a line per run itself; logs would repeat them.
+        Command::Demo { .. } => "error",
         _ => "warn",
     };
     init_logging(&cli, default_log);
@@ -142,6 +190,27 @@ pub fn main() -> ExitCode {
                 retry,
                 show,
             } => outbox::outbox(&config, outbox::Options { all, limit, retry, show }),
+            Command::Demo {
+                listen,
+                config,
+                sim_base_port,
+                quiet,
+            } => {
+                demo::demo(demo::DemoOptions {
+                    listen,
+                    config,
+                    sim_base_port,
+                    quiet,
+                })
+                .await
+            }
+            Command::Sim {
+                portal,
+                prefecture,
+                rdv,
+                scenario,
+                demo_scenario,
+            } => sim::sim(portal, prefecture, rdv, scenario, demo_scenario).await,
         }
     });
     match result {

@@ -47,17 +47,15 @@ pub fn render(_p: &Probe, r: &RunResult) -> String {
             .http_status
             .map(|c| format!("{c} ({})", s.http_version.as_deref().unwrap_or("?")))
             .unwrap_or_else(|| "no response".into());
-        let redirects = if s.redirects > 0 {
-            format!(", {} redirect(s)", s.redirects)
-        } else {
-            String::new()
+        let target = match (s.redirects, &s.request_url) {
+            (0, _) | (_, None) => s.url.clone().unwrap_or_else(|| "?".into()),
+            (n, Some(first)) => format!("{first} → {n} redirect(s) → {}", s.url.as_deref().unwrap_or("?")),
         };
         let _ = writeln!(
             out,
-            "{mark} {:<width$}  {} {} → {status} in {} (headers after {}), {}{redirects}",
+            "{mark} {:<width$}  {} {target} → {status} in {} (headers after {}), {}",
             s.name,
             s.method,
-            s.url.as_deref().unwrap_or("?"),
             format_duration(s.duration),
             format_duration(s.time_to_headers),
             size(s.response_bytes)
@@ -76,8 +74,7 @@ pub fn render(_p: &Probe, r: &RunResult) -> String {
         }
         match s.status {
             StepStatus::NoCapacity => {
-                let excerpt = s.capture.as_ref().map(|c| c.text_excerpt(200)).unwrap_or_default();
-                let _ = writeln!(out, "    no capacity: « {excerpt} »");
+                let _ = writeln!(out, "    no capacity: {}", s.message.as_deref().unwrap_or(""));
             }
             StepStatus::Captcha => {
                 let _ = writeln!(out, "    CAPTCHA reached: the run stops here (vigie never solves CAPTCHAs)");

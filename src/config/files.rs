@@ -72,16 +72,23 @@ impl Files for DiskFiles {
 }
 
 /// Files compiled into the binary, addressed by their path in the repository.
+#[derive(Clone, Copy)]
 pub struct EmbeddedFiles(pub &'static [(&'static str, &'static [u8])]);
 
 /// Resolve `.` and `..` without touching the disk.
-fn normalize(path: &Path) -> PathBuf {
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
             Component::CurDir => {}
             Component::ParentDir => {
-                out.pop();
+                // Drop the last named folder; keep a leading `..` (a path
+                // above the current folder) as it is.
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
             }
             other => out.push(other),
         }
@@ -135,6 +142,7 @@ mod tests {
         static F: &[(&str, &[u8])] = &[("config/demo.yaml", b"x"), ("probes/sim/a.yaml", b"a"), ("probes/sim/b.yaml", b"b")];
         let files = EmbeddedFiles(F);
         assert_eq!(files.read(Path::new("config/../probes/sim/a.yaml")).expect("read"), b"a");
+        assert_eq!(normalize(Path::new("../a/./b/../c")), PathBuf::from("../a/c"));
         let found = files.glob(Path::new("config/../probes/sim/*.yaml")).expect("glob");
         assert_eq!(found, vec![PathBuf::from("probes/sim/a.yaml"), PathBuf::from("probes/sim/b.yaml")]);
     }

@@ -6,7 +6,7 @@
 //! loading fails only after all of them are known.
 
 mod alerts;
-mod compile;
+pub mod compile;
 pub mod files;
 pub mod raw;
 pub mod raw_alerts;
@@ -75,7 +75,7 @@ impl Config {
 
 pub fn user_agent(contact: &str) -> String {
     format!(
-        "vigie/{} (+https://github.com/vigie-monitoring/vigie; synthetic monitoring for watchdog associations; contact: {contact})",
+        "vigie/{} (synthetic monitoring for watchdog associations; contact: {contact})",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -102,11 +102,14 @@ impl LoadOptions {
 /// Default address of the metrics server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
 
+/// `rel` resolved against the folder of `base_file`, with `.` and `..`
+/// removed lexically so messages show short paths.
 pub fn relative_to(base_file: &Path, rel: &str) -> PathBuf {
     let p = Path::new(rel);
-    if p.is_absolute() {
+    let joined = if p.is_absolute() {
         p.to_path_buf()
     } else {
         base_file.parent().unwrap_or(Path::new(".")).join(p)
-    }
+    };
+    files::normalize(&joined)
 }

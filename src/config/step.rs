@@ -143,7 +143,7 @@ impl FileCtx<'_> {
             Err(e) => {
                 self.err(
                     at,
-                    format!("invalid JSON path `{s}`: {e} (JSON paths start with `$`, such as $.statut or $.demandes[0].statut)"),
+                    format!("invalid JSON path `{s}`: {e} (JSON paths start with `$`, such as $.statut or $.demandes[0].statut; a name with `-` is written $.headers['content-type'])"),
                 );
                 None
             }

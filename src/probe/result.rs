@@ -277,6 +277,8 @@ pub struct StepResult {
     #[serde(with = "duration_secs")]
     pub time_to_headers: Duration,
     pub method: String,
+    /// URL as requested (before redirects), redacted.
+    pub request_url: Option<String>,
     /// Final URL after redirects, redacted.
     pub url: Option<String>,
     pub http_status: Option<u16>,
@@ -300,6 +302,7 @@ impl StepResult {
             duration: Duration::ZERO,
             time_to_headers: Duration::ZERO,
             method: String::new(),
+            request_url: None,
             url: None,
             http_status: None,
             http_version: None,

@@ -5,7 +5,11 @@
 /// styles and tags removed and white space collapsed, cut at `max_chars`.
 pub fn visible_text_excerpt(body: &str, max_chars: usize) -> String {
     let mut out = String::new();
-    let mut rest = body;
+    // Portal pages repeat a long header; what a visitor reads is in <main>.
+    let mut rest = match body.find("<main") {
+        Some(i) => &body[i..],
+        None => body,
+    };
     let mut last_space = true;
     let lower_tags = ["script", "style", "noscript"];
     // Collect a margin beyond max_chars: entities shrink when decoded.

@@ -195,6 +195,19 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
     out
 }
 
+/// What made a `*_when` condition hold, in words for traces and e-mails:
+/// the text it found when it looked for text, else its checks.
+pub fn describe_match(m: &Match, r: &Response) -> String {
+    if let Some(s) = m.body_contains.first() {
+        return format!("the page says « {} »", short(s));
+    }
+    if let Some(found) = m.body_matches.first().and_then(|re| re.find(r.body)) {
+        return format!("the page says « {} »", short(found.as_str()));
+    }
+    let checks: Vec<String> = evaluate(m, r, false).into_iter().map(|c| c.result.description).collect();
+    checks.join(", ")
+}
+
 /// A `*_when` condition holds when all its parts hold.
 pub fn matches(m: &Match, r: &Response) -> bool {
     evaluate(m, r, false).iter().all(|c| c.result.passed)

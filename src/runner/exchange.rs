@@ -17,6 +17,7 @@ use crate::probe::{Body, JsonTemplate, MultipartPart, PartContent, Reason, Reque
 use crate::template::MissingVariable;
 
 pub struct Exchange {
+    pub request_url: url::Url,
     pub url: url::Url,
     pub status: u16,
     pub version: String,
@@ -176,6 +177,7 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
     let mut body = render_body(&plan.body, visit).map_err(missing)?;
     let mut method = plan.method.clone();
     let origin = url.origin();
+    let request_url = url.clone();
     let mut active = Duration::ZERO;
     let mut redirects = 0u32;
     loop {
@@ -311,6 +313,7 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
             }
         }
         return Ok(Exchange {
+            request_url,
             url,
             status: status.as_u16(),
             version,

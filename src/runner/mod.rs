@@ -204,6 +204,7 @@ impl Runner {
         sr.duration = ex.active;
         sr.time_to_headers = ex.time_to_headers;
         sr.url = Some(visit.redactor.text(ex.url.as_str()));
+        sr.request_url = Some(visit.redactor.text(ex.request_url.as_str()));
         sr.http_status = Some(ex.status);
         sr.http_version = Some(ex.version.clone());
         sr.response_bytes = ex.body.len() as u64;
@@ -289,12 +290,15 @@ fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResult, visit: 
     }
     for bw in probe.broken_when.iter().chain(step.broken_when.iter()) {
         if evaluate::matches(&bw.when, r) {
-            let excerpt = crate::probe::text::visible_text_excerpt(r.body, 160);
-            return StepEnd::Failed(bw.reason, format!("{} — « {excerpt} »", bw.reason.label_en()));
+            return StepEnd::Failed(
+                bw.reason,
+                format!("{}: {}", bw.reason.label_en(), evaluate::describe_match(&bw.when, r)),
+            );
         }
     }
     if let Some(nc) = &step.no_capacity_when {
         if evaluate::matches(nc, r) {
+            sr.message = Some(evaluate::describe_match(nc, r));
             return StepEnd::NoCapacity;
         }
     }

@@ -1,157 +1,156 @@
-//! Shared parts of the end-to-end alerting tests: a real HTTP "portal" whose
-//! pages can be switched down (HTTP 503) from the test, real SMTP (smtp-sink),
-//! configuration files in a temporary folder, and store readers.
+//! Shared helpers for integration tests: a simulator on ephemeral loopback
+//! ports, configurations written to a temporary folder, a runner.
 
 #![allow(dead_code)]
 
+pub mod alerts;
+pub mod echo;
 pub mod smtp;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+use vigie::config::{self, Config, DiskFiles, LoadOptions};
+use vigie::probe::{Politeness, RunResult};
+use vigie::runner::{Budgets, HttpEnv, Runner};
+use vigie::sim::{self, SimConfig, SimHandle, StatePatch};
 
-/// A tiny portal on a real socket: `GET /page/{name}` answers 200 with
-/// "Bienvenue" while the page is up, 503 with a maintenance text when down.
-#[derive(Clone)]
-pub struct Portal {
-    pub url: String,
-    down: Arc<Mutex<HashMap<String, bool>>>,
+pub async fn start_sim() -> SimHandle {
+    sim::start(SimConfig::loopback_ephemeral()).await.expect("start simulator")
 }
 
-impl Portal {
-    pub async fn start() -> Portal {
-        let down: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
-        let app = Router::new().route("/page/{name}", get(page)).with_state(down.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind portal");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Portal {
-            url: format!("http://{addr}"),
-            down,
+pub fn patch(sim: &SimHandle, json: &str) {
+    let p = StatePatch::from_json(json).expect("valid patch");
+    sim.apply(&p).expect("apply patch");
+}
+
+/// A temporary folder holding `vigie.yaml` and `probes/*.yaml`.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().expect("tempdir"),
         }
     }
 
-    pub fn set_down(&self, page: &str, down: bool) {
-        self.down.lock().unwrap_or_else(|e| e.into_inner()).insert(page.to_string(), down);
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("vigie.yaml")
+    }
+
+    /// Write the daemon config with the three simulator targets (fast politeness).
+    pub fn write_config(&self, sim: &SimHandle, extra: &str) -> PathBuf {
+        self.write_config_with(sim, "20ms", 4, extra)
+    }
+
+    pub fn write_config_with(&self, sim: &SimHandle, min_interval: &str, max_concurrent: u32, extra: &str) -> PathBuf {
+        std::fs::create_dir_all(self.dir.path().join("probes")).expect("mkdir");
+        let text = format!(
+            "location: test\ncontact: vigie-tests@example.org\nlisten: 127.0.0.1:0\nprobes: [\"probes/*.yaml\"]\n\
+             targets:\n\
+             \x20 anef-sim: {{ base_url: \"{}\", min_interval: {min_interval}, max_concurrent: {max_concurrent} }}\n\
+             \x20 prefecture-sim: {{ base_url: \"{}\", min_interval: {min_interval}, max_concurrent: {max_concurrent}, vars: {{ form_id: \"4242\" }} }}\n\
+             \x20 rdv-sim: {{ base_url: \"{}\", min_interval: {min_interval}, max_concurrent: {max_concurrent}, vars: {{ demarche_id: \"1234\" }} }}\n\
+             {extra}",
+            sim.portal_url(),
+            sim.prefecture_url(),
+            sim.rdv_url()
+        );
+        let p = self.config_path();
+        std::fs::write(&p, text).expect("write config");
+        p
+    }
+
+    pub fn write_probe(&self, name: &str, yaml: &str) {
+        std::fs::create_dir_all(self.dir.path().join("probes")).expect("mkdir");
+        std::fs::write(self.dir.path().join("probes").join(format!("{name}.yaml")), yaml).expect("write probe");
+    }
+
+    pub fn write_file(&self, rel: &str, bytes: &[u8]) {
+        let p = self.dir.path().join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::fs::write(p, bytes).expect("write file");
+    }
+
+    pub fn load(&self) -> Config {
+        load_with_env(&self.config_path(), HashMap::new())
     }
 }
 
-async fn page(State(down): State<Arc<Mutex<HashMap<String, bool>>>>, UrlPath(name): UrlPath<String>) -> (StatusCode, String) {
-    let is_down = down.lock().unwrap_or_else(|e| e.into_inner()).get(&name).copied().unwrap_or(false);
-    if is_down {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "<html><body><h1>Service momentanément indisponible.</h1><p>Veuillez réessayer plus tard.</p></body></html>".into(),
-        )
-    } else {
-        (
-            StatusCode::OK,
-            format!("<html><body><h1>Bienvenue</h1><p>Page {name}</p></body></html>"),
-        )
+pub fn load_with_env(path: &Path, env: HashMap<String, String>) -> Config {
+    match config::load(
+        path,
+        &DiskFiles,
+        &LoadOptions {
+            env: Some(env),
+            ..LoadOptions::default()
+        },
+    ) {
+        Ok(c) => c,
+        Err(e) => panic!("configuration should load:\n{}", e.0),
     }
 }
 
-/// A probe checking `/page/{name}` every second.
-pub fn probe_yaml(name: &str, title: &str, procedure: &str) -> String {
-    format!(
-        r#"name: {name}
-title: "{title}"
-target: portal
-labels: {{ procedure: {procedure} }}
-schedule: "* * * * * *"
-timeout: 2s
-steps:
-  - name: accueil
-    request: {{ url: "{{{{ base_url }}}}/page/{name}" }}
-    expect: {{ status: 200, body_contains: "Bienvenue" }}
-"#
-    )
+/// The repository's shipped demo configuration, pointed at `sim`.
+pub fn shipped_demo_config(sim: &SimHandle) -> Config {
+    let mut overrides = HashMap::new();
+    overrides.insert("anef-sim".to_string(), sim.portal_url());
+    overrides.insert("prefecture-sim".to_string(), sim.prefecture_url());
+    overrides.insert("rdv-sim".to_string(), sim.rdv_url());
+    let mut env = HashMap::new();
+    env.insert("VIGIE_SIM_PASSWORD".to_string(), sim::TEST_PASSWORD.to_string());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.yaml");
+    match config::load(
+        &path,
+        &DiskFiles,
+        &LoadOptions {
+            base_url_overrides: overrides,
+            env: Some(env),
+        },
+    ) {
+        Ok(c) => c,
+        Err(e) => panic!("the demo configuration should load:\n{}", e.0),
+    }
 }
 
-/// Write a daemon configuration and its probes into `dir`; `extra` is
-/// appended YAML (alerts, smtp, maintenance sections).
-pub fn write_config(dir: &Path, portal: &Portal, probes: &[(&str, &str, &str)], extra: &str) -> PathBuf {
-    std::fs::create_dir_all(dir.join("probes")).expect("probes dir");
-    for (name, title, procedure) in probes {
-        std::fs::write(dir.join(format!("probes/{name}.yaml")), probe_yaml(name, title, procedure)).expect("probe");
-    }
-    let cfg = format!(
-        r#"location: test
-contact: vigie-tests@example.org
-probes: ["probes/*.yaml"]
-targets:
-  portal:
-    base_url: "{}"
-    min_interval: 10ms
-    max_concurrent: 4
-store:
-  path: var/vigie.db
-{extra}"#,
-        portal.url
+pub fn runner_for(cfg: &Config) -> Runner {
+    let budgets = Arc::new(Budgets::new(Politeness {
+        min_interval: std::time::Duration::ZERO,
+        max_concurrent: 8,
+    }));
+    budgets.configure(
+        cfg.default_politeness,
+        cfg.targets.iter().map(|t| (t.host_key.clone(), t.politeness)),
     );
-    let path = dir.join("vigie.yaml");
-    std::fs::write(&path, cfg).expect("config");
-    path
+    Runner::new(HttpEnv::new(cfg.user_agent()).expect("http env"), budgets)
 }
 
-/// The `alerts:` and `smtp:` sections for a smtp-sink on `port`.
-pub fn smtp_sections(port: u16, group_window: &str) -> String {
+pub async fn run(cfg: &Config, probe: &str) -> RunResult {
+    let runner = runner_for(cfg);
+    let p = cfg.probe(probe).unwrap_or_else(|| panic!("no probe {probe}"));
+    runner.run(p, None).await
+}
+
+/// A short description of a run for assertion messages.
+pub fn describe(r: &RunResult) -> String {
     format!(
-        r#"alerts:
-  to: ["Veille <veille@asso.example>"]
-  failure_threshold: 2
-  success_threshold: 2
-  group_window: {group_window}
-  retry: {{ min: 200ms, max: 1s }}
-smtp:
-  host: 127.0.0.1
-  port: {port}
-  security: none
-  from: "vigie <vigie@asso.example>"
-  timeout: 5s
-"#
+        "{} reason={:?} step={:?} message={:?} steps={:?}",
+        r.outcome,
+        r.reason,
+        r.failed_step,
+        r.message,
+        r.steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.status, s.http_status))
+            .collect::<Vec<_>>()
     )
-}
-
-/// Poll `f` until it returns Some, or fail with `what`.
-pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-pub async fn wait_until_async<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A fresh read connection on the test's store (the daemon keeps writing).
-pub fn store(dir: &Path) -> vigie::store::Store {
-    vigie::store::Store::open_existing(&dir.join("var/vigie.db")).expect("open store")
-}
-
-/// The value of one series in a Prometheus text exposition.
-pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
 }
