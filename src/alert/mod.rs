@@ -208,6 +208,17 @@ pub fn describe(d: &Delivery) -> String {
     }
 }
 
+/// What `vigie demo` tells a person about where e-mails go.
+pub fn describe_for_people(d: &Delivery) -> String {
+    match d {
+        Delivery::Smtp(s) => format!("sent through SMTP {}:{} ({})", s.host, s.port, s.security.as_str()),
+        Delivery::Spool(dir) => format!(
+            "no SMTP configured: each alert is written as an .eml file into {}/ (open it with any mail client)",
+            dir.display()
+        ),
+    }
+}
+
 impl ResultSink for HistorySink {
     fn on_result(&self, probe: &Arc<Probe>, result: &RunResult) {
         self.queue_len.fetch_add(1, Ordering::Relaxed);

@@ -126,7 +126,7 @@ pub(super) fn compile_sections(
         }
         None => {
             if let Some(sp) = a.and_then(|a| a.spool_dir.as_ref()) {
-                (Delivery::Spool(relative_to(path, &sp.value)), default_from())
+                (Delivery::Spool(normalize(&relative_to(path, &sp.value))), default_from())
             } else {
                 let dir = store
                     .path
@@ -182,10 +182,10 @@ fn default_from() -> Mailbox {
 
 fn compile_store(s: &mut Sink, raw: &Option<Spanned<RawStore>>) -> StoreSettings {
     let r = raw.as_ref().map(|r| &r.value);
-    let path = relative_to(
+    let path = normalize(&relative_to(
         s.file,
         r.and_then(|r| r.path.as_ref()).map(|p| p.value.as_str()).unwrap_or("var/vigie.db"),
-    );
+    ));
     let mut out = StoreSettings {
         path,
         ..StoreSettings::default()
@@ -221,6 +221,27 @@ fn compile_store(s: &mut Sink, raw: &Option<Spanned<RawStore>>) -> StoreSettings
         } else {
             out.compact_every = c.value.0;
         }
+    }
+    out
+}
+
+/// Resolve `.` and `..` without touching the disk: `config/../var/demo.db`
+/// must not need a `config` folder to exist (the demo's configuration is
+/// embedded in the binary).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
     }
     out
 }
@@ -318,7 +339,10 @@ fn mailbox(s: &mut Sink, v: &Spanned<String>) -> Option<Mailbox> {
         Err(_) => {
             s.err(
                 pos(v),
-                format!("invalid e-mail address `{}`: expected name@domain or \"Name <name@domain>\"", v.value),
+                format!(
+                    "invalid e-mail address `{}`: expected name@domain or \"Name <name@domain>\"",
+                    v.value
+                ),
             );
             None
         }
@@ -516,7 +540,7 @@ fn compile_window(
                 None
             }
             Ok(c) => Some(WindowTime::Recurring {
-                cron: c,
+                cron: Box::new(c),
                 source: cron.value.clone(),
                 duration: duration.value.0,
             }),

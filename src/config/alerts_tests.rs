@@ -87,7 +87,9 @@ fn the_documented_example_loads() {
     let a = &cfg.alerting;
     assert_eq!(a.language, Language::Fr);
     assert_eq!(a.group_window, Duration::from_secs(120));
-    let Delivery::Smtp(smtp) = &a.delivery else { panic!("smtp expected") };
+    let Delivery::Smtp(smtp) = &a.delivery else {
+        panic!("smtp expected")
+    };
     assert_eq!((smtp.security, smtp.port), (Security::StartTls, 587));
     assert_eq!(smtp.password.as_ref().map(|p| p.0.as_str()), Some("s3cret"));
     assert!(!format!("{smtp:?}").contains("s3cret"), "the password never shows in debug output");
