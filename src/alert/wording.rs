@@ -49,7 +49,8 @@ pub fn zone_name(lang: Language, tz: chrono_tz::Tz) -> String {
     }
 }
 
-/// An outage's length: `45 s`, `12 min`, `4 h 05`, `2 j 3 h`.
+/// An outage's length: `45 s`, `1 min 50 s`, `12 min`, `4 h 05`, `2 j 3 h`.
+/// Seconds are kept below 10 minutes, where they are a large share.
 pub fn duration(lang: Language, d: Duration) -> String {
     let s = d.as_secs();
     let day = match lang {
@@ -58,6 +59,8 @@ pub fn duration(lang: Language, d: Duration) -> String {
     };
     if s < 60 {
         format!("{s} s")
+    } else if s < 600 && s % 60 != 0 {
+        format!("{} min {:02} s", s / 60, s % 60)
     } else if s < 3600 {
         format!("{} min", s / 60)
     } else if s < 86400 {
@@ -127,7 +130,7 @@ pub fn trace_detail(lang: Language, l: &TraceLine) -> String {
     if l.status == StepStatus::Skipped {
         return if fr { "non exécutée".into() } else { "not run".into() };
     }
-    let url = l.url.as_deref().unwrap_or("?");
+    let url = l.url.as_deref().map(short_url).unwrap_or_else(|| "?".into());
     let time = step_time(lang, l.duration_s);
     let answer = match (l.http_status, fr) {
         (Some(code), true) => format!("{code} en {time}"),
@@ -151,6 +154,15 @@ pub fn trace_detail(lang: Language, l: &TraceLine) -> String {
         _ => {}
     }
     out
+}
+
+/// A URL without its query string (`…?…`): the trace stays one readable
+/// line, and the full URL is in the history.
+fn short_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?…"),
+        None => url.to_string(),
+    }
 }
 
 /// The subject line, e.g. `[vigie] PANNE — Préfecture de démo : créneau (inaccessible)`.
@@ -208,6 +220,8 @@ mod tests {
     #[test]
     fn durations_for_people() {
         assert_eq!(duration(Language::Fr, Duration::from_secs(45)), "45 s");
+        assert_eq!(duration(Language::Fr, Duration::from_secs(110)), "1 min 50 s");
+        assert_eq!(duration(Language::Fr, Duration::from_secs(180)), "3 min");
         assert_eq!(duration(Language::Fr, Duration::from_secs(12 * 60 + 40)), "12 min");
         assert_eq!(duration(Language::Fr, Duration::from_secs(4 * 3600 + 5 * 60)), "4 h 05");
         assert_eq!(duration(Language::Fr, Duration::from_secs(2 * 86400 + 3 * 3600)), "2 j 3 h");
