@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use support::smtp::{Received, SmtpSink};
 use support::alerts::{smtp_sections, store, wait_until_async, write_config, Portal};
+use support::smtp::{Received, SmtpSink};
 use vigie::alert::settings::Language;
 use vigie::alert::wording;
 use vigie::config::{DiskFiles, LoadOptions};

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::smtp::{Received, SmtpSink};
 use support::alerts::{smtp_sections, store, wait_until_async, write_config, Portal};
+use support::smtp::{Received, SmtpSink};
 
 fn spawn(config: &Path, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");

@@ -73,7 +73,7 @@ mod tests {
             name: "w".into(),
             note: None,
             when: WindowTime::Recurring {
-                cron: crate::config::parse_cron(cron).expect("cron"),
+                cron: Box::new(crate::config::parse_cron(cron).expect("cron")),
                 source: cron.into(),
                 duration: Duration::from_secs(minutes * 60),
             },

@@ -294,7 +294,7 @@ pub enum WindowTime {
         to: DateTime<Utc>,
     },
     Recurring {
-        cron: croner::Cron,
+        cron: Box<croner::Cron>,
         source: String,
         duration: Duration,
     },

@@ -278,7 +278,7 @@ impl Writer {
                         created_at: now,
                         kind,
                         recipients: &recipients,
-                        sender: &a.from.email.to_string(),
+                        sender: a.from.email.as_ref(),
                         subject: &rendered.subject,
                         message_id: &message_id,
                         raw: &raw,

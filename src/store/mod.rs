@@ -20,7 +20,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use incidents::Incident;
 pub use outbox::{OutboxRow, OutboxStatus};
-pub use rollup::{ObservationRollup, RunRollup};
+pub use rollup::{FailureRollup, ObservationRollup, RunRollup};
 pub use runs::{StoredRun, StoredStep};
 
 /// The `store:` section, validated.

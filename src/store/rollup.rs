@@ -269,19 +269,29 @@ pub fn observation_rollups(
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Failing runs per hour, step and reason: (probe, hour, step, reason, runs).
-pub fn failure_rollups(
-    conn: &Connection,
-    probe: Option<&str>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<(String, DateTime<Utc>, String, String, u32)>> {
+/// Failing runs of one probe in one hour, at one step, for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureRollup {
+    pub probe: String,
+    pub hour: DateTime<Utc>,
+    pub step: String,
+    pub reason: String,
+    pub runs: u32,
+}
+
+pub fn failure_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<FailureRollup>> {
     let mut stmt = conn.prepare_cached(
         "SELECT probe, hour_ms, step, reason, runs FROM rollup_failures
          WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, step, reason",
     )?;
     let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
-        Ok((r.get(0)?, from_ms(r.get(1)?), r.get(2)?, r.get(3)?, r.get(4)?))
+        Ok(FailureRollup {
+            probe: r.get(0)?,
+            hour: from_ms(r.get(1)?),
+            step: r.get(2)?,
+            reason: r.get(3)?,
+            runs: r.get(4)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }

@@ -49,7 +49,7 @@ fn closed_hours_roll_up_with_outcomes_percentiles_and_observations() {
     assert_eq!((obs[0].count, obs[0].positive, obs[0].max), (10, 7, 3.0));
     assert!((obs[0].avg() - 2.1).abs() < 1e-9);
     let fails = failure_rollups(store.conn(), None, hour, hour + chrono::Duration::hours(1)).expect("fails");
-    let counts: Vec<(&str, &str, u32)> = fails.iter().map(|f| (f.2.as_str(), f.3.as_str(), f.4)).collect();
+    let counts: Vec<(&str, &str, u32)> = fails.iter().map(|f| (f.step.as_str(), f.reason.as_str(), f.runs)).collect();
     assert_eq!(counts, vec![("slots", "http_5xx", 1), ("slots", "no_capacity", 2)]);
 
     // Compacting again changes nothing (rows are replaced, not added).
