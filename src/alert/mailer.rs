@@ -8,8 +8,9 @@
 //! receivers can drop the duplicate. Spooled files have a name fixed by the
 //! outbox row, so a repeat overwrites the same file.
 //!
-//! Failed attempts are retried with bounded exponential backoff, for as long
-//! as it takes (the outbox survives restarts). Only a permanent refusal of
+//! E-mails leave in outbox order. A failed attempt holds the queue and is
+//! retried with bounded exponential backoff, for as long as it takes (the
+//! outbox survives restarts). Only a permanent refusal of
 //! the message or its recipients (SMTP 501, 550-554) stops retries: the row
 //! becomes `failed` and `vigie outbox --retry` queues it again.
 
@@ -142,11 +143,18 @@ impl Mailer {
         }
     }
 
+    /// Deliver the queue in order, stopping at the first e-mail that is not
+    /// due or fails for now: the backoff of the head holds the whole queue,
+    /// so e-mails arrive in the order they were decided (an SMTP relay that
+    /// fails, fails for every message anyway).
     async fn deliver_due(&self, t: &Transport, retry: Retry) {
-        let Some(rows) = self.db(|s| outbox::due(s.conn(), Utc::now(), 50)).await else {
+        let Some(rows) = self.db(|s| outbox::queued(s.conn(), 50)).await else {
             return;
         };
         for row in rows {
+            if row.next_attempt_at > Utc::now() {
+                return;
+            }
             let result = deliver(t, &row).await;
             let now = Utc::now();
             match result {
@@ -174,6 +182,9 @@ impl Mailer {
                         retry_at,
                     }
                     .emit(&self.metrics);
+                    if !f.permanent {
+                        return;
+                    }
                 }
             }
         }

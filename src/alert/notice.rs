@@ -96,7 +96,8 @@ pub fn facts(run_id: i64, r: &RunResult, maintenance: Option<&str>) -> RunFacts 
     let (excerpt, step_position) = failing_step_details(r);
     RunFacts {
         run_id,
-        started_at: r.started_at,
+        // At the store's precision, so e-mails and incidents give the same durations.
+        started_at: crate::store::from_ms(crate::store::to_ms(r.started_at)),
         outcome: r.outcome,
         reason: r.reason,
         failed_step: r.failed_step.clone(),

@@ -299,3 +299,24 @@ pub enum WindowTime {
         duration: Duration,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_doubles_up_to_the_cap() {
+        let r = Retry::default();
+        let delays: Vec<u64> = (1..=8).map(|n| r.delay(n).as_secs()).collect();
+        assert_eq!(delays, vec![30, 60, 120, 240, 480, 960, 1800, 1800]);
+        assert_eq!(r.delay(10_000), Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn default_failing_outcomes() {
+        let d = OutcomeSet::default();
+        assert!(d.contains(Outcome::Down) && d.contains(Outcome::Broken));
+        assert!(!d.contains(Outcome::NoCapacity) && !d.contains(Outcome::Degraded) && !d.contains(Outcome::Up));
+        assert_eq!(d.to_string(), "broken, down");
+    }
+}

@@ -140,22 +140,24 @@ fn from_row(r: &Row) -> rusqlite::Result<OutboxRow> {
     })
 }
 
-/// Queued e-mails whose next attempt is due, oldest first.
-pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM outbox WHERE status = 'queued' AND next_attempt_at_ms <= ?1 ORDER BY id LIMIT ?2");
+/// The queue, oldest first. E-mails leave in this order: the mailer stops at
+/// the first one that is not due, so a recovery never overtakes its outage.
+pub fn queued(conn: &Connection, limit: usize) -> Result<Vec<OutboxRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM outbox WHERE status = 'queued' ORDER BY id LIMIT ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![to_ms(now), limit as i64], from_row)?;
+    let rows = stmt.query_map(params![limit as i64], from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// When the next queued e-mail is due, if any.
+/// When the head of the queue is due, if anything is queued.
 pub fn next_due(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
     let ms: Option<i64> = conn
-        .query_row("SELECT MIN(next_attempt_at_ms) FROM outbox WHERE status = 'queued'", [], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .flatten();
+        .query_row(
+            "SELECT next_attempt_at_ms FROM outbox WHERE status = 'queued' ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
     Ok(ms.map(from_ms))
 }
 
@@ -214,4 +216,66 @@ pub fn stats(conn: &Connection) -> Result<(u64, u64, Option<DateTime<Utc>>)> {
             ))
         },
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn email(conn: &Connection, at: DateTime<Utc>, kind: NoticeKind, subject: &str) -> i64 {
+        let id = format!("{subject}@test");
+        enqueue(
+            conn,
+            &NewEmail {
+                created_at: at,
+                kind,
+                recipients: &["veille@asso.example".to_string()],
+                sender: "vigie@asso.example",
+                subject,
+                message_id: &id,
+                raw: b"raw message",
+                incidents: &[1],
+            },
+        )
+        .expect("enqueue")
+    }
+
+    #[test]
+    fn the_queue_keeps_its_order_through_failures_and_retries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("v.db")).expect("open");
+        let c = store.conn();
+        let t = crate::alert::testutil::t0();
+        let a = email(c, t, NoticeKind::Opened, "a");
+        let b = email(c, t, NoticeKind::Recovered, "b");
+        assert_eq!(queued(c, 10).expect("queued").iter().map(|r| r.id).collect::<Vec<_>>(), vec![a, b]);
+        assert_eq!(next_due(c).expect("next"), Some(t));
+
+        // The head fails for now: the queue waits for it.
+        let later = t + chrono::Duration::seconds(30);
+        mark_failed(c, a, "connection refused", later, false).expect("fail");
+        assert_eq!(next_due(c).expect("next"), Some(later), "the head's retry time, not b's");
+        let head = &queued(c, 10).expect("queued")[0];
+        assert_eq!(
+            (head.id, head.attempts, head.last_error.as_deref()),
+            (a, 1, Some("connection refused"))
+        );
+        assert_eq!(stats(c).expect("stats"), (2, 0, Some(t)));
+
+        // Refused for good: out of the queue, listed, and requeued on demand.
+        mark_failed(c, a, "550 no such user", later, true).expect("fail");
+        assert_eq!(queued(c, 10).expect("queued").iter().map(|r| r.id).collect::<Vec<_>>(), vec![b]);
+        assert_eq!(stats(c).expect("stats").1, 1);
+        mark_sent(c, b, later, "smtp 127.0.0.1:25").expect("sent");
+        assert_eq!(list(c, false, 10).expect("list").iter().map(|r| r.id).collect::<Vec<_>>(), vec![a]);
+        assert_eq!(list(c, true, 10).expect("list").len(), 2);
+        assert_eq!(requeue_failed(c, None, later).expect("requeue"), 1);
+        let row = get(c, a).expect("get").expect("row");
+        assert_eq!((row.status, row.attempts), (OutboxStatus::Queued, 2));
+        assert_eq!(
+            get(c, b).expect("get").map(|r| r.delivered_to),
+            Some(Some("smtp 127.0.0.1:25".to_string()))
+        );
+    }
 }

@@ -153,11 +153,17 @@ impl SmtpSink {
 
     /// Every message received so far, oldest first.
     pub fn messages(&self) -> Vec<Received> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        // Dump names are the second of arrival plus a random suffix: order by
+        // modification time (nanoseconds) to get the order of arrival.
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(self.dir.path())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
-        files.into_iter().filter_map(|f| parse(&f)).collect()
+        files.into_iter().filter_map(|(_, f)| parse(&f)).collect()
     }
 
     /// Wait until `pred` holds for the received messages.
