@@ -138,6 +138,7 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     );
     println!("  history:           {}", cfg.store.path.display());
     println!("  e-mails:           {}", crate::alert::describe_for_people(&cfg.alerting.delivery));
+    println!("  outbox:            vigie outbox --db {} --all", cfg.store.path.display());
     println!("  Ctrl-C to stop.\n");
     let start = Utc::now();
     let player = tokio::spawn(sim::scenario::play(handle.clone(), scenario, move |e| {

@@ -28,7 +28,7 @@ pub const EXIT_CONFIG: u8 = 2;
 against the ANEF portal and prefecture booking systems on a schedule, classifies every run \
 (up, degraded, no_capacity, broken, down), exports Prometheus metrics and keeps what it saw.\n\n\
 Start with `vigie demo`: it runs everything against a local imitation of the portal, no network needed.",
-    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md"
+    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n  vigie outbox --config config/vigie.yaml      # e-mails waiting or refused\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md, docs/alerts.md"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -87,8 +87,12 @@ pub enum Command {
     /// Reads the history store named by the configuration; safe while the
     /// daemon runs.
     Outbox {
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The daemon configuration file (its `store.path` names the database).
+        #[arg(long, short, required_unless_present = "db")]
+        config: Option<PathBuf>,
+        /// The history database itself, e.g. var/demo.db after `vigie demo`.
+        #[arg(long, conflicts_with = "config")]
+        db: Option<PathBuf>,
         /// Include delivered e-mails.
         #[arg(long)]
         all: bool,
@@ -185,11 +189,12 @@ pub fn main() -> ExitCode {
             Command::Once { probe, config, json } => once::once(&probe, &config, json).await,
             Command::Outbox {
                 config,
+                db,
                 all,
                 limit,
                 retry,
                 show,
-            } => outbox::outbox(&config, outbox::Options { all, limit, retry, show }),
+            } => outbox::outbox(config.as_deref(), db.as_deref(), outbox::Options { all, limit, retry, show }),
             Command::Demo {
                 listen,
                 config,

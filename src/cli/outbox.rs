@@ -16,16 +16,20 @@ pub struct Options {
     pub show: Option<i64>,
 }
 
-pub fn outbox(path: &Path, o: Options) -> anyhow::Result<ExitCode> {
-    let cfg = match config::load(path, &DiskFiles, &LoadOptions::default()) {
-        Ok(c) => c,
-        Err(e) => {
-            super::print_config_errors(&e);
-            return Ok(ExitCode::from(super::EXIT_CONFIG));
-        }
+/// Read the database named by the configuration at `config`, or `db`.
+pub fn outbox(config: Option<&Path>, db: Option<&Path>, o: Options) -> anyhow::Result<ExitCode> {
+    let (db_path, tz, delivery) = match (config, db) {
+        (_, Some(db)) => (db.to_path_buf(), chrono_tz::Europe::Paris, None),
+        (Some(path), None) => match config::load(path, &DiskFiles, &LoadOptions::default()) {
+            Ok(c) => (c.store.path.clone(), c.timezone, Some(crate::alert::describe(&c.alerting.delivery))),
+            Err(e) => {
+                super::print_config_errors(&e);
+                return Ok(ExitCode::from(super::EXIT_CONFIG));
+            }
+        },
+        (None, None) => anyhow::bail!("give --config FILE or --db FILE"),
     };
-    let store = Store::open_existing(&cfg.store.path)?;
-    let tz = cfg.timezone;
+    let store = Store::open_existing(&db_path)?;
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string();
 
     if let Some(id) = o.show {
@@ -55,10 +59,13 @@ pub fn outbox(path: &Path, o: Options) -> anyhow::Result<ExitCode> {
     let (queued, failed, oldest) = outbox::stats(store.conn())?;
     println!(
         "{} — {queued} queued, {failed} failed{}",
-        cfg.store.path.display(),
+        db_path.display(),
         oldest.map(|t| format!(", oldest queued since {}", local(t))).unwrap_or_default()
     );
-    println!("delivery: {}\n", crate::alert::describe(&cfg.alerting.delivery));
+    if let Some(d) = delivery {
+        println!("delivery: {d}");
+    }
+    println!();
     let rows = outbox::list(store.conn(), o.all, o.limit)?;
     if rows.is_empty() {
         println!(

@@ -487,19 +487,21 @@ fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, opts: &LoadOptions) -> (Sm
         None => Duration::from_secs(30),
     };
     let from = mailbox(s, &r.from).unwrap_or_else(default_from);
-    (
-        SmtpSettings {
-            host,
-            port,
-            security,
-            username: r.username.as_ref().map(|u| u.value.clone()),
-            password,
-            password_source,
-            timeout,
-            hello_name: r.hello_name.as_ref().map(|h| h.value.clone()),
-        },
-        from,
-    )
+    let settings = SmtpSettings {
+        host,
+        port,
+        security,
+        username: r.username.as_ref().map(|u| u.value.clone()),
+        password,
+        password_source,
+        timeout,
+        hello_name: r.hello_name.as_ref().map(|h| h.value.clone()),
+    };
+    // Building the transport checks the TLS parameters without connecting.
+    if let Err(e) = crate::alert::mailer::smtp(&settings) {
+        s.err(pos(&r.host), format!("cannot set up SMTP to `{}`: {e}", settings.host));
+    }
+    (settings, from)
 }
 
 fn is_local(host: &str) -> bool {

@@ -133,3 +133,25 @@ fn no_smtp_means_a_spool_next_to_the_database() {
     assert_eq!(cfg.alerting.policy.failure_threshold, 2);
     assert_eq!(cfg.alerting.policy.reminder_every, None);
 }
+
+#[test]
+fn tls_settings_build_for_names_and_addresses() {
+    use crate::alert::settings::{Secret, SmtpSettings};
+    for (host, security) in [
+        ("smtp.asso.example", Security::Tls),
+        ("127.0.0.1", Security::StartTls),
+        ("::1", Security::Tls),
+    ] {
+        let s = SmtpSettings {
+            host: host.into(),
+            port: security.default_port(),
+            security,
+            username: Some("vigie".into()),
+            password: Some(Secret("x".into())),
+            password_source: None,
+            timeout: Duration::from_secs(5),
+            hello_name: None,
+        };
+        assert!(crate::alert::mailer::smtp(&s).is_ok(), "{host} {security:?}");
+    }
+}
