@@ -20,9 +20,21 @@ use super::wording;
 #[derive(Debug, thiserror::Error)]
 pub enum EmailError {
     #[error("e-mail template: {0}")]
-    Template(#[from] minijinja::Error),
+    Template(minijinja::Error),
     #[error("e-mail assembly: {0}")]
-    Build(#[from] lettre::error::Error),
+    Build(lettre::error::Error),
+}
+
+impl From<minijinja::Error> for EmailError {
+    fn from(e: minijinja::Error) -> Self {
+        EmailError::Template(e)
+    }
+}
+
+impl From<lettre::error::Error> for EmailError {
+    fn from(e: lettre::error::Error) -> Self {
+        EmailError::Build(e)
+    }
 }
 
 /// What rendering needs besides the notices.

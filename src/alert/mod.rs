@@ -50,14 +50,10 @@ const QUEUE: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
-    #[error("history store {}: {source}", path.display())]
-    Store {
-        path: PathBuf,
-        #[source]
-        source: StoreError,
-    },
+    #[error("history store {}: {error}", path.display())]
+    Store { path: PathBuf, error: StoreError },
     #[error("metrics: {0}")]
-    Metrics(#[from] prometheus::Error),
+    Metrics(prometheus::Error),
     #[error("cannot start the history writer thread: {0}")]
     Thread(std::io::Error),
     #[error("the history sink needs a tokio runtime")]
@@ -116,12 +112,9 @@ impl HistorySink {
     /// start the writer thread and the mailer task.
     pub fn start(config: &Config, metrics: &Arc<Metrics>) -> Result<Arc<HistorySink>, AlertError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| AlertError::NoRuntime)?;
-        let am = Arc::new(AlertMetrics::new(&metrics.registry)?);
+        let am = Arc::new(AlertMetrics::new(&metrics.registry).map_err(AlertError::Metrics)?);
         let path = config.store.path.clone();
-        let store_err = |source| AlertError::Store {
-            path: path.clone(),
-            source,
-        };
+        let store_err = |error| AlertError::Store { path: path.clone(), error };
         let store = Store::open(&path).map_err(store_err)?;
         let states = incidents::load_states(store.conn()).map_err(store_err)?;
         let mailer_store = Store::open(&path).map_err(store_err)?;

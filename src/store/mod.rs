@@ -46,22 +46,32 @@ impl Default for StoreSettings {
     }
 }
 
+/// Each message carries its cause (logs print `Display` only), so no variant
+/// also links it as a `source`: error chains would print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("SQLite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("the database was written by a newer vigie (schema version {found}; this binary knows up to {supported}): upgrade vigie, or point `store.path` at another file")]
     TooNew { found: u32, supported: u32 },
-    #[error("cannot create the folder {}: {source}", path.display())]
-    Folder {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot create the folder {}: {error}", path.display())]
+    Folder { path: PathBuf, error: std::io::Error },
     #[error("no history database at {}: vigie creates it when the daemon starts", .0.display())]
     Missing(PathBuf),
     #[error("stored JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Json(e)
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -76,9 +86,9 @@ impl Store {
     /// Open (creating the file and its folder if needed) and migrate.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            std::fs::create_dir_all(dir).map_err(|error| StoreError::Folder {
                 path: dir.to_path_buf(),
-                source,
+                error,
             })?;
         }
         let mut conn = Connection::open(path)?;
