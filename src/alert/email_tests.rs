@@ -55,7 +55,9 @@ fn notices(p: &Probe, policy: &Policy, runs: &[(i64, Outcome, bool)]) -> Vec<Not
     for (i, (min, outcome, maint)) in runs.iter().enumerate() {
         let r: RunResult = run(p, at(*min), *outcome);
         let window = maint.then_some("maintenance-dimanche");
-        let facts = notice::facts(i as i64 + 1, &r, window);
+        // vigie was stopped when two consecutive runs are more than an hour apart.
+        let after_gap = i > 0 && min - runs[i - 1].0 > 60;
+        let facts = notice::facts(i as i64 + 1, &r, window, after_gap);
         let (mut next, actions) = machine::step(&state, &facts, policy, at(*min));
         let mut closing = None;
         for a in actions {

@@ -17,8 +17,9 @@
 //! - an outage already open stays open through a window; passing runs in the
 //!   window close it (with its recovery e-mail: whoever got the opening e-mail
 //!   needs the closing one); reminders pause during the window;
-//! - a silence longer than the policy's `max_gap` (vigie was stopped) breaks a
-//!   streak that has not opened an outage yet, and is recorded on an open one.
+//! - a run after scheduled runs were missed (vigie was stopped) breaks a
+//!   streak that has not opened an outage yet; on an open outage the silence
+//!   is recorded as a stretch vigie did not observe.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,10 @@ pub struct RunFacts {
     /// What the page said at the failing step (redacted, short).
     #[serde(default)]
     pub excerpt: Option<String>,
+    /// Scheduled runs were missed since the previous run (vigie was stopped):
+    /// nobody observed the probe in between.
+    #[serde(default)]
+    pub after_gap: bool,
 }
 
 /// Everything the machine remembers about one probe.
@@ -133,9 +138,7 @@ pub fn step(state: &ProbeState, run: &RunFacts, policy: &Policy, now: DateTime<U
     let mut actions = Vec::new();
     let failing = policy.failing.contains(run.outcome);
     let in_maintenance = run.maintenance.is_some();
-    let gap = state
-        .last_run_at
-        .filter(|last| (run.started_at - *last).to_std().is_ok_and(|d| d > policy.max_gap));
+    let gap = state.last_run_at.filter(|_| run.after_gap);
     s.last_run_at = Some(run.started_at);
 
     let Some(mut outage) = s.outage.take() else {

@@ -28,7 +28,14 @@ fn run(min: i64, outcome: Outcome) -> RunFacts {
         maintenance: None,
         step_position: None,
         excerpt: None,
+        after_gap: false,
     }
+}
+
+/// A run after vigie was stopped (scheduled runs were missed).
+fn after_gap(mut r: RunFacts) -> RunFacts {
+    r.after_gap = true;
+    r
 }
 
 fn maint(mut r: RunFacts) -> RunFacts {
@@ -37,10 +44,7 @@ fn maint(mut r: RunFacts) -> RunFacts {
 }
 
 fn policy() -> Policy {
-    Policy {
-        max_gap: Duration::from_secs(600),
-        ..Policy::default()
-    }
+    Policy::default()
 }
 
 /// Feed runs in order, returning the final state and every action with the
@@ -263,8 +267,8 @@ fn an_open_outage_spans_a_window_and_closes_inside_it_with_its_recovery() {
 
 #[test]
 fn a_silence_breaks_a_streak_before_the_threshold() {
-    // max_gap is 10 min: vigie was stopped between minute 0 and 30.
-    let (s, a) = feed(&policy(), &[run(0, Outcome::Down), run(30, Outcome::Down)]);
+    // vigie was stopped between minute 0 and 30.
+    let (s, a) = feed(&policy(), &[run(0, Outcome::Down), after_gap(run(30, Outcome::Down))]);
     assert!(a.is_empty());
     assert_eq!((s.failures, s.failing_since), (1, Some(t(30))));
 }
@@ -277,7 +281,7 @@ fn restart_mid_outage_continues_and_records_the_unobserved_stretch() {
     let restored: ProbeState = serde_json::from_str(&json).expect("parse");
     assert_eq!(restored, s);
     // The portal recovered while vigie was stopped: first runs after restart pass.
-    let (s2, a) = step(&restored, &run(60, Outcome::Up), &policy(), t(60));
+    let (s2, a) = step(&restored, &after_gap(run(60, Outcome::Up)), &policy(), t(60));
     assert!(a.is_empty());
     let (_, a) = step(&s2, &run(61, Outcome::Up), &policy(), t(61));
     assert_eq!(a.len(), 2);
@@ -287,6 +291,13 @@ fn restart_mid_outage_continues_and_records_the_unobserved_stretch() {
     assert_eq!(c.outage.unobserved, Some((t(1), t(60))));
     assert_eq!((c.outage.last_failure_at, c.ended_at), (t(1), t(60)));
     assert_eq!(a[1], Action::Notify(NoticeKind::Recovered));
+}
+
+#[test]
+fn long_scheduled_silences_are_not_gaps() {
+    // A business-hours schedule: nothing ran overnight, and nothing was missed.
+    let (s, _) = feed(&policy(), &[run(0, Outcome::Down), run(1, Outcome::Down), run(900, Outcome::Down)]);
+    assert_eq!(s.outage.expect("still open").unobserved, None);
 }
 
 #[test]

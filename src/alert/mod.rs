@@ -148,6 +148,7 @@ impl HistorySink {
             queue_len: queue_len.clone(),
             oldest_pending: None,
             last_compaction: None,
+            flush_retry_at: None,
             gauged: HashMap::new(),
         };
         let thread = std::thread::Builder::new()

@@ -91,8 +91,16 @@ pub fn failing_step_details(run: &RunResult) -> (Option<String>, Option<(usize, 
     (excerpt, Some((i + 1, run.steps.len())))
 }
 
+/// Whether vigie missed at least two scheduled runs of `probe` between its
+/// previous run (started at `last`) and `r`: it was not running. One missed
+/// run is tolerated (a run skipped because the previous one overran).
+pub fn missed_runs(probe: &Probe, last: DateTime<Utc>, r: &RunResult) -> bool {
+    let this = r.scheduled_at.unwrap_or(r.started_at) - chrono::Duration::seconds(1);
+    probe.schedule.next_times(last, 2).into_iter().filter(|t| *t < this).count() >= 2
+}
+
 /// The state machine's view of a stored run.
-pub fn facts(run_id: i64, r: &RunResult, maintenance: Option<&str>) -> RunFacts {
+pub fn facts(run_id: i64, r: &RunResult, maintenance: Option<&str>, after_gap: bool) -> RunFacts {
     let (excerpt, step_position) = failing_step_details(r);
     RunFacts {
         run_id,
@@ -106,6 +114,7 @@ pub fn facts(run_id: i64, r: &RunResult, maintenance: Option<&str>) -> RunFacts 
         maintenance: maintenance.map(str::to_string),
         step_position,
         excerpt,
+        after_gap,
     }
 }
 
@@ -261,6 +270,7 @@ mod tests {
                 maintenance: None,
                 step_position: Some((1, 1)),
                 excerpt: None,
+                after_gap: false,
             },
             trace_at: at,
             trace: vec![],
@@ -270,6 +280,19 @@ mod tests {
 
     fn mb(s: &str) -> Mailbox {
         s.parse().expect("mailbox")
+    }
+
+    #[test]
+    fn missed_scheduled_runs_mean_vigie_was_not_running() {
+        // Every minute; the previous run started 3 ms after its schedule.
+        let p = crate::alert::testutil::probe("rdv", "RDV", "titre-sejour");
+        let t0 = crate::alert::testutil::t0();
+        let last = t0 + chrono::Duration::milliseconds(3);
+        let at = |min: i64| crate::alert::testutil::run(&p, t0 + chrono::Duration::minutes(min), Outcome::Up);
+        assert!(!missed_runs(&p, last, &at(1)), "the next scheduled run");
+        assert!(!missed_runs(&p, last, &at(2)), "one skipped run is tolerated");
+        assert!(missed_runs(&p, last, &at(3)));
+        assert!(missed_runs(&p, last, &at(600)));
     }
 
     #[test]

@@ -83,9 +83,6 @@ pub struct Policy {
     pub reminder_every: Option<Duration>,
     /// `false` mutes e-mails for the probe; incidents are still recorded.
     pub notify: bool,
-    /// A longer silence between two runs than this is recorded as a period
-    /// vigie did not observe (it was stopped). Derived from the schedule.
-    pub max_gap: Duration,
 }
 
 impl Default for Policy {
@@ -96,7 +93,6 @@ impl Default for Policy {
             failing: OutcomeSet::default(),
             reminder_every: None,
             notify: true,
-            max_gap: Duration::from_secs(3600),
         }
     }
 }
@@ -222,7 +218,6 @@ impl AlertSettings {
     /// The policy of a probe: global defaults, overridden by its file.
     pub fn policy_for(&self, probe: &Probe) -> Policy {
         let mut p = self.policy.clone();
-        p.max_gap = max_gap(probe);
         if let Some(o) = self.probes.get(&probe.name) {
             if let Some(v) = o.failure_threshold {
                 p.failure_threshold = v;
@@ -261,18 +256,6 @@ impl AlertSettings {
         }
         out
     }
-}
-
-/// Three schedule intervals (at least two minutes): a longer silence means
-/// vigie was not looking.
-fn max_gap(probe: &Probe) -> Duration {
-    let now = Utc::now();
-    let times = probe.schedule.next_times(now, 2);
-    let interval = match times.as_slice() {
-        [a, b] => (*b - *a).to_std().unwrap_or(Duration::from_secs(60)),
-        _ => Duration::from_secs(3600),
-    };
-    (interval * 3 + probe.timeout).max(Duration::from_secs(120))
 }
 
 /// One maintenance window as configured.

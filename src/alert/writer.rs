@@ -40,6 +40,8 @@ pub(super) struct Writer {
     /// When the oldest pending notification was created.
     pub oldest_pending: Option<DateTime<Utc>>,
     pub last_compaction: Option<Instant>,
+    /// After a failed flush, when to try again (not on every tick).
+    pub flush_retry_at: Option<Instant>,
     /// Probes that have a `vigie_outage_active` series.
     pub gauged: HashMap<String, [String; 3]>,
 }
@@ -137,7 +139,8 @@ impl Writer {
                 .or_else(|| self.states.get(&probe.name))
                 .cloned()
                 .unwrap_or_default();
-            let facts = notice::facts(run_id, r, window);
+            let after_gap = prev.last_run_at.is_some_and(|last| notice::missed_runs(probe, last, r));
+            let facts = notice::facts(run_id, r, window, after_gap);
             let (mut next, actions) = machine::step(&prev, &facts, &policy, now);
             let mut closing = None;
             let mut changed_incident = true;
@@ -230,8 +233,16 @@ impl Writer {
         if (now - oldest).to_std().is_ok_and(|d| d < window) {
             return;
         }
-        if let Err(e) = self.flush(now) {
-            tracing::error!(error = %e, "cannot turn notifications into e-mails; retrying");
+        if self.flush_retry_at.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        match self.flush(now) {
+            Ok(()) => self.flush_retry_at = None,
+            Err(e) => {
+                self.metrics.store_write_errors.inc();
+                tracing::error!(error = %e, "cannot turn notifications into e-mails; they stay pending and are retried in 30 s");
+                self.flush_retry_at = Some(Instant::now() + Duration::from_secs(30));
+            }
         }
         self.refresh_pending();
     }
