@@ -1,14 +1,22 @@
 #!/bin/sh
 # Install Postfix's smtp-sink, the real SMTP server the alerting tests talk to
 # (tests/support/smtp.rs). Postfix itself is neither installed nor started:
-# the Debian package is downloaded and unpacked into
-# ${VIGIE_CI_DIR:-/opt/vigie-ci}/postfix, where the tests look for
-# usr/sbin/smtp-sink (or set VIGIE_SMTP_SINK to another smtp-sink binary).
+# the Debian package is downloaded and unpacked into $VIGIE_CI_DIR/postfix,
+# where the tests look for usr/sbin/smtp-sink. VIGIE_CI_DIR defaults to
+# /opt/vigie-ci as root and to ~/.cache/vigie-ci otherwise; the tests look in
+# both (or set VIGIE_SMTP_SINK to another smtp-sink binary).
 #
 # Called by .ci/run; safe to run again (does nothing when already there).
 set -eu
 
-dest="${VIGIE_CI_DIR:-/opt/vigie-ci}/postfix"
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+    default_dir=/opt/vigie-ci
+else
+    SUDO="sudo"
+    default_dir="$HOME/.cache/vigie-ci"
+fi
+dest="${VIGIE_CI_DIR:-$default_dir}/postfix"
 bin="$dest/usr/sbin/smtp-sink"
 
 works() {
@@ -27,7 +35,7 @@ trap 'rm -rf "$tmp"' EXIT
 # apt's download sandbox user must be able to write here.
 chmod 0777 "$tmp"
 if ! (cd "$tmp" && apt-get download postfix >/dev/null 2>&1); then
-    apt-get update -qq
+    $SUDO apt-get update -qq
     (cd "$tmp" && apt-get download postfix)
 fi
 mkdir -p "$dest"

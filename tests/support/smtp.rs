@@ -65,8 +65,10 @@ fn find_binary() -> Option<(PathBuf, PathBuf)> {
     let candidates: Vec<PathBuf> = std::env::var_os("VIGIE_SMTP_SINK")
         .map(PathBuf::from)
         .into_iter()
+        .chain(std::env::var_os("VIGIE_CI_DIR").map(|d| PathBuf::from(d).join("postfix/usr/sbin/smtp-sink")))
+        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/vigie-ci/postfix/usr/sbin/smtp-sink")))
         .chain([
-            PathBuf::from(std::env::var("VIGIE_CI_DIR").unwrap_or_else(|_| "/opt/vigie-ci".into())).join("postfix/usr/sbin/smtp-sink"),
+            PathBuf::from("/opt/vigie-ci/postfix/usr/sbin/smtp-sink"),
             PathBuf::from("/usr/sbin/smtp-sink"),
         ])
         .collect();
