@@ -26,6 +26,7 @@ pub fn probe(name: &str, title: &str, procedure: &str) -> Arc<Probe> {
             host_key: "rdv.prefecture-demo.example:443".into(),
             politeness: Politeness::default(),
             vars: vec![],
+            ca_certs: vec![],
         }),
         labels: Labels {
             procedure: procedure.into(),

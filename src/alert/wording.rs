@@ -59,7 +59,7 @@ pub fn duration(lang: Language, d: Duration) -> String {
     };
     if s < 60 {
         format!("{s} s")
-    } else if s < 600 && s % 60 != 0 {
+    } else if s < 600 && !s.is_multiple_of(60) {
         format!("{} min {:02} s", s / 60, s % 60)
     } else if s < 3600 {
         format!("{} min", s / 60)

@@ -112,7 +112,7 @@ pub fn print(cfg: &Config) {
 
 fn days(d: std::time::Duration) -> String {
     let days = d.as_secs() / 86400;
-    if days >= 365 && days % 365 == 0 {
+    if days >= 365 && days.is_multiple_of(365) {
         format!("{} year(s)", days / 365)
     } else {
         format!("{days} day(s)")

@@ -250,7 +250,7 @@ fn normalize(p: &Path) -> PathBuf {
 fn days(d: Duration) -> String {
     let secs = d.as_secs();
     match (secs % 86400, secs / 86400) {
-        (0, n) if n > 0 && n % 365 == 0 => format!("{}y", n / 365),
+        (0, n) if n > 0 && n.is_multiple_of(365) => format!("{}y", n / 365),
         (0, n) => format!("{n}d"),
         _ => super::units::format_duration(d),
     }

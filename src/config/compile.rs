@@ -133,12 +133,17 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         }
         let mut vars = global_vars.clone();
         vars.extend(t.vars.0.iter().map(|(k, v)| (k.value.clone(), v.value.clone())));
+        let ca_certs = match &t.ca_file {
+            Some(f) => read_ca_file(path, f, files, diags),
+            None => vec![],
+        };
         targets.push(Arc::new(Target {
             name: name.value.clone(),
             base_url: base,
             host_key,
             politeness,
             vars,
+            ca_certs,
         }));
     }
 
@@ -232,6 +237,42 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         maintenance,
         sections,
         probe_sections,
+    }
+}
+
+/// Read a PEM bundle of certificate authorities; every certificate in it is trusted.
+fn read_ca_file(config: &Path, f: &Spanned<String>, files: &dyn Files, diags: &mut Diagnostics) -> Vec<Vec<u8>> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let file = super::relative_to(config, &f.value);
+    let bytes = match files.read(&file) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(
+                config,
+                pos(f),
+                format!("cannot read ca_file `{}` (relative to this file's folder): {e}", f.value),
+            );
+            return vec![];
+        }
+    };
+    let certs: Result<Vec<Vec<u8>>, _> = CertificateDer::pem_slice_iter(&bytes).map(|c| c.map(|c| c.to_vec())).collect();
+    match certs {
+        Ok(c) if !c.is_empty() => c,
+        Ok(_) => {
+            diags.push(
+                config,
+                pos(f),
+                format!(
+                    "ca_file `{}` holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+                    f.value
+                ),
+            );
+            vec![]
+        }
+        Err(e) => {
+            diags.push(config, pos(f), format!("ca_file `{}` is not valid PEM: {e}", f.value));
+            vec![]
+        }
     }
 }
 
@@ -333,6 +374,7 @@ fn load_probe(
                 host_key: String::new(),
                 politeness: Politeness::default(),
                 vars: vec![],
+                ca_certs: vec![],
             })
         }
     };

@@ -181,6 +181,10 @@ pub struct RawPoliteness {
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
     pub base_url: S<String>,
+    /// Extra certificate authorities (PEM) to trust for this target, on top
+    /// of the system's: for a portal behind a private CA, or a test server.
+    #[serde(default)]
+    pub ca_file: Option<S<String>>,
     #[serde(default)]
     pub min_interval: Option<S<HumanDuration>>,
     #[serde(default)]

@@ -85,7 +85,7 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
         _ => return None,
     };
     let bytes = value * mult;
-    (bytes.is_finite() && (0.0..1e15).contains(&bytes)).then_some(bytes.round() as u64)
+    (0.0..1e15).contains(&bytes).then_some(bytes.round() as u64)
 }
 
 impl<'de> Deserialize<'de> for ByteSize {

@@ -94,8 +94,7 @@ fn cut_node(src: &str, start: Pos) -> String {
     }
     for (i, line) in src.lines().skip(line_idx).enumerate() {
         if i == 0 {
-            // `repeat_n` needs Rust 1.82; the crate supports 1.80.
-            out.extend(std::iter::repeat(' ').take(indent));
+            out.extend(std::iter::repeat_n(' ', indent));
             out.extend(line.chars().skip(indent));
             out.push('\n');
             continue;
