@@ -165,7 +165,7 @@ impl Daemon {
         );
         let old = self.config();
         for p in &old.probes {
-            if !config.probe(&p.name).is_some_and(|n| n.enabled) {
+            if config.probe(&p.name).is_none_or(|n| !n.enabled) {
                 self.metrics.forget_probe(&p.name);
             }
         }
