@@ -113,7 +113,14 @@ impl Daemon {
         let listen = listener.local_addr()?;
         daemon.install(Arc::new(config), false);
 
-        let pipeline = tokio::spawn(Self::pipeline(daemon.clone(), results_rx));
+        // The pipeline must not hold the daemon: dropping the daemon (and so
+        // its results sender) is what ends the pipeline at shutdown.
+        let pipeline = tokio::spawn(Self::pipeline(
+            daemon.metrics.clone(),
+            daemon.board.clone(),
+            daemon.sinks.clone(),
+            results_rx,
+        ));
         let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
         let app = server::app(AppState {
             metrics,
@@ -224,15 +231,20 @@ impl Daemon {
         }
     }
 
-    async fn pipeline(daemon: Arc<Daemon>, mut rx: mpsc::Receiver<(Arc<Probe>, RunResult)>) {
+    async fn pipeline(
+        metrics: Arc<Metrics>,
+        board: Arc<StatusBoard>,
+        sinks: Vec<Arc<dyn ResultSink>>,
+        mut rx: mpsc::Receiver<(Arc<Probe>, RunResult)>,
+    ) {
         while let Some((probe, result)) = rx.recv().await {
             RunFinished {
                 probe: &probe,
                 result: &result,
             }
-            .emit(&daemon.metrics);
-            daemon.board.record(&result);
-            for sink in &daemon.sinks {
+            .emit(&metrics);
+            board.record(&result);
+            for sink in &sinks {
                 sink.on_result(&probe, &result);
             }
         }

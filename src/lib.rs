@@ -3,6 +3,7 @@
 //! The crate is library-first: the `vigie` binary (src/main.rs) is a thin CLI
 //! over these modules. See ARCHITECTURE.md for the data flow.
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -15,4 +16,5 @@ pub mod schedule;
 pub mod server;
 pub mod sim;
 pub mod status;
+pub mod store;
 pub mod template;

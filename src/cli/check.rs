@@ -54,5 +54,6 @@ pub fn check(path: &Path, next: usize) -> anyhow::Result<ExitCode> {
                 .unwrap_or_default()
         );
     }
+    super::check_alerts::print(&cfg);
     Ok(ExitCode::SUCCESS)
 }

@@ -96,11 +96,13 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     };
     let source = ConfigSource { path, files, options };
     let quiet = opts.quiet;
-    let sinks: SinkFactory = Box::new(move |_cfg, _metrics| {
+    let sinks: SinkFactory = Box::new(move |cfg, metrics| {
         let mut v: Vec<Arc<dyn ResultSink>> = Vec::new();
         if !quiet {
             v.push(Arc::new(RunPrinter));
         }
+        // History and alerts, as in `vigie run`.
+        v.extend(crate::alert::sinks()(cfg, metrics)?);
         Ok(v)
     });
     let daemon = match Daemon::start(source, Some(opts.listen), sinks).await {
@@ -134,6 +136,9 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
         "  scenario:          a {} s cycle of slow pages, « erreur technique », rejected uploads, an outage and rare slots",
         scenario.cycle().as_secs()
     );
+    println!("  history:           {}", cfg.store.path.display());
+    println!("  e-mails:           {}", crate::alert::describe_for_people(&cfg.alerting.delivery));
+    println!("  outbox:            vigie outbox --db {} --all", cfg.store.path.display());
     println!("  Ctrl-C to stop.\n");
     let start = Utc::now();
     let player = tokio::spawn(sim::scenario::play(handle.clone(), scenario, move |e| {

@@ -2,9 +2,11 @@
 //! runtime, and calls the library. `anyhow` lives here, at the edge only.
 
 mod check;
+mod check_alerts;
 mod demo;
 pub mod embedded;
 mod once;
+mod outbox;
 mod run;
 mod sim;
 pub mod trace;
@@ -26,7 +28,7 @@ pub const EXIT_CONFIG: u8 = 2;
 against the ANEF portal and prefecture booking systems on a schedule, classifies every run \
 (up, degraded, no_capacity, broken, down), exports Prometheus metrics and keeps what it saw.\n\n\
 Start with `vigie demo`: it runs everything against a local imitation of the portal, no network needed.",
-    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md"
+    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n  vigie outbox --config config/vigie.yaml      # e-mails waiting or refused\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md, docs/alerts.md"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -79,6 +81,30 @@ pub enum Command {
         /// Print the result as JSON instead of the trace.
         #[arg(long)]
         json: bool,
+    },
+    /// List the e-mails waiting in the outbox, failed, or (with --all) sent.
+    ///
+    /// Reads the history store named by the configuration; safe while the
+    /// daemon runs.
+    Outbox {
+        /// The daemon configuration file (its `store.path` names the database).
+        #[arg(long, short, required_unless_present = "db")]
+        config: Option<PathBuf>,
+        /// The history database itself, e.g. var/demo.db after `vigie demo`.
+        #[arg(long, conflicts_with = "config")]
+        db: Option<PathBuf>,
+        /// Include delivered e-mails.
+        #[arg(long)]
+        all: bool,
+        /// At most this many e-mails, the most recent.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Queue failed e-mails again: an e-mail number, or `all`.
+        #[arg(long, value_name = "ID|all")]
+        retry: Option<String>,
+        /// Print one e-mail as sent (RFC 5322).
+        #[arg(long, value_name = "ID")]
+        show: Option<i64>,
     },
     /// The whole product on this machine: simulator + scenario + daemon.
     ///
@@ -161,6 +187,14 @@ pub fn main() -> ExitCode {
             Command::Run { config, listen } => run::run(config, listen).await,
             Command::Check { config, next } => check::check(&config, next),
             Command::Once { probe, config, json } => once::once(&probe, &config, json).await,
+            Command::Outbox {
+                config,
+                db,
+                all,
+                limit,
+                retry,
+                show,
+            } => outbox::outbox(config.as_deref(), db.as_deref(), outbox::Options { all, limit, retry, show }),
             Command::Demo {
                 listen,
                 config,

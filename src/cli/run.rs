@@ -15,7 +15,7 @@ pub async fn run(config: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<
         files: Arc::new(DiskFiles),
         options: LoadOptions::default(),
     };
-    let handle = match Daemon::start(source, listen, daemon::no_sinks()).await {
+    let handle = match Daemon::start(source, listen, crate::alert::sinks()).await {
         Ok(h) => h,
         Err(e) => {
             if let Some(ce) = e.downcast_ref::<crate::diag::ConfigErrors>() {

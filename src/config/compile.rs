@@ -10,9 +10,11 @@ use std::time::Duration;
 use croner::parser::{CronParser, Seconds, Year};
 use serde_saphyr::Spanned;
 
+use super::alerts;
 use super::raw::{RawConfig, RawProbe, RawStep};
 use super::step::{compile_broken_when, compile_step, pos, valid_name, FileCtx, StepDefaults};
 use super::{yaml, Config, Files, LoadOptions, Section, DEFAULT_LISTEN};
+use crate::alert::settings::ProbeAlerts;
 use crate::diag::{ConfigErrors, Diagnostics, Pos};
 use crate::probe::{Labels, Politeness, Probe, Schedule, Target};
 
@@ -131,23 +133,36 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         }
         let mut vars = global_vars.clone();
         vars.extend(t.vars.0.iter().map(|(k, v)| (k.value.clone(), v.value.clone())));
+        let ca_certs = match &t.ca_file {
+            Some(f) => read_ca_file(path, f, files, diags),
+            None => vec![],
+        };
         targets.push(Arc::new(Target {
             name: name.value.clone(),
             base_url: base,
             host_key,
             politeness,
             vars,
+            ca_certs,
         }));
     }
 
+    let alert_sections = || alerts::RawSections {
+        store: &raw.store,
+        alerts: &raw.alerts,
+        smtp: &raw.smtp,
+        maintenance: &raw.maintenance,
+    };
+    let alerts::Compiled {
+        store,
+        mut alerting,
+        maintenance,
+    } = alerts::compile_sections(path, alert_sections(), timezone, &targets, opts, diags);
+
     let mut sections = HashMap::new();
-    let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 7] = [
-        ("store", &raw.store),
-        ("alerts", &raw.alerts),
-        ("smtp", &raw.smtp),
+    let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 3] = [
         ("evidence", &raw.evidence),
         ("reports", &raw.reports),
-        ("maintenance", &raw.maintenance),
         ("status_page", &raw.status_page),
     ];
     for (key, v) in raw_sections {
@@ -186,7 +201,7 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
     let mut probe_sections = HashMap::new();
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     for pf in probe_files {
-        let Some((probe, psections, name_pos)) = load_probe(&pf, files, &targets, timezone, opts, diags) else {
+        let Some((probe, psections, name_pos, probe_alerts)) = load_probe(&pf, files, &targets, timezone, opts, diags) else {
             continue;
         };
         if let Some(first) = names.get(&probe.name) {
@@ -199,8 +214,13 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         }
         names.insert(probe.name.clone(), pf.clone());
         probe_sections.insert(probe.name.clone(), psections);
+        if let Some(a) = probe_alerts {
+            alerting.probes.insert(probe.name.clone(), a);
+        }
         probes.push(Arc::new(probe));
     }
+
+    alerts::check_with_probes(path, alert_sections(), &alerting, &probes, diags);
 
     Config {
         file: path.to_path_buf(),
@@ -212,8 +232,47 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         default_politeness,
         targets,
         probes,
+        store,
+        alerting,
+        maintenance,
         sections,
         probe_sections,
+    }
+}
+
+/// Read a PEM bundle of certificate authorities; every certificate in it is trusted.
+fn read_ca_file(config: &Path, f: &Spanned<String>, files: &dyn Files, diags: &mut Diagnostics) -> Vec<Vec<u8>> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let file = super::relative_to(config, &f.value);
+    let bytes = match files.read(&file) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(
+                config,
+                pos(f),
+                format!("cannot read ca_file `{}` (relative to this file's folder): {e}", f.value),
+            );
+            return vec![];
+        }
+    };
+    let certs: Result<Vec<Vec<u8>>, _> = CertificateDer::pem_slice_iter(&bytes).map(|c| c.map(|c| c.to_vec())).collect();
+    match certs {
+        Ok(c) if !c.is_empty() => c,
+        Ok(_) => {
+            diags.push(
+                config,
+                pos(f),
+                format!(
+                    "ca_file `{}` holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+                    f.value
+                ),
+            );
+            vec![]
+        }
+        Err(e) => {
+            diags.push(config, pos(f), format!("ca_file `{}` is not valid PEM: {e}", f.value));
+            vec![]
+        }
     }
 }
 
@@ -247,6 +306,10 @@ pub fn parse_cron(s: &str) -> Result<croner::Cron, String> {
 
 type ProbeSections = HashMap<&'static str, Section>;
 
+/// A compiled probe, its raw sections for later stages, the position of its
+/// name, and its `alerts:` section.
+type LoadedProbe = (Probe, ProbeSections, Pos, Option<ProbeAlerts>);
+
 fn load_probe(
     path: &Path,
     files: &dyn Files,
@@ -254,7 +317,7 @@ fn load_probe(
     default_tz: chrono_tz::Tz,
     opts: &LoadOptions,
     diags: &mut Diagnostics,
-) -> Option<(Probe, ProbeSections, Pos)> {
+) -> Option<LoadedProbe> {
     let src = match files.read_string(path) {
         Ok(s) => s,
         Err(e) => {
@@ -311,6 +374,7 @@ fn load_probe(
                 host_key: String::new(),
                 politeness: Politeness::default(),
                 vars: vec![],
+                ca_certs: vec![],
             })
         }
     };
@@ -419,17 +483,8 @@ fn load_probe(
         }
     }
 
+    let probe_alerts = raw.alerts.as_ref().map(|a| alerts::compile_probe_alerts(path, a, ctx.diags));
     let mut psections = HashMap::new();
-    if let Some(a) = &raw.alerts {
-        psections.insert(
-            "alerts",
-            Section {
-                file: path.to_path_buf(),
-                pos: pos(a),
-                value: a.value.clone(),
-            },
-        );
-    }
     if let Some(e) = &raw.evidence {
         psections.insert(
             "evidence",
@@ -467,5 +522,5 @@ fn load_probe(
         broken_when,
         steps,
     };
-    Some((probe, psections, name_pos))
+    Some((probe, psections, name_pos, probe_alerts))
 }

@@ -5,9 +5,11 @@
 //! problem found by either stage is collected with its file, line and column;
 //! loading fails only after all of them are known.
 
+mod alerts;
 pub mod compile;
 pub mod files;
 pub mod raw;
+pub mod raw_alerts;
 pub mod step;
 pub mod units;
 pub mod yaml;
@@ -17,11 +19,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use compile::load;
+pub use compile::{load, parse_cron};
 pub use files::{DiskFiles, EmbeddedFiles, Files};
 
+use crate::alert::settings::{AlertSettings, MaintenanceWindow};
 use crate::diag::Pos;
 use crate::probe::{Politeness, Probe, Target};
+use crate::store::StoreSettings;
 
 /// The validated daemon configuration.
 #[derive(Debug, Clone)]
@@ -35,10 +39,17 @@ pub struct Config {
     pub default_politeness: Politeness,
     pub targets: Vec<Arc<Target>>,
     pub probes: Vec<Arc<Probe>>,
-    /// Sections read by later stages (store, alerts, smtp, evidence, reports,
-    /// maintenance, status page), with the position where each starts.
+    /// The history store (`store:`).
+    pub store: StoreSettings,
+    /// Outage policy, recipients and e-mail delivery (`alerts:`, `smtp:`,
+    /// and the probe files' `alerts:`).
+    pub alerting: AlertSettings,
+    /// Maintenance windows (`maintenance:`), global or per target/probe.
+    pub maintenance: Vec<MaintenanceWindow>,
+    /// Sections read by later stages (evidence, reports, status page), with
+    /// the position where each starts.
     pub sections: HashMap<&'static str, Section>,
-    /// Per-probe raw sections (`alerts`, `evidence`), keyed by probe name.
+    /// Per-probe raw sections (`evidence`), keyed by probe name.
     pub probe_sections: HashMap<String, HashMap<&'static str, Section>>,
 }
 

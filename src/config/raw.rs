@@ -10,6 +10,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::raw_alerts::{RawAlerts, RawMaintenance, RawProbeAlerts, RawSmtp, RawStore};
 use super::units::{ByteSize, HumanDuration};
 
 pub type S<T> = Spanned<T>;
@@ -147,20 +148,22 @@ pub struct RawConfig {
     pub targets: OrderedMap<RawTarget>,
     #[serde(default)]
     pub vars: OrderedMap<S<String>>,
-    /// Sections owned by later stages (store, alerts, reports). Kept raw here
-    /// so that the core config stays independent of them.
+    /// History store, alerting, e-mail delivery and maintenance windows
+    /// (see `raw_alerts.rs`).
     #[serde(default)]
-    pub store: Option<S<serde_json::Value>>,
+    pub store: Option<S<RawStore>>,
     #[serde(default)]
-    pub alerts: Option<S<serde_json::Value>>,
+    pub alerts: Option<S<RawAlerts>>,
     #[serde(default)]
-    pub smtp: Option<S<serde_json::Value>>,
+    pub smtp: Option<S<RawSmtp>>,
+    /// Sections owned by later stages (evidence, reports, status page). Kept
+    /// raw here so that the core config stays independent of them.
     #[serde(default)]
     pub evidence: Option<S<serde_json::Value>>,
     #[serde(default)]
     pub reports: Option<S<serde_json::Value>>,
     #[serde(default)]
-    pub maintenance: Option<S<serde_json::Value>>,
+    pub maintenance: Vec<S<RawMaintenance>>,
     #[serde(default)]
     pub status_page: Option<S<serde_json::Value>>,
 }
@@ -178,6 +181,10 @@ pub struct RawPoliteness {
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
     pub base_url: S<String>,
+    /// Extra certificate authorities (PEM) to trust for this target, on top
+    /// of the system's: for a portal behind a private CA, or a test server.
+    #[serde(default)]
+    pub ca_file: Option<S<String>>,
     #[serde(default)]
     pub min_interval: Option<S<HumanDuration>>,
     #[serde(default)]
@@ -213,10 +220,9 @@ pub struct RawProbe {
     pub defaults: Option<RawDefaults>,
     #[serde(default)]
     pub broken_when: Vec<S<RawMatch>>,
-    /// Alerting policy (failure/success thresholds, recipients...): read by the
-    /// alerting stage, kept raw here.
+    /// Alerting policy (failure/success thresholds, recipients...).
     #[serde(default)]
-    pub alerts: Option<S<serde_json::Value>>,
+    pub alerts: Option<S<RawProbeAlerts>>,
     /// Evidence settings for this probe, read by the evidence stage.
     #[serde(default)]
     pub evidence: Option<S<serde_json::Value>>,

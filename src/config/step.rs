@@ -277,7 +277,7 @@ fn compile_request(ctx: &mut FileCtx, r: &RawRequest, defaults: &StepDefaults, s
         None => reqwest::Method::GET,
     };
     let url = ctx.template(&r.url);
-    if !r.url.value.contains("{{") && !(r.url.value.starts_with("http://") || r.url.value.starts_with("https://")) {
+    if !(r.url.value.contains("{{") || r.url.value.starts_with("http://") || r.url.value.starts_with("https://")) {
         ctx.err(
             pos(&r.url),
             format!(

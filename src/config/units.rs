@@ -1,5 +1,5 @@
 //! Human units in configuration files: durations (`500ms`, `30s`, `2m`, `1h`,
-//! `1d`) and byte sizes (`512KiB`, `2MiB`, `2MB`, `1000`).
+//! `1d`, `2w`, `5y`) and byte sizes (`512KiB`, `2MiB`, `2MB`, `1000`).
 //!
 //! They deserialize directly, so a bad value is reported by serde with the
 //! position of the scalar and a message saying what was expected.
@@ -28,6 +28,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
         "d" => value * 86400.0,
+        "w" => value * 7.0 * 86400.0,
+        // A year of retention is 365 days; nobody means astronomical years here.
+        "y" => value * 365.0 * 86400.0,
         _ => return None,
     };
     Duration::try_from_secs_f64(secs).ok()
@@ -82,7 +85,7 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
         _ => return None,
     };
     let bytes = value * mult;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < 1e15).then_some(bytes.round() as u64)
+    (0.0..1e15).contains(&bytes).then_some(bytes.round() as u64)
 }
 
 impl<'de> Deserialize<'de> for ByteSize {
@@ -138,6 +141,7 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("5y"), Some(Duration::from_secs(5 * 365 * 86400)));
         assert_eq!(parse_duration("30"), None);
         assert_eq!(parse_duration("30 parsecs"), None);
         assert_eq!(parse_duration("-1s"), None);

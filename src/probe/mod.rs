@@ -27,6 +27,8 @@ pub struct Target {
     pub host_key: String,
     pub politeness: Politeness,
     pub vars: Vec<(String, String)>,
+    /// Extra trusted certificate authorities (DER), from `ca_file`.
+    pub ca_certs: Vec<Vec<u8>>,
 }
 
 /// A per-host request budget that no combination of probes may exceed.

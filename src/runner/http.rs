@@ -7,15 +7,21 @@
 //! config reqwest sets no ALPN, so we set it; resumption is off so every run
 //! measures a full handshake, as a new visitor would.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::cookie::Jar;
+
+use crate::probe::Target;
 
 #[derive(Clone)]
 pub struct HttpEnv {
     tls: rustls::ClientConfig,
     user_agent: String,
+    /// Configurations for targets with extra CAs, built once per CA set
+    /// (building a verifier reads the system roots: milliseconds).
+    with_extra_roots: Arc<Mutex<HashMap<Vec<Vec<u8>>, rustls::ClientConfig>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,17 +36,46 @@ impl HttpEnv {
     pub fn new(user_agent: String) -> Result<HttpEnv, HttpSetupError> {
         use rustls_platform_verifier::BuilderVerifierExt;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_platform_verifier()?
             .with_no_client_auth();
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        tls.resumption = rustls::client::Resumption::disabled();
-        let env = HttpEnv { tls, user_agent };
+        let env = HttpEnv {
+            tls: Self::tune(tls),
+            user_agent,
+            with_extra_roots: Arc::default(),
+        };
         // Build one client now: a configuration error surfaces at start-up,
         // and the first TLS use (random generator seeding) is paid here.
-        env.client(Arc::new(Jar::default()))?;
+        env.build(env.tls.clone(), Arc::new(Jar::default()))?;
         Ok(env)
+    }
+
+    fn tune(mut tls: rustls::ClientConfig) -> rustls::ClientConfig {
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        tls.resumption = rustls::client::Resumption::disabled();
+        tls
+    }
+
+    fn config_for(&self, target: &Target) -> Result<rustls::ClientConfig, HttpSetupError> {
+        if target.ca_certs.is_empty() {
+            return Ok(self.tls.clone());
+        }
+        let mut cache = self.with_extra_roots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(&target.ca_certs) {
+            return Ok(c.clone());
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let roots = target.ca_certs.iter().map(|c| rustls::pki_types::CertificateDer::from(c.clone()));
+        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())?;
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        let tls = Self::tune(tls);
+        cache.insert(target.ca_certs.clone(), tls.clone());
+        Ok(tls)
     }
 
     pub fn user_agent(&self) -> &str {
@@ -49,9 +84,14 @@ impl HttpEnv {
 
     /// A client for one run: its own cookie jar, no automatic redirects (the
     /// runner follows them itself to time and budget each hop), no proxy.
-    pub fn client(&self, jar: Arc<Jar>) -> Result<reqwest::Client, reqwest::Error> {
+    pub fn client(&self, target: &Target, jar: Arc<Jar>) -> Result<reqwest::Client, HttpSetupError> {
+        let tls = self.config_for(target)?;
+        Ok(self.build(tls, jar)?)
+    }
+
+    fn build(&self, tls: rustls::ClientConfig, jar: Arc<Jar>) -> Result<reqwest::Client, reqwest::Error> {
         reqwest::Client::builder()
-            .tls_backend_preconfigured(self.tls.clone())
+            .tls_backend_preconfigured(tls)
             .tls_info(true)
             .user_agent(self.user_agent.clone())
             .cookie_provider(jar)

@@ -166,7 +166,7 @@ impl Runner {
         let jar = Arc::new(Jar::default());
         let client = self
             .http
-            .client(jar.clone())
+            .client(&probe.target, jar.clone())
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Visit {
             vars,

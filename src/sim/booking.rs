@@ -160,7 +160,7 @@ async fn accept_conditions(
     let token_ok = set.is_none() && form.get("_token") == Some(&s.token);
     let message = if !token_ok {
         Some(SESSION_EXPIRED)
-    } else if !form.get("condition").is_some_and(|v| !v.trim().is_empty()) {
+    } else if form.get("condition").is_none_or(|v| v.trim().is_empty()) {
         Some(CONDITION_TEXT)
     } else {
         None

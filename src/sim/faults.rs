@@ -216,7 +216,7 @@ fn huge() -> Response {
         Bytes::from_static(b"<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Document</title></head><body>\n");
     let body = stream::iter(
         std::iter::once(head)
-            .chain(std::iter::repeat(chunk).take(HUGE_TOTAL / HUGE_CHUNK))
+            .chain(std::iter::repeat_n(chunk, HUGE_TOTAL / HUGE_CHUNK))
             .map(Ok::<_, Infallible>),
     );
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], Body::from_stream(body)).into_response()

@@ -136,7 +136,7 @@ fn client_error(q: &HashMap<String, String>, need_redirect: bool) -> Option<Resp
     if q.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
         return Some(kc_error(StatusCode::BAD_REQUEST, "Client invalide"));
     }
-    if need_redirect && !q.get("redirect_uri").is_some_and(|u| !u.is_empty()) {
+    if need_redirect && q.get("redirect_uri").is_none_or(|u| u.is_empty()) {
         return Some(kc_error(StatusCode::BAD_REQUEST, "Paramètre invalide : redirect_uri"));
     }
     None

@@ -4,8 +4,10 @@
 
 #![allow(dead_code)]
 
+pub mod alerts;
 pub mod echo;
 pub mod prometheus;
+pub mod smtp;
 pub mod tls;
 
 use std::collections::HashMap;

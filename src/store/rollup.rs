@@ -1,0 +1,301 @@
+//! Compaction: hourly rollups of closed hours, then deletion of raw runs and
+//! rollups past their retention. A year of one-minute probes is ~525 000 raw
+//! runs but only 8 760 rollup rows per probe, so reports over long periods
+//! read rollups and stay fast.
+//!
+//! An hour is rolled up once it ended `SETTLE` ago (runs finishing late are
+//! in by then); the two hours before the watermark are recomputed each time
+//! (rows are replaced, so this is idempotent) to catch a run that the writer
+//! recorded late. Raw runs are deleted only once their hour is rolled up.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{from_ms, to_ms, Result};
+
+const HOUR_MS: i64 = 3_600_000;
+const SETTLE_MS: i64 = 15 * 60 * 1000;
+const RECOMPUTE_MS: i64 = 2 * HOUR_MS;
+const DELETE_CHUNK: i64 = 5000;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CompactReport {
+    pub hours_rolled_up: usize,
+    pub runs_deleted: usize,
+    pub rollups_deleted: usize,
+}
+
+/// Roll up closed hours and apply retention.
+pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, keep_rollups: Duration) -> Result<CompactReport> {
+    let mut report = CompactReport::default();
+    let now_ms = to_ms(now);
+    let closed_until = (now_ms - SETTLE_MS).div_euclid(HOUR_MS) * HOUR_MS;
+    let watermark: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'rollup_watermark_ms'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|v| v.parse().ok());
+    let from = watermark.map(|w| w - RECOMPUTE_MS).unwrap_or(i64::MIN);
+    let hours: Vec<i64> = {
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT (started_at_ms / 3600000) * 3600000 FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY 1",
+        )?;
+        let rows = stmt.query_map(params![from, closed_until], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<Vec<i64>>>()?
+    };
+    for chunk in hours.chunks(24) {
+        let tx = conn.transaction()?;
+        for h in chunk {
+            roll_up_hour(&tx, *h)?;
+            report.hours_rolled_up += 1;
+        }
+        tx.commit()?;
+    }
+    let watermark = watermark.unwrap_or(i64::MIN).max(closed_until);
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('rollup_watermark_ms', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [watermark.to_string()],
+    )?;
+
+    let runs_cutoff = (now_ms - keep_runs.as_millis() as i64).min(watermark);
+    loop {
+        let n = conn.execute(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_at_ms < ?1 LIMIT ?2)",
+            params![runs_cutoff, DELETE_CHUNK],
+        )?;
+        report.runs_deleted += n;
+        if n < DELETE_CHUNK as usize {
+            break;
+        }
+    }
+    let rollup_cutoff = now_ms - keep_rollups.as_millis().min(i64::MAX as u128) as i64;
+    for table in ["rollup_runs", "rollup_failures", "rollup_observations"] {
+        report.rollups_deleted += conn.execute(&format!("DELETE FROM {table} WHERE hour_ms < ?1"), [rollup_cutoff])?;
+    }
+    Ok(report)
+}
+
+#[derive(Default)]
+struct Acc {
+    procedure: String,
+    site: String,
+    by_outcome: [i64; 5],
+    captcha: i64,
+    durations: Vec<f64>,
+}
+
+fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
+    let end = hour + HOUR_MS;
+    let mut accs: BTreeMap<(String, bool), Acc> = BTreeMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT probe, maintenance IS NOT NULL, procedure, site, outcome, captcha_step IS NOT NULL, duration_s
+             FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2",
+        )?;
+        let mut rows = stmt.query(params![hour, end])?;
+        while let Some(r) = rows.next()? {
+            let acc = accs.entry((r.get(0)?, r.get(1)?)).or_default();
+            acc.procedure = r.get(2)?;
+            acc.site = r.get(3)?;
+            let outcome: String = r.get(4)?;
+            let i = crate::probe::Outcome::ALL.iter().position(|o| o.as_str() == outcome).unwrap_or(3);
+            acc.by_outcome[i] += 1;
+            acc.captcha += i64::from(r.get::<_, bool>(5)?);
+            acc.durations.push(r.get(6)?);
+        }
+    }
+    let mut put = conn.prepare_cached(
+        "INSERT OR REPLACE INTO rollup_runs (probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken,
+            down, captcha, duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?;
+    for ((probe, maintenance), mut a) in accs {
+        a.durations.sort_by(f64::total_cmp);
+        let d = &a.durations;
+        put.execute(params![
+            probe,
+            hour,
+            maintenance,
+            a.procedure,
+            a.site,
+            d.len() as i64,
+            a.by_outcome[0],
+            a.by_outcome[1],
+            a.by_outcome[2],
+            a.by_outcome[3],
+            a.by_outcome[4],
+            a.captcha,
+            d.iter().sum::<f64>(),
+            d.first().copied().unwrap_or(0.0),
+            d.last().copied().unwrap_or(0.0),
+            percentile(d, 50.0),
+            percentile(d, 95.0),
+        ])?;
+    }
+    conn.prepare_cached("DELETE FROM rollup_failures WHERE hour_ms = ?1")?
+        .execute([hour])?;
+    conn.prepare_cached(
+        "INSERT INTO rollup_failures (probe, hour_ms, step, reason, runs)
+         SELECT probe, ?1, failed_step, reason, COUNT(*) FROM runs
+         WHERE started_at_ms >= ?1 AND started_at_ms < ?2 AND failed_step IS NOT NULL AND reason IS NOT NULL
+         GROUP BY probe, failed_step, reason",
+    )?
+    .execute(params![hour, end])?;
+    conn.prepare_cached("DELETE FROM rollup_observations WHERE hour_ms = ?1")?
+        .execute([hour])?;
+    conn.prepare_cached(
+        "INSERT INTO rollup_observations (probe, hour_ms, name, count, positive, sum, min, max)
+         SELECT r.probe, ?1, o.name, COUNT(*), SUM(o.value > 0), SUM(o.value), MIN(o.value), MAX(o.value)
+         FROM observations o JOIN runs r ON r.id = o.run_id
+         WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2
+         GROUP BY r.probe, o.name",
+    )?
+    .execute(params![hour, end])?;
+    Ok(())
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// One hour of one probe's runs, inside or outside maintenance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRollup {
+    pub probe: String,
+    pub hour: DateTime<Utc>,
+    pub maintenance: bool,
+    pub procedure: String,
+    pub site: String,
+    pub runs: u32,
+    pub up: u32,
+    pub degraded: u32,
+    pub no_capacity: u32,
+    pub broken: u32,
+    pub down: u32,
+    pub captcha: u32,
+    pub duration_sum_s: f64,
+    pub duration_min_s: f64,
+    pub duration_max_s: f64,
+    pub duration_p50_s: f64,
+    pub duration_p95_s: f64,
+}
+
+/// Rollups of hours starting in `[from, to)`.
+pub fn run_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RunRollup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken, down, captcha,
+                duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s
+         FROM rollup_runs WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, maintenance",
+    )?;
+    let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
+        Ok(RunRollup {
+            probe: r.get(0)?,
+            hour: from_ms(r.get(1)?),
+            maintenance: r.get(2)?,
+            procedure: r.get(3)?,
+            site: r.get(4)?,
+            runs: r.get(5)?,
+            up: r.get(6)?,
+            degraded: r.get(7)?,
+            no_capacity: r.get(8)?,
+            broken: r.get(9)?,
+            down: r.get(10)?,
+            captcha: r.get(11)?,
+            duration_sum_s: r.get(12)?,
+            duration_min_s: r.get(13)?,
+            duration_max_s: r.get(14)?,
+            duration_p50_s: r.get(15)?,
+            duration_p95_s: r.get(16)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// One hour of one named observation of a probe.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservationRollup {
+    pub probe: String,
+    pub hour: DateTime<Utc>,
+    pub name: String,
+    pub count: u32,
+    pub positive: u32,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl ObservationRollup {
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+}
+
+pub fn observation_rollups(
+    conn: &Connection,
+    probe: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<ObservationRollup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT probe, hour_ms, name, count, positive, sum, min, max FROM rollup_observations
+         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, name, hour_ms",
+    )?;
+    let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
+        Ok(ObservationRollup {
+            probe: r.get(0)?,
+            hour: from_ms(r.get(1)?),
+            name: r.get(2)?,
+            count: r.get(3)?,
+            positive: r.get(4)?,
+            sum: r.get(5)?,
+            min: r.get(6)?,
+            max: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Failing runs of one probe in one hour, at one step, for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureRollup {
+    pub probe: String,
+    pub hour: DateTime<Utc>,
+    pub step: String,
+    pub reason: String,
+    pub runs: u32,
+}
+
+pub fn failure_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<FailureRollup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT probe, hour_ms, step, reason, runs FROM rollup_failures
+         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, step, reason",
+    )?;
+    let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
+        Ok(FailureRollup {
+            probe: r.get(0)?,
+            hour: from_ms(r.get(1)?),
+            step: r.get(2)?,
+            reason: r.get(3)?,
+            runs: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+#[cfg(test)]
+#[path = "rollup_tests.rs"]
+mod tests;

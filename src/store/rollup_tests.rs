@@ -1,0 +1,84 @@
+//! Rollups and retention on a real SQLite file.
+
+use super::*;
+use crate::alert::testutil::{probe, run, t0};
+use crate::probe::Outcome;
+use crate::store::runs::{insert_run, runs_between};
+use crate::store::Store;
+
+fn day() -> Duration {
+    Duration::from_secs(86400)
+}
+
+#[test]
+fn closed_hours_roll_up_with_outcomes_percentiles_and_observations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("v.db")).expect("open");
+    let p = probe("rdv", "RDV", "titre-sejour");
+    let hour = t0().date_naive().and_hms_opt(13, 0, 0).expect("hour").and_utc();
+    // 10 runs in the 13:00 hour: 7 up (with slots), 2 no_capacity, 1 down in maintenance.
+    for i in 0..10 {
+        let at = hour + chrono::Duration::minutes(i * 5);
+        let outcome = match i {
+            0..=6 => Outcome::Up,
+            7 | 8 => Outcome::NoCapacity,
+            _ => Outcome::Down,
+        };
+        let mut r = run(&p, at, outcome);
+        r.duration = Duration::from_millis(100 * (i as u64 + 1));
+        r.steps[1].observations = vec![("appointment_slots".into(), if outcome == Outcome::Up { 3.0 } else { 0.0 })];
+        let maintenance = (outcome == Outcome::Down).then_some("nuit");
+        insert_run(store.conn(), &p, "paris", &r, maintenance).expect("insert");
+    }
+    // Not closed yet at 14:10 (settling), closed at 14:20.
+    let rep = compact(store.conn_mut(), hour + chrono::Duration::minutes(70), day(), day() * 365).expect("compact");
+    assert_eq!(rep.hours_rolled_up, 0);
+    let rep = compact(store.conn_mut(), hour + chrono::Duration::minutes(80), day(), day() * 365).expect("compact");
+    assert_eq!(rep.hours_rolled_up, 1);
+    let rows = run_rollups(store.conn(), Some("rdv"), hour, hour + chrono::Duration::hours(1)).expect("rollups");
+    assert_eq!(rows.len(), 2, "maintenance runs are rolled up apart: {rows:?}");
+    let normal = rows.iter().find(|r| !r.maintenance).expect("normal");
+    assert_eq!((normal.runs, normal.up, normal.no_capacity, normal.down), (9, 7, 2, 0));
+    assert!((normal.duration_sum_s - 4.5).abs() < 1e-9);
+    assert!((normal.duration_p50_s - 0.5).abs() < 1e-9, "p50 {}", normal.duration_p50_s);
+    assert!((normal.duration_p95_s - 0.9).abs() < 1e-9, "p95 {}", normal.duration_p95_s);
+    let maint = rows.iter().find(|r| r.maintenance).expect("maintenance");
+    assert_eq!((maint.runs, maint.down), (1, 1));
+    let obs = observation_rollups(store.conn(), None, hour, hour + chrono::Duration::hours(1)).expect("obs");
+    assert_eq!(obs.len(), 1);
+    assert_eq!((obs[0].count, obs[0].positive, obs[0].max), (10, 7, 3.0));
+    assert!((obs[0].avg() - 2.1).abs() < 1e-9);
+    let fails = failure_rollups(store.conn(), None, hour, hour + chrono::Duration::hours(1)).expect("fails");
+    let counts: Vec<(&str, &str, u32)> = fails.iter().map(|f| (f.step.as_str(), f.reason.as_str(), f.runs)).collect();
+    assert_eq!(counts, vec![("slots", "http_5xx", 1), ("slots", "no_capacity", 2)]);
+
+    // Compacting again changes nothing (rows are replaced, not added).
+    compact(store.conn_mut(), hour + chrono::Duration::minutes(90), day(), day() * 365).expect("again");
+    let again = run_rollups(store.conn(), Some("rdv"), hour, hour + chrono::Duration::hours(1)).expect("rollups");
+    assert_eq!(again, rows);
+}
+
+#[test]
+fn retention_deletes_raw_runs_then_rollups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("v.db")).expect("open");
+    let p = probe("rdv", "RDV", "titre-sejour");
+    let start = t0();
+    for d in 0..5 {
+        let r = run(&p, start + chrono::Duration::days(d), Outcome::Up);
+        insert_run(store.conn(), &p, "paris", &r, None).expect("insert");
+    }
+    // Day 5: keep 2 days of runs, 3 days of rollups.
+    let now = start + chrono::Duration::days(5);
+    let rep = compact(store.conn_mut(), now, day() * 2, day() * 3).expect("compact");
+    assert_eq!(rep.hours_rolled_up, 5);
+    let left = runs_between(store.conn(), None, start - chrono::Duration::days(1), now).expect("runs");
+    assert_eq!(left.len(), 2, "runs older than 2 days are gone");
+    let steps: i64 = store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM steps", [], |r| r.get(0))
+        .expect("steps");
+    assert_eq!(steps, 6, "their steps went with them");
+    let kept = run_rollups(store.conn(), None, start - chrono::Duration::days(1), now).expect("rollups");
+    assert_eq!(kept.len(), 2, "rollups of hours older than 3 days are gone");
+}

@@ -1,0 +1,231 @@
+//! The SQLite schema and its versioned migrations.
+//!
+//! `PRAGMA user_version` holds the schema version. Migrations run in order at
+//! start, each in its own transaction; a database written by a newer vigie
+//! (a version this binary does not know) is refused rather than misread.
+//!
+//! Conventions: every timestamp is UTC Unix time in milliseconds, in an
+//! INTEGER column whose name ends in `_ms`; durations are REAL seconds in
+//! columns ending in `_s`; enumerations are their snake_case names
+//! (`Outcome::as_str`, `Reason::as_str`).
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry migrates from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this binary writes.
+pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
+
+const V1: &str = r#"
+-- Key/value facts about the database itself (its identity, watermarks).
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- One row per probe run, kept `retention.runs` (90 days by default).
+CREATE TABLE runs (
+    id                INTEGER PRIMARY KEY,
+    probe             TEXT NOT NULL,
+    procedure         TEXT NOT NULL,
+    site              TEXT NOT NULL,
+    target            TEXT NOT NULL,
+    location          TEXT NOT NULL,
+    scheduled_at_ms   INTEGER,
+    started_at_ms     INTEGER NOT NULL,
+    duration_s        REAL NOT NULL,
+    politeness_wait_s REAL NOT NULL,
+    outcome           TEXT NOT NULL,
+    reason            TEXT,
+    failed_step       TEXT,
+    message           TEXT,
+    captcha_step      TEXT,
+    last_http_status  INTEGER,
+    -- Name of the maintenance window the run fell in, NULL outside one.
+    maintenance       TEXT
+);
+CREATE INDEX runs_by_probe_time ON runs (probe, started_at_ms);
+CREATE INDEX runs_by_time ON runs (started_at_ms);
+
+CREATE TABLE steps (
+    run_id            INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    idx               INTEGER NOT NULL,
+    name              TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    reason            TEXT,
+    message           TEXT,
+    method            TEXT NOT NULL,
+    url               TEXT,
+    http_status       INTEGER,
+    http_version      TEXT,
+    duration_s        REAL NOT NULL,
+    time_to_headers_s REAL NOT NULL,
+    response_bytes    INTEGER NOT NULL,
+    redirects         INTEGER NOT NULL,
+    -- JSON list of {"description": ..., "passed": bool}.
+    checks            TEXT NOT NULL,
+    tls_not_after_ms  INTEGER,
+    -- Visible text of the page for failing and no-slot steps (redacted, short).
+    excerpt           TEXT,
+    PRIMARY KEY (run_id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE observations (
+    run_id   INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_idx INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    value    REAL NOT NULL
+);
+CREATE INDEX observations_by_run ON observations (run_id);
+
+-- Hourly rollups, kept `retention.rollups` (5 years by default). One row per
+-- probe, UTC hour and maintenance flag (runs inside a maintenance window are
+-- rolled up apart, so availability can be given with and without them).
+CREATE TABLE rollup_runs (
+    probe            TEXT NOT NULL,
+    hour_ms          INTEGER NOT NULL,
+    maintenance      INTEGER NOT NULL,
+    procedure        TEXT NOT NULL,
+    site             TEXT NOT NULL,
+    runs             INTEGER NOT NULL,
+    up               INTEGER NOT NULL,
+    degraded         INTEGER NOT NULL,
+    no_capacity      INTEGER NOT NULL,
+    broken           INTEGER NOT NULL,
+    down             INTEGER NOT NULL,
+    captcha          INTEGER NOT NULL,
+    duration_sum_s   REAL NOT NULL,
+    duration_min_s   REAL NOT NULL,
+    duration_max_s   REAL NOT NULL,
+    duration_p50_s   REAL NOT NULL,
+    duration_p95_s   REAL NOT NULL,
+    PRIMARY KEY (probe, hour_ms, maintenance)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_failures (
+    probe   TEXT NOT NULL,
+    hour_ms INTEGER NOT NULL,
+    step    TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    runs    INTEGER NOT NULL,
+    PRIMARY KEY (probe, hour_ms, step, reason)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_observations (
+    probe    TEXT NOT NULL,
+    hour_ms  INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    count    INTEGER NOT NULL,
+    -- How many were above zero (e.g. checks that offered at least one slot).
+    positive INTEGER NOT NULL,
+    sum      REAL NOT NULL,
+    min      REAL NOT NULL,
+    max      REAL NOT NULL,
+    PRIMARY KEY (probe, hour_ms, name)
+) WITHOUT ROWID;
+
+-- Outages, kept forever.
+CREATE TABLE incidents (
+    id                  INTEGER PRIMARY KEY,
+    probe               TEXT NOT NULL,
+    procedure           TEXT NOT NULL,
+    site                TEXT NOT NULL,
+    title               TEXT NOT NULL,
+    -- First failing run of the streak that opened it.
+    started_at_ms       INTEGER NOT NULL,
+    -- Run that reached the failure threshold.
+    detected_at_ms      INTEGER NOT NULL,
+    -- First passing run of the streak that closed it (NULL while open).
+    ended_at_ms         INTEGER,
+    -- Run that reached the success threshold.
+    closed_at_ms        INTEGER,
+    last_failure_at_ms  INTEGER NOT NULL,
+    outcome             TEXT NOT NULL,
+    reason              TEXT,
+    failed_step         TEXT,
+    message             TEXT,
+    last_http_status    INTEGER,
+    failing_runs        INTEGER NOT NULL,
+    -- When the failure began inside a maintenance window, that earlier start.
+    began_in_maintenance_at_ms INTEGER,
+    -- A stretch vigie did not observe (it was stopped) during the outage.
+    unobserved_from_ms  INTEGER,
+    unobserved_to_ms    INTEGER,
+    opening_run_id      INTEGER,
+    closing_run_id      INTEGER
+);
+CREATE INDEX incidents_by_probe_time ON incidents (probe, started_at_ms);
+
+-- The outage state machine's state per probe (JSON of alert::machine::ProbeState).
+CREATE TABLE alert_state (
+    probe         TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+
+-- Notifications decided but not yet turned into e-mails: they wait out the
+-- grouping window here, so a restart neither loses nor repeats them.
+CREATE TABLE notifications (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    probe         TEXT NOT NULL,
+    incident_id   INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    -- JSON of alert::notice::Notice: everything the e-mail says.
+    notice        TEXT NOT NULL
+);
+
+-- E-mails to deliver. A row is written in the same transaction as the
+-- decision that causes it; `status` becomes `sent` only once the SMTP server
+-- accepted it (or the .eml file is in place).
+CREATE TABLE outbox (
+    id                 INTEGER PRIMARY KEY,
+    created_at_ms      INTEGER NOT NULL,
+    kind               TEXT NOT NULL,
+    -- JSON list of e-mail addresses (the envelope).
+    recipients         TEXT NOT NULL,
+    sender             TEXT NOT NULL,
+    subject            TEXT NOT NULL,
+    message_id         TEXT NOT NULL UNIQUE,
+    -- The complete RFC 5322 message, identical on every attempt.
+    raw                BLOB NOT NULL,
+    -- JSON list of incident ids.
+    incidents          TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed')),
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    last_error         TEXT,
+    next_attempt_at_ms INTEGER NOT NULL,
+    sent_at_ms         INTEGER,
+    -- Where it went: "smtp host:port" or the .eml file's path.
+    delivered_to       TEXT
+);
+CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at_ms);
+"#;
+
+/// Bring the database to [`CURRENT_VERSION`]; refuse a newer one.
+pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > CURRENT_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: CURRENT_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        // PRAGMA takes no parameters; the value is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        if i == 0 {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('database_id', ?1)",
+                [uuid::Uuid::new_v4().to_string()],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(found)
+}
