@@ -1,8 +1,7 @@
 //! A tiny HTTPS server for tests: answers every request with a short 200
 //! page, over TLS with the certificate of `tests/fixtures/tls/` (issued for
-//! 127.0.0.1 by a test CA that only a process given
-//! `SSL_CERT_FILE=tests/fixtures/tls/ca.pem` trusts). Blocking rustls on
-//! threads: no runtime needed.
+//! 127.0.0.1 by a test CA: give a target `ca_file: tests/fixtures/tls/ca.pem`
+//! to trust it). Blocking rustls on threads: no runtime needed.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -21,7 +20,7 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls")
 }
 
-/// The CA to trust (`SSL_CERT_FILE`) to reach the server.
+/// The CA to trust (a target's `ca_file`) to reach the server.
 pub fn ca_path() -> PathBuf {
     fixtures().join("ca.pem")
 }
