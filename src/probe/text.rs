@@ -29,11 +29,25 @@ pub fn visible_text_excerpt(body: &str, max_chars: usize) -> String {
                     None => "",
                 };
             }
+            let closing: String = stripped
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
             rest = match rest.find('>') {
                 Some(i) => &rest[i + 1..],
                 None => "",
             };
-            if !last_space {
+            // Between a heading and a paragraph (or list items, cells…), a
+            // separator keeps sentences apart: « Erreur · Une erreur technique… ».
+            let block = BLOCKS.contains(&closing.as_str());
+            let ends_sentence = out.trim_end().chars().last().is_none_or(|c| ".!?:;»·…".contains(c));
+            if block && !ends_sentence {
+                out.truncate(out.trim_end().len());
+                out.push_str(" · ");
+                last_space = true;
+            } else if !last_space {
                 out.push(' ');
                 last_space = true;
             }
@@ -51,7 +65,7 @@ pub fn visible_text_excerpt(body: &str, max_chars: usize) -> String {
             last_space = false;
         }
     }
-    let out = decode_basic_entities(out.trim());
+    let out = decode_basic_entities(out.trim().trim_end_matches('·').trim_end());
     truncate_chars(&out, max_chars)
 }
 
@@ -68,6 +82,11 @@ fn decode_basic_entities(s: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+
+/// Elements whose end separates sentences in an excerpt.
+const BLOCKS: [&str; 17] = [
+    "h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "title", "div", "td", "th", "br", "label", "button", "header", "section",
+];
 
 /// Cut a string at `max` characters, adding `…` when something was cut.
 pub fn truncate_chars(s: &str, max: usize) -> String {
@@ -86,7 +105,12 @@ mod tests {
     #[test]
     fn strips_markup_scripts_and_space() {
         let html = "<html><head><title>T</title><script>var x = '<b>';</script><style>p{}</style></head>\n<body><p>Il n&#039;existe   plus\n de plage</p><p>horaire</p></body></html>";
-        assert_eq!(visible_text_excerpt(html, 200), "T Il n'existe plus de plage horaire");
-        assert_eq!(visible_text_excerpt(html, 10), "T Il n'ex…");
+        assert_eq!(visible_text_excerpt(html, 200), "T · Il n'existe plus de plage · horaire");
+        assert_eq!(visible_text_excerpt(html, 10), "T · Il n'…");
+        let page = "<main><h1>Service momentanément indisponible</h1>\n<p>Veuillez réessayer plus tard.</p><p>Merci.</p></main>";
+        assert_eq!(
+            visible_text_excerpt(page, 200),
+            "Service momentanément indisponible · Veuillez réessayer plus tard. Merci."
+        );
     }
 }
