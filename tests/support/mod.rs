@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod echo;
 pub mod smtp;
+pub mod smtp_tls;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
