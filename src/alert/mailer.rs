@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::{watch, Notify};
@@ -70,11 +71,18 @@ fn transport(d: &Delivery) -> Transport {
     }
 }
 
+/// Build the lettre transport. TLS parameters are made here rather than by
+/// lettre's `relay`/`starttls_relay` shortcuts so that `ca_file`'s
+/// authorities are trusted besides the system's; the server's name is
+/// checked against its certificate either way.
 pub fn smtp(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
-    let mut b = match s.security {
-        Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)?,
-        Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?,
-        Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host);
+    b = match s.security {
+        Security::Tls => b.tls(Tls::Wrapper(tls_parameters(s)?)),
+        // `Required`, not `Opportunistic`: a server (or a man in the middle)
+        // that does not offer STARTTLS gets neither the password nor the e-mail.
+        Security::StartTls => b.tls(Tls::Required(tls_parameters(s)?)),
+        Security::None => b,
     };
     b = b.port(s.port).timeout(Some(s.timeout));
     if let (Some(user), Some(pass)) = (&s.username, &s.password) {
@@ -84,6 +92,14 @@ pub fn smtp(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, lett
         b = b.hello_name(ClientId::Domain(h.clone()));
     }
     Ok(b.build())
+}
+
+fn tls_parameters(s: &SmtpSettings) -> Result<TlsParameters, lettre::transport::smtp::Error> {
+    let mut p = TlsParameters::builder(s.host.clone());
+    for der in &s.ca_certs {
+        p = p.add_root_certificate(Certificate::from_der(der.clone())?);
+    }
+    p.build()
 }
 
 impl Mailer {
@@ -229,13 +245,45 @@ async fn deliver(t: &Transport, row: &OutboxRow) -> Result<String, Failure> {
                     let code = e.status().map(|c| c.to_string()).unwrap_or_default();
                     let permanent = e.is_permanent() && matches!(code.as_str(), "501" | "550" | "551" | "552" | "553" | "554");
                     Err(Failure {
-                        message: format!("{label}: {e}"),
+                        message: format!("{label}: {e}{}", certificate_hint(&e)),
                         permanent,
                     })
                 }
             }
         }
     }
+}
+
+/// What an operator should do about a certificate the TLS layer refused;
+/// empty for any other error. rustls's own words ("invalid peer
+/// certificate: UnknownIssuer") name the problem but not the remedy.
+fn certificate_hint(e: &lettre::transport::smtp::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = source {
+        // tokio-rustls wraps the rustls error in an io::Error, whose
+        // `source()` skips it: look inside explicitly.
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>());
+        if let Some(rustls::Error::InvalidCertificate(c)) = err.downcast_ref::<rustls::Error>().or(inner) {
+            return match c {
+                C::UnknownIssuer | C::BadSignature | C::UnhandledCriticalExtension => {
+                    " — the server's certificate is not trusted: no known authority signed it (if the mail server uses its own authority, give it in `smtp.ca_file`)"
+                }
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    " — the server's certificate is not trusted: it is not made out to `smtp.host` (use the name the certificate gives)"
+                }
+                C::Expired | C::ExpiredContext { .. } => {
+                    " — the server's certificate is not trusted: it has expired (the mail server's administrator must renew it)"
+                }
+                _ => " — the server's certificate is not trusted (see `smtp.ca_file` in docs/alerts.md)",
+            };
+        }
+        source = err.source();
+    }
+    ""
 }
 
 fn envelope(row: &OutboxRow) -> Result<lettre::address::Envelope, String> {

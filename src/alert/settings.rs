@@ -160,6 +160,12 @@ pub struct SmtpSettings {
     pub password_source: Option<String>,
     pub timeout: Duration,
     pub hello_name: Option<String>,
+    /// `ca_file`: where the extra trusted authorities came from, for `vigie check`.
+    pub ca_file: Option<PathBuf>,
+    /// Extra certificate authorities (DER) trusted for the server's
+    /// certificate besides the system's: an association's own mail server
+    /// with a private CA. Read when the configuration loads.
+    pub ca_certs: Vec<Vec<u8>>,
 }
 
 /// How e-mails leave the outbox.

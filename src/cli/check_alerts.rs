@@ -31,6 +31,13 @@ pub fn print(cfg: &Config) {
                     _ => String::new(),
                 }
             );
+            if let Some(f) = &m.ca_file {
+                println!(
+                    "    server certificate checked against the system's authorities and {} more from {}",
+                    m.ca_certs.len(),
+                    f.display()
+                );
+            }
         }
         Delivery::Spool(dir) => println!(
             "e-mail: no SMTP configured: e-mails are written as .eml files into {}",

@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 use super::raw_alerts::{RawAlerts, RawMaintenance, RawProbeAlerts, RawSmtp, RawStore};
 use super::step::{pos, valid_name};
 use super::units::parse_duration;
-use super::{relative_to, LoadOptions};
+use super::{relative_to, Files, LoadOptions};
 use crate::alert::settings::{
     AlertSettings, Delivery, Language, MaintenanceWindow, OutcomeSet, Policy, ProbeAlerts, Retry, Secret, Security, SmtpSettings,
     WindowTime,
@@ -53,6 +53,7 @@ pub(super) fn compile_sections(
     raw: RawSections,
     timezone: chrono_tz::Tz,
     targets: &[std::sync::Arc<Target>],
+    files: &dyn Files,
     opts: &LoadOptions,
     diags: &mut Diagnostics,
 ) -> Compiled {
@@ -121,7 +122,7 @@ pub(super) fn compile_sections(
 
     let (delivery, from) = match raw.smtp {
         Some(smtp) => {
-            let (settings, from) = compile_smtp(&mut s, smtp, opts);
+            let (settings, from) = compile_smtp(&mut s, smtp, files, opts);
             (Delivery::Smtp(settings), from)
         }
         None => {
@@ -318,9 +319,11 @@ fn reminder(s: &mut Sink, v: &Option<Spanned<String>>) -> Option<Option<Duration
         return Some(None);
     }
     match parse_duration(text) {
-        Some(d) if d >= Duration::from_secs(60) => Some(Some(d)),
+        // Seconds are accepted so that a test can watch reminders go out;
+        // in real use hours are the norm (each reminder is one more e-mail).
+        Some(d) if d >= Duration::from_secs(1) => Some(Some(d)),
         Some(_) => {
-            s.err(pos(v), "`reminder_every` must be at least 1m (or `off`)");
+            s.err(pos(v), "`reminder_every` must be at least 1s (or `off`)");
             None
         }
         None => {
@@ -370,7 +373,7 @@ fn http_url(s: &mut Sink, u: &Spanned<String>) -> Option<String> {
     }
 }
 
-fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, opts: &LoadOptions) -> (SmtpSettings, Mailbox) {
+fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, files: &dyn Files, opts: &LoadOptions) -> (SmtpSettings, Mailbox) {
     let r = &raw.value;
     if let Some(p) = &r.password {
         s.err(pos(p), "the SMTP password is never written in the configuration file: use `password_env: VIGIE_SMTP_PASSWORD` (and export that variable) or `password_file: /run/secrets/smtp`");
@@ -486,6 +489,19 @@ fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, opts: &LoadOptions) -> (Sm
         Some(t) => t.value.0,
         None => Duration::from_secs(30),
     };
+    let (ca_file, ca_certs) = match &r.ca_file {
+        Some(f) => {
+            if security == Security::None {
+                s.err(
+                    pos(f),
+                    "`ca_file` is only used to check the server's certificate: set `security: starttls` or `tls`, or remove `ca_file`",
+                );
+            }
+            let certs = super::compile::read_ca_file(s.file, f, files, s.diags);
+            (Some(normalize(&relative_to(s.file, &f.value))), certs)
+        }
+        None => (None, Vec::new()),
+    };
     let from = mailbox(s, &r.from).unwrap_or_else(default_from);
     let settings = SmtpSettings {
         host,
@@ -496,6 +512,8 @@ fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, opts: &LoadOptions) -> (Sm
         password_source,
         timeout,
         hello_name: r.hello_name.as_ref().map(|h| h.value.clone()),
+        ca_file,
+        ca_certs,
     };
     // Building the transport checks the TLS parameters without connecting.
     if let Err(e) = crate::alert::mailer::smtp(&settings) {

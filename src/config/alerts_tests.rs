@@ -151,7 +151,33 @@ fn tls_settings_build_for_names_and_addresses() {
             password_source: None,
             timeout: Duration::from_secs(5),
             hello_name: None,
+            ca_file: None,
+            ca_certs: vec![],
         };
         assert!(crate::alert::mailer::smtp(&s).is_ok(), "{host} {security:?}");
     }
+}
+
+#[test]
+fn smtp_ca_file_is_read_relative_to_the_config_and_trusted() {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&rcgen::KeyPair::generate().expect("key")).expect("CA");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("probes")).expect("probes");
+    std::fs::create_dir_all(dir.path().join("certs")).expect("certs");
+    std::fs::write(dir.path().join("certs/asso-ca.pem"), ca.pem()).expect("ca");
+    std::fs::write(dir.path().join("probes/rdv.yaml"), PROBE).expect("probe");
+    let config = "location: l\ncontact: a@b.example\nprobes: [\"probes/*.yaml\"]\n\
+                  targets:\n  prefecture-demo: { base_url: \"http://127.0.0.1:9\" }\n\
+                  alerts: { to: [veille@asso.example] }\n\
+                  smtp: { host: mail.asso.example, security: tls, ca_file: certs/asso-ca.pem, from: vigie@asso.example }\n";
+    std::fs::write(dir.path().join("vigie.yaml"), config).expect("config");
+    let cfg = load(&dir.path().join("vigie.yaml"), &DiskFiles, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let Delivery::Smtp(smtp) = &cfg.alerting.delivery else {
+        panic!("smtp expected")
+    };
+    assert_eq!(smtp.ca_file.as_deref(), Some(dir.path().join("certs/asso-ca.pem").as_path()));
+    assert_eq!(smtp.ca_certs, vec![ca.der().to_vec()]);
+    assert!(crate::alert::mailer::smtp(smtp).is_ok());
 }

@@ -157,7 +157,7 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         store,
         mut alerting,
         maintenance,
-    } = alerts::compile_sections(path, alert_sections(), timezone, &targets, opts, diags);
+    } = alerts::compile_sections(path, alert_sections(), timezone, &targets, files, opts, diags);
 
     let mut sections = HashMap::new();
     let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 3] = [
@@ -240,8 +240,9 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
     }
 }
 
-/// Read a PEM bundle of certificate authorities; every certificate in it is trusted.
-fn read_ca_file(config: &Path, f: &Spanned<String>, files: &dyn Files, diags: &mut Diagnostics) -> Vec<Vec<u8>> {
+/// Read a PEM bundle of certificate authorities (a target's or SMTP's
+/// `ca_file`); every certificate in it is trusted.
+pub(super) fn read_ca_file(config: &Path, f: &Spanned<String>, files: &dyn Files, diags: &mut Diagnostics) -> Vec<Vec<u8>> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let file = super::relative_to(config, &f.value);
     let bytes = match files.read(&file) {

@@ -117,6 +117,10 @@ pub struct RawSmtp {
     pub timeout: Option<S<HumanDuration>>,
     #[serde(default)]
     pub hello_name: Option<S<String>>,
+    /// PEM bundle of extra certificate authorities trusted for the server,
+    /// relative to the configuration file's folder.
+    #[serde(default)]
+    pub ca_file: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

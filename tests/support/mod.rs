@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod echo;
 pub mod prometheus;
 pub mod smtp;
+pub mod smtp_tls;
 pub mod tls;
 
 use std::collections::HashMap;
