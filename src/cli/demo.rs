@@ -89,6 +89,7 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     let options = LoadOptions {
         base_url_overrides: overrides,
         env: Some(env),
+        ..LoadOptions::default()
     };
     let (path, files): (PathBuf, Arc<dyn Files>) = match &opts.config {
         Some(p) => (p.clone(), Arc::new(DiskFiles)),

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod echo;
+pub mod history;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -115,6 +116,7 @@ pub fn shipped_demo_config(sim: &SimHandle) -> Config {
         &LoadOptions {
             base_url_overrides: overrides,
             env: Some(env),
+            ..LoadOptions::default()
         },
     ) {
         Ok(c) => c,
