@@ -1,0 +1,37 @@
+//! The hourly data a report is computed from: rollups for the hours that
+//! compaction closed, and the same aggregates computed from raw runs for
+//! the recent hours it has not reached yet (`store::aggregate`, the code
+//! compaction itself uses). 30 days of 50 one-minute probes are 2.2 million
+//! runs but 36 000 rollup rows: reports read rollups.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use super::period::Period;
+use crate::store::aggregate::{self, Hourly};
+use crate::store::{latency, rollup, Result};
+
+pub struct Data {
+    pub hourly: Hourly,
+    /// Hours from here on were aggregated from raw runs.
+    pub live_from: DateTime<Utc>,
+}
+
+pub fn load(conn: &Connection, p: &Period) -> Result<Data> {
+    let watermark = rollup::watermark(conn)?.unwrap_or(p.start);
+    let split = watermark.clamp(p.start, p.end);
+    let mut hourly = Hourly {
+        runs: rollup::run_rollups(conn, None, p.start, split)?,
+        failures: rollup::failure_rollups(conn, None, p.start, split)?,
+        observations: rollup::observation_rollups(conn, None, p.start, split)?,
+        latency: latency::latency_rollups(conn, None, p.start, split)?,
+    };
+    if split < p.end {
+        let live = aggregate::aggregate(conn, None, split, p.end)?;
+        hourly.runs.extend(live.runs);
+        hourly.failures.extend(live.failures);
+        hourly.observations.extend(live.observations);
+        hourly.latency.extend(live.latency);
+    }
+    Ok(Data { hourly, live_from: split })
+}
