@@ -166,7 +166,7 @@ fn office_hours(s: &mut Sink, raw: &Spanned<RawOfficeHours>) -> OfficeHours {
         s.err(
             at,
             format!(
-                "office hours end before they start ({}:00 to {}:00): `to` must be later than `from`",
+                "office hours end before they start ({:02}:00 to {:02}:00): `to` must be later than `from`",
                 out.from_hour, out.to_hour
             ),
         );
@@ -212,5 +212,45 @@ fn hour(s: &mut Sink, v: &Spanned<String>, is_end: bool) -> Option<u32> {
             s.err(pos(v), format!("invalid time `{text}`: expected HH:00, such as 09:00"));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{load, DiskFiles, LoadOptions};
+
+    /// The annotated production example loads into the settings it describes.
+    #[test]
+    fn the_shipped_example_configures_evidence_and_reports() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vigie.yaml");
+        let opts = LoadOptions {
+            secrets_optional: true,
+            ..LoadOptions::default()
+        };
+        let c = load(&path, &DiskFiles, &opts).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.evidence.enabled);
+        assert_eq!(c.evidence.failures.every, Duration::from_secs(900));
+        assert_eq!(c.evidence.no_capacity.every, Duration::from_secs(3600));
+        assert_eq!(c.evidence.max_body, 512 * 1024);
+        let o = &c.reports.office_hours;
+        assert_eq!(
+            (o.from_hour, o.to_hour, o.days),
+            (9, 17, [true, true, true, true, true, false, false])
+        );
+        assert_eq!(o.holidays.len(), 2);
+        assert_eq!(
+            o.describe(crate::alert::settings::Language::Fr),
+            "du lundi au vendredi, de 9 h à 17 h, hors 2 jour(s) férié(s)"
+        );
+        let demo =
+            load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.yaml"), &DiskFiles, &opts).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            demo.evidence.no_capacity.every,
+            Duration::from_secs(60),
+            "the demo keeps a capture a minute"
+        );
     }
 }
