@@ -64,11 +64,11 @@ fn generate(store: &mut Store, probes: u32, days: u32, now: DateTime<Utc>) -> an
                     let r = noise(m as u64, u64::from(p));
                     let (outcome, reason, failed_step, http) = if maintenance || outage {
                         ("down", Some("http_5xx"), Some("step-2"), 503)
-                    } else if r % 500 == 0 {
+                    } else if r.is_multiple_of(500) {
                         ("broken", Some("error_page"), Some("step-1"), 200)
                     } else if slots_probe && !(local.weekday().num_days_from_monday() < 3 && local.hour() == 10) {
                         ("no_capacity", Some("no_capacity"), Some("step-2"), 200)
-                    } else if r % 97 == 0 {
+                    } else if r.is_multiple_of(97) {
                         ("degraded", Some("slow"), Some("step-0"), 200)
                     } else {
                         ("up", None, None, 200)

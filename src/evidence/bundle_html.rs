@@ -180,7 +180,7 @@ fn finding(r: &Record, l: Language) -> String {
     }
 }
 
-fn hash_of<'a>(m: &'a Manifest, seq: u64) -> &'a str {
+fn hash_of(m: &Manifest, seq: u64) -> &str {
     m.records.iter().find(|x| x.seq == seq).map(|x| x.hash.as_str()).unwrap_or("")
 }
 

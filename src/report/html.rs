@@ -172,7 +172,7 @@ fn availability(s: &mut String, r: &Report, w: &Words, l: Language) {
         .first()
         .map(|p| p.daily.iter().map(|d| fmt::date(d.date, l)).collect())
         .unwrap_or_default();
-    let rows: Vec<(String, Vec<(Option<f64>, String)>)> = r
+    let rows: Vec<svg::StripRow> = r
         .probes
         .iter()
         .map(|p| {

@@ -19,9 +19,11 @@ fn colour(a: Option<f64>) -> &'static str {
     }
 }
 
+/// A row of a strip chart: its label, and each cell's value with its tooltip.
+pub type StripRow = (String, Vec<(Option<f64>, String)>);
+
 /// A grid of coloured cells: one row per probe, one column per day.
-/// `rows`: (label, values with tooltips); `columns`: column labels.
-pub fn strip(rows: &[(String, Vec<(Option<f64>, String)>)], columns: &[String], legend: &[(&str, Option<f64>)]) -> String {
+pub fn strip(rows: &[StripRow], columns: &[String], legend: &[(&str, Option<f64>)]) -> String {
     let label_w = 230.0;
     let n = columns.len().max(1) as f64;
     let cell_w = ((760.0 - label_w) / n).clamp(4.0, 40.0);

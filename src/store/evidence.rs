@@ -52,8 +52,11 @@ pub fn head(conn: &Connection) -> Result<Option<(i64, String)>> {
         .optional()?)
 }
 
-/// The most recent record of each probe and kind: (probe, kind, time, record).
-pub fn last_per_probe_and_kind(conn: &Connection) -> Result<Vec<(String, String, DateTime<Utc>, String)>> {
+/// (probe, kind, time, canonical record).
+pub type LastKept = (String, String, DateTime<Utc>, String);
+
+/// The most recent record of each probe and kind.
+pub fn last_per_probe_and_kind(conn: &Connection) -> Result<Vec<LastKept>> {
     let mut stmt = conn.prepare(
         "SELECT e.probe, e.kind, e.received_at_ms, e.record FROM evidence e
          JOIN (SELECT MAX(seq) AS seq FROM evidence GROUP BY probe, kind) last ON last.seq = e.seq",
