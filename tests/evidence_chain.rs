@@ -259,6 +259,11 @@ fn read_zip(path: &Path) -> BTreeMap<String, Vec<u8>> {
 fn write_zip(path: &Path, files: &BTreeMap<String, Vec<u8>>) {
     let mut w = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
     for (name, bytes) in files {
+        if name.ends_with('/') {
+            w.add_directory(name.as_str(), zip::write::SimpleFileOptions::default())
+                .expect("folder");
+            continue;
+        }
         w.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
             .expect("start");
         w.write_all(bytes).expect("write");
@@ -401,6 +406,15 @@ async fn bundles_verify_and_every_tampering_names_the_first_broken_record() {
         .seq;
     assert_eq!(seq, Some(shown), "{msg}");
     assert!(msg.contains("index.html"), "{msg}");
+
+    // Re-packed by hand with `zip -r` (folder entries added), untouched: still valid.
+    let mut files = read_zip(&all);
+    files.insert("days/".into(), vec![]);
+    files.insert("pages/".into(), vec![]);
+    let repacked = all.with_file_name("repacked.zip");
+    write_zip(&repacked, &files);
+    let v = verify_bundle(&repacked, None).expect("verify");
+    assert!(v.ok(), "{:?} {:?}", v.records, v.files);
 
     // A file slipped in.
     let (seq, msg) = tampered(&all, "added.zip", |f| {

@@ -294,7 +294,7 @@ async fn rollups_and_raw_runs_give_the_same_report() {
         "Incidents",
         "Créneaux",
         "Méthodologie",
-        "99,09 %",
+        "99,10 %",
         "03/09/2026 09:00",
         "2 h 00 min",
         "13 j 23 h 30 min",

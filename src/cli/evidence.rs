@@ -136,7 +136,7 @@ fn export(
         .map(LangArg::language)
         .or(src.config.as_ref().map(|c| c.reports.language))
         .unwrap_or_default();
-    let p = period.period(tz)?;
+    let p = period.period(tz, crate::report::data::earliest_day(store.conn(), tz)?)?;
     let out = output.unwrap_or_else(|| {
         let stem = if language == Language::Fr {
             "preuves-vigie"

@@ -186,11 +186,18 @@ pub enum Command {
     /// reordered). With --anchor, also checks that the register still holds
     /// a head published earlier (the daemon logs one every hour; reports
     /// print it), which detects a truncated tail.
+    #[command(
+        after_help = "Examples:\n  vigie verify                                   # after `vigie demo`, in the same folder\n  vigie verify --config config/vigie.yaml\n  vigie verify --db var/vigie.db --anchor 1234:3fa9…   # an anchor from the log or a report"
+    )]
     Verify {
+        /// The daemon configuration file (its `store.path` names the database).
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// The history database itself, e.g. var/demo.db after `vigie demo`.
         #[arg(long)]
         db: Option<PathBuf>,
+        /// A head published earlier (`evidence chain anchor` in the daemon's
+        /// log, or a report's "Ancre du registre"): the register must still hold it.
         #[arg(long, value_name = "SEQ:HASH")]
         anchor: Option<String>,
     },

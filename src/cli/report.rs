@@ -30,7 +30,9 @@ pub struct PeriodArgs {
 }
 
 impl PeriodArgs {
-    pub fn period(&self, tz: chrono_tz::Tz) -> anyhow::Result<Period> {
+    /// The period asked for; by default the last 30 days, but not before
+    /// `first_data` (the history's first day).
+    pub fn period(&self, tz: chrono_tz::Tz, first_data: Option<chrono::NaiveDate>) -> anyhow::Result<Period> {
         let (from, to) = match &self.month {
             Some(m) => {
                 let (a, b) = period::parse_month(m)?;
@@ -41,7 +43,7 @@ impl PeriodArgs {
                 self.to.as_deref().map(period::parse_day).transpose()?,
             ),
         };
-        Ok(Period::new(from, to, tz, Utc::now())?)
+        Ok(Period::new_from_history(from, to, tz, Utc::now(), first_data)?)
     }
 }
 
@@ -94,7 +96,7 @@ pub fn report(o: Options) -> anyhow::Result<ExitCode> {
     let tz = cfg.map(|c| c.timezone).unwrap_or(chrono_tz::Europe::Paris);
     let settings = cfg.map(|c| c.reports.clone()).unwrap_or_default();
     let language = o.lang.map(LangArg::language).unwrap_or(settings.language);
-    let period = o.period.period(tz)?;
+    let period = o.period.period(tz, report::data::earliest_day(store.conn(), tz)?)?;
     let format = match o.format {
         FormatArg::Html => Format::Html,
         FormatArg::Csv => Format::Csv,

@@ -67,6 +67,7 @@ struct Words {
     vantage: &'static str,
     bytes: &'static str,
     maintenance: &'static str,
+    detail: &'static str,
 }
 
 const FR: Words = Words {
@@ -101,6 +102,7 @@ const FR: Words = Words {
     vantage: "point d'observation",
     bytes: "octets",
     maintenance: "pendant la maintenance annoncée",
+    detail: "détail technique",
 };
 
 const EN: Words = Words {
@@ -135,6 +137,7 @@ const EN: Words = Words {
     vantage: "vantage point",
     bytes: "bytes",
     maintenance: "during announced maintenance",
+    detail: "technical detail",
 };
 
 fn lang_of(m: &Manifest) -> Language {
@@ -160,6 +163,13 @@ fn page_start(l: Language, title: &str) -> String {
     )
 }
 
+/// An RFC 3339 time as `27/11/2026 23:15:11`, Paris time.
+fn local(t: Option<&str>, l: Language) -> String {
+    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| crate::report::fmt::datetime_s(t.with_timezone(&chrono::Utc), chrono_tz::Europe::Paris, l))
+        .unwrap_or_else(|| "—".into())
+}
+
 fn day_file(d: NaiveDate) -> String {
     format!("days/{}.html", d.format("%Y-%m-%d"))
 }
@@ -175,7 +185,7 @@ fn finding(r: &Record, l: Language) -> String {
         Language::En => (r.outcome.label_en(), r.reason.map(|x| x.label_en())),
     };
     match reason {
-        Some(reason) if reason != outcome => format!("{outcome} — {reason}"),
+        Some(reason) if r.kind == super::Kind::Failure => format!("{outcome} — {reason}"),
         _ => outcome.to_string(),
     }
 }
@@ -242,7 +252,7 @@ fn capture_block(m: &Manifest, r: &Record, page: Option<&[u8]>, l: Language) -> 
         esc(&r.step)
     );
     if let Some(msg) = &r.message {
-        let _ = write!(f, " — {}", esc(msg));
+        let _ = write!(f, " — {} : {}", w.detail, esc(msg));
     }
     if let Some(mw) = &r.maintenance {
         let _ = write!(f, " — {} ({})", w.maintenance, esc(mw));
@@ -330,8 +340,8 @@ pub fn render(m: &Manifest, records: &[Record], pages: &BTreeMap<u64, Vec<u8>>) 
         int(s.days_covered, l),
         w.days,
         w.first_last,
-        esc(s.first.as_deref().unwrap_or("—")),
-        esc(s.last.as_deref().unwrap_or("—"))
+        esc(&local(s.first.as_deref(), l)),
+        esc(&local(s.last.as_deref(), l))
     );
     let _ = writeln!(index, "<h2>{}</h2>\n<p>{}</p>", w.how, w.how_text);
     let _ = writeln!(

@@ -52,7 +52,13 @@ pub fn verify_bundle(path: &Path, anchor: Option<Anchor>) -> Result<BundleVerdic
     let file = std::fs::File::open(path).map_err(EvidenceError::Io)?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| EvidenceError::Zip(format!("{} is not a readable zip: {e}", path.display())))?;
     let mut v = BundleVerdict::default();
-    let names: Vec<String> = zip.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
+    // Folder entries (added by `zip -r` when someone re-packs the bundle)
+    // hold nothing: they are not files of the bundle.
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .filter(|n| !n.ends_with('/'))
+        .collect();
 
     let manifest = match read_all(&mut zip, "manifest.json", MAX_MEMBER)? {
         None => {
@@ -137,8 +143,10 @@ pub fn verify_bundle(path: &Path, anchor: Option<Anchor>) -> Result<BundleVerdic
 
     if let Some(m) = &manifest {
         compare_manifest(m, &records, &lines, &walker.last, &mut structural, &mut v.files);
+        // A record already found broken is not reported again for its display.
+        let broken: BTreeSet<u64> = structural.iter().map(|p| p.seq).collect();
         let only: Vec<Record> = records.iter().map(|(r, _)| r.clone()).collect();
-        compare_html(&mut zip, m, &only, &pages, &mut structural, &mut v.files)?;
+        compare_html(&mut zip, m, &only, &pages, &broken, &mut structural, &mut v.files)?;
     }
     structural.sort_by_key(|p| p.seq);
     structural.dedup();
@@ -257,6 +265,7 @@ fn compare_html(
     m: &Manifest,
     records: &[Record],
     pages: &BTreeMap<u64, Vec<u8>>,
+    already: &BTreeSet<u64>,
     problems: &mut Vec<Problem>,
     files: &mut Vec<String>,
 ) -> Result<(), EvidenceError> {
@@ -271,6 +280,7 @@ fn compare_html(
             .iter()
             .find(|r| bundle_html::block_for(m, r, &path, pages).is_some_and(|block| !got.contains(block.as_str())));
         match first_edited {
+            Some(r) if already.contains(&r.seq) => {}
             Some(r) => problems.push(Problem {
                 seq: r.seq,
                 message: format!("is shown differently in {path} than in the chain (its date, time, URL or hash was edited)"),

@@ -49,6 +49,8 @@ def main(path):
         problems.append("manifest.json was altered")
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
     for name in z.namelist():
+        if name.endswith("/"):
+            continue  # a folder entry (zip -r), not a file
         if name != "manifest.json" and name not in listed:
             problems.append("%s was added to the bundle" % name)
     for name, digest in listed.items():

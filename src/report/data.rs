@@ -11,6 +11,18 @@ use super::period::Period;
 use crate::store::aggregate::{self, Hourly};
 use crate::store::{latency, rollup, Result};
 
+/// The first day (in `tz`) with any recorded run, rolled up or raw: a
+/// default period does not begin with weeks of "no data" for a new install.
+pub fn earliest_day(conn: &Connection, tz: chrono_tz::Tz) -> Result<Option<chrono::NaiveDate>> {
+    let rolled: Option<i64> = conn.query_row("SELECT MIN(hour_ms) FROM rollup_runs", [], |r| r.get(0))?;
+    let raw: Option<i64> = conn.query_row("SELECT MIN(started_at_ms) FROM runs", [], |r| r.get(0))?;
+    let first = match (rolled, raw) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(first.map(|ms| crate::store::from_ms(ms).with_timezone(&tz).date_naive()))
+}
+
 pub struct Data {
     pub hourly: Hourly,
     /// Hours from here on were aggregated from raw runs.

@@ -80,11 +80,13 @@ pub fn percent(ratio: Option<f64>, lang: Language) -> String {
     match ratio {
         None => "—".into(),
         Some(r) => {
-            let v = r * 100.0;
-            // Two decimals, but never round 99.996 up to a 100 that hides failures.
-            let mut text = format!("{:.2}", (v * 100.0).floor() / 100.0);
+            // Two decimals, but never a 100 % that hides a failure, nor a
+            // 0 % that hides a success.
+            let mut text = format!("{:.2}", r * 100.0);
             if r < 1.0 && text == "100.00" {
                 text = "99.99".into();
+            } else if r > 0.0 && text == "0.00" {
+                text = "0.01".into();
             }
             match lang {
                 Language::Fr => format!("{} %", text.replace('.', ",")),
@@ -108,6 +110,12 @@ pub fn seconds(s: Option<f64>, lang: Language) -> String {
             }
         }
     }
+}
+
+/// `1 capture`, `12 captures` (the words given for one and for several).
+pub fn count(n: u64, one: &str, many: &str, lang: Language) -> String {
+    let singular = n == 1 || (n == 0 && lang == Language::Fr);
+    format!("{} {}", int(n, lang), if singular { one } else { many })
 }
 
 /// A number with a thin space between thousands (fr) or a comma (en).
@@ -147,6 +155,10 @@ mod tests {
         assert_eq!(duration(14.0 * 86400.0 - 1800.0, fr), "13 j 23 h 30 min");
         assert_eq!(percent(Some(0.997_222), fr), "99,72 %");
         assert_eq!(percent(Some(0.999_99), fr), "99,99 %");
+        assert_eq!(percent(Some(4.0 / 15.0), fr), "26,67 %");
+        assert_eq!(percent(Some(0.000_01), fr), "0,01 %");
+        assert_eq!(count(1, "jour couvert", "jours couverts", fr), "1 jour couvert");
+        assert_eq!(count(0, "day", "days", Language::En), "0 days");
         assert_eq!(percent(Some(1.0), Language::En), "100.00%");
         assert_eq!(percent(None, fr), "—");
         assert_eq!(int(2_160_000, fr), "2\u{202f}160\u{202f}000");

@@ -27,6 +27,15 @@ ol.steps li{margin:.25rem 0}ul li{margin:.2rem 0}.hash{font-family:monospace;fon
 @media print{body{max-width:none;margin:0;padding:0;font-size:10pt}h2{break-after:avoid}table,svg,.card{break-inside:avoid}nav{display:none}a{color:inherit;text-decoration:none}}
 ";
 
+/// The word for one or for several (French: 0 and 1 are singular).
+fn plural<'a>(n: u64, one: &'a str, many: &'a str, l: Language) -> &'a str {
+    if n == 1 || (n == 0 && l == Language::Fr) {
+        one
+    } else {
+        many
+    }
+}
+
 fn pct(r: &Ratio, l: Language) -> String {
     fmt::percent(r.availability, l)
 }
@@ -100,17 +109,16 @@ fn summary(s: &mut String, r: &Report, w: &Words, l: Language) {
     let office: f64 = r.probes.iter().map(|p| p.incidents.office_hours_lost_s).sum();
     let _ = writeln!(
         s,
-        "<div class=\"cards\"><div class=\"card\"><b>{}</b>{}</div><div class=\"card\"><b>{}</b>{}</div><div class=\"card\"><b>{}</b>{}</div><div class=\"card\"><b>{}</b>{} — {} {}</div></div>",
+        "<div class=\"cards\"><div class=\"card\"><b>{}</b>{}</div><div class=\"card\"><b>{}</b>{}</div><div class=\"card\"><b>{}</b>{}</div><div class=\"card\"><b>{}</b>{} — {}</div></div>",
         fmt::int(r.incidents.len() as u64, l),
-        w.incidents.to_lowercase(),
+        plural(r.incidents.len() as u64, w.incident, &w.incidents.to_lowercase(), l),
         fmt::duration(outage, l),
         w.total.to_lowercase(),
         fmt::duration(office, l),
         w.office_lost.to_lowercase(),
         fmt::int(r.evidence.captures, l),
-        w.captures,
-        fmt::int(r.evidence.days_covered, l),
-        w.days_covered
+        plural(r.evidence.captures, w.capture, w.captures, l),
+        fmt::count(r.evidence.days_covered, w.day_covered, w.days_covered, l)
     );
     if r.procedures.is_empty() {
         let _ = writeln!(s, "<p>{}</p>", w.nothing);
@@ -308,7 +316,7 @@ fn slots(s: &mut String, r: &Report, w: &Words, l: Language) {
                 fmt::days(f.mean_days, l),
                 w.min_max,
                 fmt::days(f.min_days, l),
-                w.to,
+                w.to_value,
                 fmt::days(f.max_days, l),
                 fmt::int(f.observations, l),
                 w.runs
@@ -401,9 +409,9 @@ fn evidence(s: &mut String, r: &Report, w: &Words, l: Language) {
         s,
         "<div class=\"cards\"><div class=\"card\"><b>{}</b>{}</div><div class=\"card\"><b>{}</b>{}</div></div>",
         fmt::int(r.evidence.captures, l),
-        w.captures,
+        plural(r.evidence.captures, w.capture, w.captures, l),
         fmt::int(r.evidence.days_covered, l),
-        w.days_covered
+        plural(r.evidence.days_covered, w.day_covered, w.days_covered, l)
     );
     if let Some(h) = &r.evidence.register_head {
         let _ = writeln!(s, "<p>{} : <span class=\"hash\">{}</span></p>", w.anchor, esc(h));

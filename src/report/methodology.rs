@@ -89,10 +89,33 @@ fn broken(b: &BrokenWhen, l: Language) -> String {
     )
 }
 
-fn step_text(s: &Step, i: usize, l: Language) -> StepText {
+/// A template as a reader should see it: the target's address and
+/// variables filled in, what a run extracts left as `{{ name }}`.
+fn shown(t: &crate::template::Template, p: &Probe) -> String {
+    let mut s = t.to_string().replace("{{ base_url }}", &p.target.base_url);
+    for (k, v) in &p.target.vars {
+        s = s.replace(&format!("{{{{ {k} }}}}"), v);
+    }
+    s
+}
+
+fn size(bytes: u64, l: Language) -> String {
+    match (bytes, l) {
+        (b, Language::Fr) if b >= 1024 => format!("{} Kio", b / 1024),
+        (b, Language::En) if b >= 1024 => format!("{} KiB", b / 1024),
+        (b, Language::Fr) => format!("{b} octets"),
+        (b, Language::En) => format!("{b} bytes"),
+    }
+}
+
+fn step_text(p: &Probe, s: &Step, i: usize, l: Language) -> StepText {
     let mut lines = Vec::new();
     let r = &s.request;
-    let mut req = format!("{}. {} {}", i + 1, r.method, r.url);
+    let mut req = format!("{}. {} {}", i + 1, r.method, shown(&r.url, p));
+    if !r.query.is_empty() {
+        let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={}", shown(v, p))).collect();
+        let _ = write!(req, "?{}", q.join("&"));
+    }
     match &r.body {
         Body::None => {}
         Body::Form(fields) => {
@@ -109,25 +132,25 @@ fn step_text(s: &Step, i: usize, l: Language) -> StepText {
         Body::Multipart(parts) => {
             let desc: Vec<String> = parts
                 .iter()
-                .map(|p| match &p.content {
-                    PartContent::Text(_) => p.name.clone(),
+                .map(|part| match &part.content {
+                    PartContent::Text(_) => part.name.clone(),
                     PartContent::File { path, bytes } => format!(
-                        "{} ({} {}, {} o)",
-                        p.name,
+                        "{} ({} {}, {})",
+                        part.name,
                         if fr(l) { "fichier" } else { "file" },
                         path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                        bytes.len()
+                        size(bytes.len() as u64, l)
                     ),
-                    PartContent::Generated { size, kind } => format!(
-                        "{} ({} {}, {} o)",
-                        p.name,
+                    PartContent::Generated { size: n, kind } => format!(
+                        "{} ({} {}, {})",
+                        part.name,
                         if fr(l) {
                             "fichier de test généré"
                         } else {
                             "generated test file"
                         },
                         kind.default_content_type(),
-                        size
+                        size(*n, l)
                     ),
                 })
                 .collect();
@@ -251,21 +274,17 @@ pub fn schedule_text(p: &Probe, l: Language, now: DateTime<Utc>) -> String {
 }
 
 fn probe_method(p: &Probe, l: Language, now: DateTime<Utc>) -> ProbeMethod {
-    let mut steps: Vec<StepText> = p.steps.iter().enumerate().map(|(i, s)| step_text(s, i, l)).collect();
+    let mut steps: Vec<StepText> = p.steps.iter().enumerate().map(|(i, s)| step_text(p, s, i, l)).collect();
     if !p.broken_when.is_empty() {
         steps.push(StepText {
             name: if fr(l) { "à chaque page".into() } else { "on every page".into() },
             lines: p.broken_when.iter().map(|b| broken(b, l)).collect(),
         });
     }
-    let mut timeout = format_duration(p.timeout);
+    let secs = |d: std::time::Duration| super::fmt::duration(d.as_secs_f64(), l);
+    let mut timeout = secs(p.timeout);
     if let Some(d) = p.degraded_after {
-        let _ = write!(
-            timeout,
-            " ({} {})",
-            if fr(l) { "lent au-delà de" } else { "slow beyond" },
-            format_duration(d)
-        );
+        let _ = write!(timeout, " ({} {})", if fr(l) { "lent au-delà de" } else { "slow beyond" }, secs(d));
     }
     ProbeMethod {
         probe: p.name.clone(),

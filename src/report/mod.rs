@@ -9,7 +9,7 @@
 
 mod compute;
 pub mod csv;
-mod data;
+pub mod data;
 pub mod fmt;
 pub mod html;
 mod incidents;

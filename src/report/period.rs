@@ -63,9 +63,22 @@ pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
 impl Period {
     /// `from` and `to` inclusive, in `tz`; defaults: the last 30 days up to now.
     pub fn new(from: Option<NaiveDate>, to: Option<NaiveDate>, tz: Tz, now: DateTime<Utc>) -> Result<Period, PeriodError> {
+        Period::new_from_history(from, to, tz, now, None)
+    }
+
+    /// As [`Period::new`], but a default start is not before `first_data`
+    /// (the first day of the history).
+    pub fn new_from_history(
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        tz: Tz,
+        now: DateTime<Utc>,
+        first_data: Option<NaiveDate>,
+    ) -> Result<Period, PeriodError> {
         let today = now.with_timezone(&tz).date_naive();
         let to_day = to.unwrap_or(today);
-        let from_day = from.unwrap_or(to_day - Duration::days(29));
+        let default_from = (to_day - Duration::days(29)).max(first_data.unwrap_or(NaiveDate::MIN).min(to_day));
+        let from_day = from.unwrap_or(default_from);
         if to_day < from_day {
             return Err(PeriodError::Order {
                 from: from_day,

@@ -28,7 +28,8 @@ pub fn strip(rows: &[StripRow], columns: &[String], legend: &[(&str, Option<f64>
     let n = columns.len().max(1) as f64;
     let cell_w = ((760.0 - label_w) / n).clamp(4.0, 40.0);
     let cell_h = 18.0;
-    let width = label_w + cell_w * n + 10.0;
+    // A fixed width, so that one day is not blown up to the page's width.
+    let width = 770.0_f64.max(label_w + cell_w * n + 10.0);
     let height = 28.0 + cell_h * rows.len() as f64 + 34.0;
     let mut s = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"100%\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\" font-size=\"11\" font-family=\"sans-serif\">\n"
@@ -100,7 +101,7 @@ fn truncate(s: &str, n: usize) -> String {
 pub fn bars(values: &[(String, Option<f64>, String)]) -> String {
     let (w, h, left, bottom) = (760.0, 150.0, 40.0, 20.0);
     let n = values.len().max(1) as f64;
-    let bw = (w - left - 10.0) / n;
+    let bw = ((w - left - 10.0) / n).min(40.0);
     let mut s = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\" font-size=\"11\" font-family=\"sans-serif\">\n"
     );
