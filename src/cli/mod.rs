@@ -140,8 +140,8 @@ pub enum Command {
     /// maintenance, and in office hours), incidents with MTTR and MTBF, slot
     /// availability of appointment probes, response-time percentiles, when
     /// failures happen, evidence counts, and a methodology generated from the
-    /// configuration. Computed from hourly rollups: a month of 50 probes
-    /// takes seconds. Right after `vigie demo`, run it with no option in the
+    /// configuration. Computed from hourly rollups: a month of 50 one-minute
+    /// probes takes under a second. Right after `vigie demo`, run it with no option in the
     /// same folder. See docs/reports.md.
     #[command(
         after_help = "Examples:\n  vigie report                                          # after `vigie demo`, in the same folder\n  vigie report --config config/vigie.yaml --month 2026-11\n  vigie report --db var/vigie.db --from 2026-11-01 --to 2026-11-30 --format csv -o novembre.csv\n  vigie report --config config/vigie.yaml --procedure titre-sejour --lang en --format json -o -"
@@ -165,6 +165,8 @@ pub enum Command {
         /// Only the probes of this site label (repeatable)
         #[arg(long = "site", value_name = "LABEL")]
         sites: Vec<String>,
+        /// html (one self-contained file, prints to A4), csv (long form: one
+        /// value per row) or json (the same numbers)
         #[arg(long, value_enum, default_value_t = report::FormatArg::Html)]
         format: report::FormatArg,
         /// Language [default: the configuration's reports.language, fr]

@@ -18,7 +18,7 @@ use crate::store::Store;
 /// The period: whole days in the configuration's time zone (Europe/Paris).
 #[derive(Args, Debug, Clone)]
 pub struct PeriodArgs {
-    /// First day, YYYY-MM-DD or DD/MM/YYYY [default: 29 days before --to]
+    /// First day, YYYY-MM-DD or DD/MM/YYYY [default: 29 days before --to, not before the first recorded day]
     #[arg(long, value_name = "DATE")]
     pub from: Option<String>,
     /// Last day, included [default: today, up to now]
