@@ -37,6 +37,8 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
 use crate::daemon::{ResultSink, SinkFactory};
+use crate::evidence::metrics::EvidenceMetrics;
+use crate::evidence::EvidenceSettings;
 use crate::metrics::Metrics;
 use crate::probe::{Probe, RunResult};
 use crate::store::{incidents, Store, StoreError, StoreSettings};
@@ -65,6 +67,7 @@ pub(crate) struct Runtime {
     pub alerting: AlertSettings,
     pub maintenance: Vec<MaintenanceWindow>,
     pub store: StoreSettings,
+    pub evidence: EvidenceSettings,
     pub location: String,
     pub probes: Vec<Arc<Probe>>,
 }
@@ -75,6 +78,7 @@ impl Runtime {
             alerting: c.alerting.clone(),
             maintenance: c.maintenance.clone(),
             store: c.store.clone(),
+            evidence: c.evidence.clone(),
             location: c.location.clone(),
             probes: c.probes.clone(),
         }
@@ -113,10 +117,14 @@ impl HistorySink {
     pub fn start(config: &Config, metrics: &Arc<Metrics>) -> Result<Arc<HistorySink>, AlertError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| AlertError::NoRuntime)?;
         let am = Arc::new(AlertMetrics::new(&metrics.registry).map_err(AlertError::Metrics)?);
+        let em = Arc::new(EvidenceMetrics::new(&metrics.registry).map_err(AlertError::Metrics)?);
+        let names: Vec<String> = config.probes.iter().map(|p| p.name.clone()).collect();
+        crate::evidence::metrics::init_series(&em, &names);
         let path = config.store.path.clone();
         let store_err = |error| AlertError::Store { path: path.clone(), error };
         let store = Store::open(&path).map_err(store_err)?;
         let states = incidents::load_states(store.conn()).map_err(store_err)?;
+        let throttle = crate::evidence::throttle_from_store(store.conn()).map_err(store_err)?;
         let mailer_store = Store::open(&path).map_err(store_err)?;
 
         let wake = Arc::new(Notify::new());
@@ -142,6 +150,9 @@ impl HistorySink {
             store,
             rt: Arc::new(Runtime::of(config)),
             states,
+            throttle,
+            evidence_metrics: em,
+            last_anchor: None,
             metrics: am.clone(),
             wake_mailer: wake,
             stopping: stopping.clone(),

@@ -23,6 +23,9 @@ use super::maintenance::window_at;
 use super::metrics::AlertMetrics;
 use super::notice::{self, Notice, NoticeInput};
 use super::{Msg, Runtime};
+use crate::evidence::metrics::EvidenceMetrics;
+use crate::evidence::throttle::Throttle;
+use crate::evidence::{record, Appended, Appender};
 use crate::probe::{Probe, RunResult};
 use crate::store::{incidents, outbox, rollup, runs, Store, StoreError};
 
@@ -33,6 +36,10 @@ pub(super) struct Writer {
     pub store: Store,
     pub rt: Arc<Runtime>,
     pub states: HashMap<String, ProbeState>,
+    /// Which runs leave evidence (replaced only after a commit, like `states`).
+    pub throttle: Throttle,
+    pub evidence_metrics: Arc<EvidenceMetrics>,
+    pub last_anchor: Option<Instant>,
     pub metrics: Arc<AlertMetrics>,
     pub wake_mailer: Arc<tokio::sync::Notify>,
     pub stopping: Arc<AtomicBool>,
@@ -81,10 +88,12 @@ impl Writer {
             self.metrics.store_queue.set(self.queue_len.load(Ordering::Relaxed).max(0));
             self.flush_due(Utc::now());
             self.maybe_compact();
+            self.maybe_anchor();
             if stop {
                 break;
             }
         }
+        self.anchor();
         self.wake_mailer.notify_one();
     }
 
@@ -122,17 +131,25 @@ impl Writer {
         }
     }
 
-    /// One transaction: runs, incidents, states, notifications.
+    /// One transaction: runs, evidence, incidents, states, notifications.
     fn write(&mut self, batch: &[(Arc<Probe>, Box<RunResult>)], now: DateTime<Utc>) -> Result<(), StoreError> {
         let rt = self.rt.clone();
         let mut touched: HashMap<String, ProbeState> = HashMap::new();
         let mut opened = Vec::new();
         let mut closed = Vec::new();
         let mut noticed = false;
+        let mut throttle = self.throttle.clone();
+        let mut appended: Vec<Appended> = Vec::new();
         let tx = self.store.conn_mut().transaction()?;
+        let mut chain = Appender::open(&tx)?;
         for (probe, r) in batch {
             let window = window_at(&rt.maintenance, probe, r.started_at).map(|w| w.name.as_str());
             let run_id = runs::insert_run(&tx, probe, &rt.location, r, window)?;
+            if let Some(kind) = throttle.decide(&rt.evidence, r) {
+                if let Some(draft) = record::draft(probe, &rt.location, r, kind, window, rt.evidence.max_body) {
+                    appended.push(chain.append(&tx, draft, Some(run_id))?);
+                }
+            }
             let policy = rt.alerting.policy_for(probe);
             let prev = touched
                 .get(&probe.name)
@@ -192,6 +209,10 @@ impl Writer {
         }
         tx.commit()?;
         self.states.extend(touched);
+        self.throttle = throttle;
+        for a in &appended {
+            self.evidence_metrics.appended(a);
+        }
         for (p, id, since) in opened {
             OutageOpened {
                 probe: &p.name,
@@ -336,6 +357,27 @@ impl Writer {
                 self.metrics.store_write_errors.inc();
                 tracing::error!(error = %e, "history compaction failed; will try again later");
             }
+        }
+    }
+
+    /// Log the evidence chain's head every `anchor_every`, from the first
+    /// record on (and at shutdown: the last head before a stop).
+    fn maybe_anchor(&mut self) {
+        let every = self.rt.evidence.anchor_every;
+        if self.last_anchor.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        self.anchor();
+    }
+
+    fn anchor(&mut self) {
+        match crate::store::evidence::head(self.store.conn()) {
+            Ok(Some((seq, hash))) => {
+                self.evidence_metrics.anchor(seq, &hash);
+                self.last_anchor = Some(Instant::now());
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read the evidence chain's head"),
         }
     }
 

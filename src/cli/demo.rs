@@ -89,6 +89,7 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     let options = LoadOptions {
         base_url_overrides: overrides,
         env: Some(env),
+        ..LoadOptions::default()
     };
     let (path, files): (PathBuf, Arc<dyn Files>) = match &opts.config {
         Some(p) => (p.clone(), Arc::new(DiskFiles)),
@@ -139,6 +140,8 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     println!("  history:           {}", cfg.store.path.display());
     println!("  e-mails:           {}", crate::alert::describe_for_people(&cfg.alerting.delivery));
     println!("  outbox:            vigie outbox --db {} --all", cfg.store.path.display());
+    println!("  evidence:          pages of failing and no-slot runs, chained by SHA-256 in the same database");
+    println!("  afterwards:        vigie report (a French HTML report) · vigie evidence export · vigie evidence verify FILE.zip");
     println!("  Ctrl-C to stop.\n");
     let start = Utc::now();
     let player = tokio::spawn(sim::scenario::play(handle.clone(), scenario, move |e| {

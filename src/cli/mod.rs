@@ -1,12 +1,16 @@
 //! Command-line interface. Parses arguments (clap), sets up logging and the
 //! runtime, and calls the library. `anyhow` lives here, at the edge only.
 
+mod bench;
 mod check;
 mod check_alerts;
 mod demo;
 pub mod embedded;
+mod evidence;
+mod history;
 mod once;
 mod outbox;
+mod report;
 mod run;
 mod sim;
 pub mod trace;
@@ -28,7 +32,7 @@ pub const EXIT_CONFIG: u8 = 2;
 against the ANEF portal and prefecture booking systems on a schedule, classifies every run \
 (up, degraded, no_capacity, broken, down), exports Prometheus metrics and keeps what it saw.\n\n\
 Start with `vigie demo`: it runs everything against a local imitation of the portal, no network needed.",
-    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n  vigie outbox --config config/vigie.yaml      # e-mails waiting or refused\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md, docs/alerts.md"
+    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n  vigie outbox --config config/vigie.yaml      # e-mails waiting or refused\n  vigie report --config config/vigie.yaml --month 2026-11   # availability report (HTML, French)\n  vigie evidence export --config config/vigie.yaml --month 2026-11 -o preuves.zip\n  vigie evidence verify preuves.zip            # check a bundle (exit 1 if altered)\n  vigie verify --config config/vigie.yaml      # check the evidence register in the store\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md, docs/alerts.md, docs/reports.md"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -130,6 +134,86 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// An availability report for a period: HTML (French by default), CSV or JSON.
+    ///
+    /// Availability per probe and per procedure (with and without
+    /// maintenance, and in office hours), incidents with MTTR and MTBF, slot
+    /// availability of appointment probes, response-time percentiles, when
+    /// failures happen, evidence counts, and a methodology generated from the
+    /// configuration. Computed from hourly rollups: a month of 50 one-minute
+    /// probes takes under a second. Right after `vigie demo`, run it with no option in the
+    /// same folder. See docs/reports.md.
+    #[command(
+        after_help = "Examples:\n  vigie report                                          # after `vigie demo`, in the same folder\n  vigie report --config config/vigie.yaml --month 2026-11\n  vigie report --db var/vigie.db --from 2026-11-01 --to 2026-11-30 --format csv -o novembre.csv\n  vigie report --config config/vigie.yaml --procedure titre-sejour --lang en --format json -o -"
+    )]
+    Report {
+        /// The daemon configuration (its `store.path` names the database; it
+        /// also gives the methodology, office hours and language).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The history database itself, e.g. var/demo.db (no methodology without --config).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[command(flatten)]
+        period: report::PeriodArgs,
+        /// Only this probe (repeat for several) [default: all]
+        #[arg(long = "probe", value_name = "NAME")]
+        probes: Vec<String>,
+        /// Only the probes of this procedure label (repeatable)
+        #[arg(long = "procedure", value_name = "LABEL")]
+        procedures: Vec<String>,
+        /// Only the probes of this site label (repeatable)
+        #[arg(long = "site", value_name = "LABEL")]
+        sites: Vec<String>,
+        /// html (one self-contained file, prints to A4), csv (long form: one
+        /// value per row) or json (the same numbers)
+        #[arg(long, value_enum, default_value_t = report::FormatArg::Html)]
+        format: report::FormatArg,
+        /// Language [default: the configuration's reports.language, fr]
+        #[arg(long, value_enum)]
+        lang: Option<report::LangArg>,
+        /// File to write, `-` for standard output [default: rapport-vigie-FROM_TO.html]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// The evidence register: export captures as a bundle, verify a bundle.
+    Evidence {
+        #[command(subcommand)]
+        command: evidence::EvidenceCommand,
+    },
+    /// Check the evidence register in the store: every link of the chain,
+    /// every record against its hash, every page against its SHA-256.
+    ///
+    /// Exits 1 naming the first broken record (altered, deleted, inserted or
+    /// reordered). With --anchor, also checks that the register still holds
+    /// a head published earlier (the daemon logs one every hour; reports
+    /// print it), which detects a truncated tail.
+    #[command(
+        after_help = "Examples:\n  vigie verify                                   # after `vigie demo`, in the same folder\n  vigie verify --config config/vigie.yaml\n  vigie verify --db var/vigie.db --anchor 1234:3fa9…   # an anchor from the log or a report"
+    )]
+    Verify {
+        /// The daemon configuration file (its `store.path` names the database).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The history database itself, e.g. var/demo.db after `vigie demo`.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// A head published earlier (`evidence chain anchor` in the daemon's
+        /// log, or a report's "Ancre du registre"): the register must still hold it.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Option<String>,
+    },
+    /// Benchmark: generate a month of one-minute history and time the report.
+    #[command(hide = true)]
+    BenchReport {
+        /// Database to create (reused when it exists).
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 50)]
+        probes: u32,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
     /// The portal simulator alone (for writing probes, or for tests by hand).
     Sim {
         #[arg(long, default_value = "127.0.0.1:8181")]
@@ -216,6 +300,30 @@ pub fn main() -> ExitCode {
                 scenario,
                 demo_scenario,
             } => sim::sim(portal, prefecture, rdv, scenario, demo_scenario).await,
+            Command::Report {
+                config,
+                db,
+                period,
+                probes,
+                procedures,
+                sites,
+                format,
+                lang,
+                output,
+            } => report::report(report::Options {
+                config,
+                db,
+                period,
+                probes,
+                procedures,
+                sites,
+                format,
+                lang,
+                output,
+            }),
+            Command::Evidence { command } => evidence::evidence(command),
+            Command::Verify { config, db, anchor } => evidence::verify_store(config, db, anchor),
+            Command::BenchReport { db, probes, days } => bench::bench_report(&db, probes, days),
         }
     });
     match result {

@@ -29,7 +29,7 @@ pub(super) struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    fn err(&mut self, at: Pos, msg: impl Into<String>) {
+    pub(super) fn err(&mut self, at: Pos, msg: impl Into<String>) {
         self.diags.push(self.file, at, msg);
     }
 }

@@ -16,6 +16,7 @@ use super::step::{compile_broken_when, compile_step, pos, valid_name, FileCtx, S
 use super::{yaml, Config, Files, LoadOptions, Section, DEFAULT_LISTEN};
 use crate::alert::settings::ProbeAlerts;
 use crate::diag::{ConfigErrors, Diagnostics, Pos};
+use crate::evidence::settings::ProbeEvidence;
 use crate::probe::{Labels, Politeness, Probe, Schedule, Target};
 
 /// Load and validate the daemon configuration at `path` and every probe file
@@ -159,12 +160,10 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         maintenance,
     } = alerts::compile_sections(path, alert_sections(), timezone, &targets, files, opts, diags);
 
+    let mut evidence = super::evidence::compile_evidence(path, &raw.evidence, diags);
+    let reports = super::evidence::compile_reports(path, &raw.reports, diags);
     let mut sections = HashMap::new();
-    let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 3] = [
-        ("evidence", &raw.evidence),
-        ("reports", &raw.reports),
-        ("status_page", &raw.status_page),
-    ];
+    let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 1] = [("status_page", &raw.status_page)];
     for (key, v) in raw_sections {
         if let Some(v) = v {
             sections.insert(
@@ -198,10 +197,9 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
     probe_files.dedup();
 
     let mut probes = Vec::new();
-    let mut probe_sections = HashMap::new();
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     for pf in probe_files {
-        let Some((probe, psections, name_pos, probe_alerts)) = load_probe(&pf, files, &targets, timezone, opts, diags) else {
+        let Some((probe, probe_evidence, name_pos, probe_alerts)) = load_probe(&pf, files, &targets, timezone, opts, diags) else {
             continue;
         };
         if let Some(first) = names.get(&probe.name) {
@@ -213,7 +211,9 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
             continue;
         }
         names.insert(probe.name.clone(), pf.clone());
-        probe_sections.insert(probe.name.clone(), psections);
+        if let Some(e) = probe_evidence {
+            evidence.probes.insert(probe.name.clone(), e);
+        }
         if let Some(a) = probe_alerts {
             alerting.probes.insert(probe.name.clone(), a);
         }
@@ -235,8 +235,9 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         store,
         alerting,
         maintenance,
+        evidence,
+        reports,
         sections,
-        probe_sections,
     }
 }
 
@@ -305,11 +306,9 @@ pub fn parse_cron(s: &str) -> Result<croner::Cron, String> {
         .map_err(|e| e.to_string().trim_end_matches('.').to_string())
 }
 
-type ProbeSections = HashMap<&'static str, Section>;
-
-/// A compiled probe, its raw sections for later stages, the position of its
-/// name, and its `alerts:` section.
-type LoadedProbe = (Probe, ProbeSections, Pos, Option<ProbeAlerts>);
+/// A compiled probe, its `evidence:` section, the position of its name, and
+/// its `alerts:` section.
+type LoadedProbe = (Probe, Option<ProbeEvidence>, Pos, Option<ProbeAlerts>);
 
 fn load_probe(
     path: &Path,
@@ -479,23 +478,16 @@ fn load_probe(
         }
         match opts.env_var(&var) {
             Some(v) => env.push((var, v)),
-            None if enabled => ctx.err(at, format!("environment variable `{var}` is not set (read as env.{var}); export it before starting vigie, or set `enabled: false` on this probe")),
+            None if enabled && !opts.secrets_optional => ctx.err(at, format!("environment variable `{var}` is not set (read as env.{var}); export it before starting vigie, or set `enabled: false` on this probe")),
             None => {}
         }
     }
 
     let probe_alerts = raw.alerts.as_ref().map(|a| alerts::compile_probe_alerts(path, a, ctx.diags));
-    let mut psections = HashMap::new();
-    if let Some(e) = &raw.evidence {
-        psections.insert(
-            "evidence",
-            Section {
-                file: path.to_path_buf(),
-                pos: pos(e),
-                value: e.value.clone(),
-            },
-        );
-    }
+    let probe_evidence = raw
+        .evidence
+        .as_ref()
+        .map(|e| super::evidence::compile_probe_evidence(path, e, ctx.diags));
 
     let name_pos = pos(&raw.name);
     let ok = ctx.diags.len() == before;
@@ -523,5 +515,5 @@ fn load_probe(
         broken_when,
         steps,
     };
-    Some((probe, psections, name_pos, probe_alerts))
+    Some((probe, probe_evidence, name_pos, probe_alerts))
 }

@@ -7,9 +7,11 @@
 
 mod alerts;
 pub mod compile;
+mod evidence;
 pub mod files;
 pub mod raw;
 pub mod raw_alerts;
+pub mod raw_evidence;
 pub mod step;
 pub mod units;
 pub mod yaml;
@@ -24,7 +26,9 @@ pub use files::{DiskFiles, EmbeddedFiles, Files};
 
 use crate::alert::settings::{AlertSettings, MaintenanceWindow};
 use crate::diag::Pos;
+use crate::evidence::EvidenceSettings;
 use crate::probe::{Politeness, Probe, Target};
+use crate::report::settings::ReportSettings;
 use crate::store::StoreSettings;
 
 /// The validated daemon configuration.
@@ -46,11 +50,13 @@ pub struct Config {
     pub alerting: AlertSettings,
     /// Maintenance windows (`maintenance:`), global or per target/probe.
     pub maintenance: Vec<MaintenanceWindow>,
-    /// Sections read by later stages (evidence, reports, status page), with
-    /// the position where each starts.
+    /// What is kept as evidence (`evidence:` and the probe files' `evidence:`).
+    pub evidence: EvidenceSettings,
+    /// Report defaults (`reports:`): language, office hours, observations.
+    pub reports: ReportSettings,
+    /// Sections read by later stages (the status page), with the position
+    /// where each starts.
     pub sections: HashMap<&'static str, Section>,
-    /// Per-probe raw sections (`evidence`), keyed by probe name.
-    pub probe_sections: HashMap<String, HashMap<&'static str, Section>>,
 }
 
 /// A raw configuration section handed to a later stage as JSON.
@@ -88,6 +94,10 @@ pub struct LoadOptions {
     pub base_url_overrides: HashMap<String, String>,
     /// Environment for `env.NAME` templates; `None` reads the process environment.
     pub env: Option<HashMap<String, String>>,
+    /// Commands that read the history but run no probe (`report`,
+    /// `evidence`, `verify`) do not need the probes' secrets: a missing
+    /// environment variable is then not an error.
+    pub secrets_optional: bool,
 }
 
 impl LoadOptions {

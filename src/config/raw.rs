@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::raw_alerts::{RawAlerts, RawMaintenance, RawProbeAlerts, RawSmtp, RawStore};
+use super::raw_evidence::{RawEvidence, RawProbeEvidence, RawReports};
 use super::units::{ByteSize, HumanDuration};
 
 pub type S<T> = Spanned<T>;
@@ -156,14 +157,16 @@ pub struct RawConfig {
     pub alerts: Option<S<RawAlerts>>,
     #[serde(default)]
     pub smtp: Option<S<RawSmtp>>,
-    /// Sections owned by later stages (evidence, reports, status page). Kept
-    /// raw here so that the core config stays independent of them.
+    /// Evidence kept of failing and no-slot runs, and report defaults (see
+    /// `raw_evidence.rs`).
     #[serde(default)]
-    pub evidence: Option<S<serde_json::Value>>,
+    pub evidence: Option<S<RawEvidence>>,
     #[serde(default)]
-    pub reports: Option<S<serde_json::Value>>,
+    pub reports: Option<S<RawReports>>,
     #[serde(default)]
     pub maintenance: Vec<S<RawMaintenance>>,
+    /// A section owned by a later stage (the status page). Kept raw here so
+    /// that the core config stays independent of it.
     #[serde(default)]
     pub status_page: Option<S<serde_json::Value>>,
 }
@@ -223,9 +226,9 @@ pub struct RawProbe {
     /// Alerting policy (failure/success thresholds, recipients...).
     #[serde(default)]
     pub alerts: Option<S<RawProbeAlerts>>,
-    /// Evidence settings for this probe, read by the evidence stage.
+    /// How often this probe's pages are kept as evidence.
     #[serde(default)]
-    pub evidence: Option<S<serde_json::Value>>,
+    pub evidence: Option<S<RawProbeEvidence>>,
     /// Steps are re-read one by one (see `yaml::reparse_node`) so that each
     /// reports its own errors.
     pub steps: Vec<S<IgnoredAny>>,

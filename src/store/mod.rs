@@ -1,12 +1,15 @@
 //! The durable history: SQLite (bundled, WAL) holding runs with their steps
 //! and observations, hourly rollups, incidents, the outage state machine's
-//! state, pending notifications and the e-mail outbox.
+//! state, pending notifications, the e-mail outbox and the evidence register.
 //!
 //! [`Store`] is a plain synchronous handle on one connection. The daemon owns
 //! one on a dedicated writer thread (`alert::sink`) and one in the mailer;
 //! the CLI opens its own. Schema and conventions: `schema.rs`.
 
+pub mod aggregate;
+pub mod evidence;
 pub mod incidents;
+pub mod latency;
 pub mod outbox;
 pub mod rollup;
 pub mod runs;
@@ -60,6 +63,8 @@ pub enum StoreError {
     Missing(PathBuf),
     #[error("stored JSON: {0}")]
     Json(serde_json::Error),
+    #[error("evidence: {0}")]
+    Evidence(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -8,14 +8,13 @@
 //! (rows are replaced, so this is idempotent) to catch a run that the writer
 //! recorded late. Raw runs are deleted only once their hour is rolled up.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::{from_ms, to_ms, Result};
+use super::{aggregate, from_ms, latency, to_ms, Result};
 
 const HOUR_MS: i64 = 3_600_000;
 const SETTLE_MS: i64 = 15 * 60 * 1000;
@@ -74,98 +73,70 @@ pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, k
         }
     }
     let rollup_cutoff = now_ms - keep_rollups.as_millis().min(i64::MAX as u128) as i64;
-    for table in ["rollup_runs", "rollup_failures", "rollup_observations"] {
+    for table in ["rollup_runs", "rollup_failures", "rollup_observations", "rollup_latency"] {
         report.rollups_deleted += conn.execute(&format!("DELETE FROM {table} WHERE hour_ms < ?1"), [rollup_cutoff])?;
     }
     Ok(report)
 }
 
-#[derive(Default)]
-struct Acc {
-    procedure: String,
-    site: String,
-    by_outcome: [i64; 5],
-    captcha: i64,
-    durations: Vec<f64>,
-}
-
 fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
-    let end = hour + HOUR_MS;
-    let mut accs: BTreeMap<(String, bool), Acc> = BTreeMap::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT probe, maintenance IS NOT NULL, procedure, site, outcome, captcha_step IS NOT NULL, duration_s
-             FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2",
-        )?;
-        let mut rows = stmt.query(params![hour, end])?;
-        while let Some(r) = rows.next()? {
-            let acc = accs.entry((r.get(0)?, r.get(1)?)).or_default();
-            acc.procedure = r.get(2)?;
-            acc.site = r.get(3)?;
-            let outcome: String = r.get(4)?;
-            let i = crate::probe::Outcome::ALL.iter().position(|o| o.as_str() == outcome).unwrap_or(3);
-            acc.by_outcome[i] += 1;
-            acc.captcha += i64::from(r.get::<_, bool>(5)?);
-            acc.durations.push(r.get(6)?);
-        }
-    }
+    let h = aggregate::aggregate(conn, None, from_ms(hour), from_ms(hour + HOUR_MS))?;
     let mut put = conn.prepare_cached(
         "INSERT OR REPLACE INTO rollup_runs (probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken,
             down, captcha, duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?;
-    for ((probe, maintenance), mut a) in accs {
-        a.durations.sort_by(f64::total_cmp);
-        let d = &a.durations;
+    for a in &h.runs {
         put.execute(params![
-            probe,
+            a.probe,
             hour,
-            maintenance,
+            a.maintenance,
             a.procedure,
             a.site,
-            d.len() as i64,
-            a.by_outcome[0],
-            a.by_outcome[1],
-            a.by_outcome[2],
-            a.by_outcome[3],
-            a.by_outcome[4],
+            a.runs,
+            a.up,
+            a.degraded,
+            a.no_capacity,
+            a.broken,
+            a.down,
             a.captcha,
-            d.iter().sum::<f64>(),
-            d.first().copied().unwrap_or(0.0),
-            d.last().copied().unwrap_or(0.0),
-            percentile(d, 50.0),
-            percentile(d, 95.0),
+            a.duration_sum_s,
+            a.duration_min_s,
+            a.duration_max_s,
+            a.duration_p50_s,
+            a.duration_p95_s,
         ])?;
     }
-    conn.prepare_cached("DELETE FROM rollup_failures WHERE hour_ms = ?1")?
-        .execute([hour])?;
-    conn.prepare_cached(
-        "INSERT INTO rollup_failures (probe, hour_ms, step, reason, runs)
-         SELECT probe, ?1, failed_step, reason, COUNT(*) FROM runs
-         WHERE started_at_ms >= ?1 AND started_at_ms < ?2 AND failed_step IS NOT NULL AND reason IS NOT NULL
-         GROUP BY probe, failed_step, reason",
-    )?
-    .execute(params![hour, end])?;
-    conn.prepare_cached("DELETE FROM rollup_observations WHERE hour_ms = ?1")?
-        .execute([hour])?;
-    conn.prepare_cached(
-        "INSERT INTO rollup_observations (probe, hour_ms, name, count, positive, sum, min, max)
-         SELECT r.probe, ?1, o.name, COUNT(*), SUM(o.value > 0), SUM(o.value), MIN(o.value), MAX(o.value)
-         FROM observations o JOIN runs r ON r.id = o.run_id
-         WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2
-         GROUP BY r.probe, o.name",
-    )?
-    .execute(params![hour, end])?;
+    for table in ["rollup_failures", "rollup_observations", "rollup_latency"] {
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE hour_ms = ?1"))?
+            .execute([hour])?;
+    }
+    let mut put = conn.prepare_cached("INSERT INTO rollup_failures (probe, hour_ms, step, reason, runs) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for f in &h.failures {
+        put.execute(params![f.probe, hour, f.step, f.reason, f.runs])?;
+    }
+    let mut put = conn.prepare_cached(
+        "INSERT INTO rollup_observations (probe, hour_ms, name, count, positive, sum, min, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for o in &h.observations {
+        put.execute(params![o.probe, hour, o.name, o.count, o.positive, o.sum, o.min, o.max])?;
+    }
+    for l in &h.latency {
+        latency::put(conn, l)?;
+    }
     Ok(())
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+/// The end of the rolled-up hours: every hour before it has its rollups
+/// (reports aggregate the hours from here on from raw runs).
+pub fn watermark(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let w: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'rollup_watermark_ms'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|v| v.parse().ok());
+    Ok(w.map(from_ms))
 }
 
 /// One hour of one probe's runs, inside or outside maintenance.

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this binary writes.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -203,6 +203,57 @@ CREATE TABLE outbox (
     delivered_to       TEXT
 );
 CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at_ms);
+"#;
+
+/// Version 2: the evidence register and latency histograms.
+const V2: &str = r#"
+-- Evidence: what a visitor would have seen on failing and no-slot runs.
+-- One hash chain over the whole table, in `seq` order (1, 2, 3... without
+-- gaps): `record` is the canonical JSON of the record, which holds the
+-- previous record's hash; `hash` is the SHA-256 of `record`; the body's
+-- SHA-256 is inside `record`. See src/evidence/record.rs and docs/reports.md.
+-- Append-only, kept forever: changing or deleting a row breaks the chain,
+-- which `vigie verify` reports.
+CREATE TABLE evidence (
+    seq            INTEGER PRIMARY KEY,
+    probe          TEXT NOT NULL,
+    -- failure | no_capacity
+    kind           TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    -- The run it comes from (raw runs are deleted after their retention;
+    -- the evidence stays).
+    run_id         INTEGER,
+    record         TEXT NOT NULL,
+    -- The page as received (redacted, capped), gzip-compressed.
+    body           BLOB NOT NULL,
+    hash           TEXT NOT NULL UNIQUE
+);
+CREATE INDEX evidence_by_time ON evidence (received_at_ms);
+CREATE INDEX evidence_by_probe_time ON evidence (probe, received_at_ms);
+
+-- A guard against accidents (an UPDATE typed in the wrong window), not a
+-- security boundary: whoever can drop these triggers can edit the file, and
+-- the hash chain is what detects that.
+CREATE TRIGGER evidence_no_update BEFORE UPDATE ON evidence
+BEGIN SELECT RAISE(ABORT, 'evidence records are append-only'); END;
+CREATE TRIGGER evidence_no_delete BEFORE DELETE ON evidence
+BEGIN SELECT RAISE(ABORT, 'evidence records are append-only'); END;
+
+-- Hourly latency histograms per probe and step (step '' is the whole run),
+-- so that reports give percentiles over any period from rollups. `buckets`
+-- is "index:count" pairs separated by commas; bucket i holds durations up to
+-- 1 ms x 2^(i/4) (store::rollup::bucket_of).
+CREATE TABLE rollup_latency (
+    probe   TEXT NOT NULL,
+    hour_ms INTEGER NOT NULL,
+    step    TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    sum_s   REAL NOT NULL,
+    min_s   REAL NOT NULL,
+    max_s   REAL NOT NULL,
+    buckets TEXT NOT NULL,
+    PRIMARY KEY (probe, hour_ms, step)
+) WITHOUT ROWID;
 "#;
 
 /// Bring the database to [`CURRENT_VERSION`]; refuse a newer one.

@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod echo;
+pub mod history;
 pub mod prometheus;
 pub mod smtp;
 pub mod smtp_tls;
@@ -119,6 +120,7 @@ pub fn shipped_demo_config(sim: &SimHandle) -> Config {
         &LoadOptions {
             base_url_overrides: overrides,
             env: Some(env),
+            ..LoadOptions::default()
         },
     ) {
         Ok(c) => c,

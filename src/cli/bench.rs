@@ -1,0 +1,201 @@
+//! `vigie bench-report` (hidden): fill a database with a month of history
+//! of 50 probes run every minute (2.2 million runs with their steps and
+//! observations, rolled up as the daemon's compaction would), then time the
+//! report in each format. BENCHMARKS.md records the figures.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use rusqlite::params;
+
+use crate::report::{self, period::Period, Filter, Format};
+use crate::store::{rollup, to_ms, Store};
+
+const PROCEDURES: [&str; 5] = [
+    "anef-connexion",
+    "anef-depot-document",
+    "titre-sejour",
+    "naturalisation",
+    "rdv-prefecture",
+];
+
+/// Deterministic pseudo-random numbers (no seed file, same data every time).
+fn noise(a: u64, b: u64) -> u64 {
+    let mut x = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^ (x >> 29)
+}
+
+fn generate(store: &mut Store, probes: u32, days: u32, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    let start = now - Duration::days(i64::from(days));
+    let minutes = i64::from(days) * 1440;
+    let mut runs = 0u64;
+    for day in 0..i64::from(days) {
+        let tx = store.conn_mut().transaction()?;
+        {
+            let mut run = tx.prepare_cached(
+                "INSERT INTO runs (probe, procedure, site, target, location, scheduled_at_ms, started_at_ms, duration_s, politeness_wait_s,
+                    outcome, reason, failed_step, message, captcha_step, last_http_status, maintenance)
+                 VALUES (?1, ?2, ?3, 'bench', 'bench', ?4, ?4, ?5, 0, ?6, ?7, ?8, NULL, NULL, ?9, ?10)",
+            )?;
+            let mut step = tx.prepare_cached(
+                "INSERT INTO steps (run_id, idx, name, status, reason, message, method, url, http_status, http_version, duration_s,
+                    time_to_headers_s, response_bytes, redirects, checks, tls_not_after_ms, excerpt)
+                 VALUES (?1, ?2, ?3, ?4, NULL, NULL, 'GET', 'https://bench.example/', ?5, 'HTTP/1.1', ?6, ?6, 20000, 0, '[]', NULL, NULL)",
+            )?;
+            let mut obs = tx.prepare_cached("INSERT INTO observations (run_id, step_idx, name, value) VALUES (?1, 2, ?2, ?3)")?;
+            for m in day * 1440..((day + 1) * 1440).min(minutes) {
+                for p in 0..probes {
+                    let at = start + Duration::minutes(m) + Duration::seconds(i64::from(p % 60));
+                    let local = at.with_timezone(&chrono_tz::Europe::Paris);
+                    let name = format!("bench-probe-{p:02}");
+                    let slots_probe = p % 5 == 4;
+                    let maintenance = local.weekday() == chrono::Weekday::Sun && local.hour() >= 22;
+                    // Every probe has an outage of 40 to 100 minutes every 3 days, at a working hour.
+                    let day_no = m / 1440;
+                    let outage = (day_no + i64::from(p)) % 3 == 0 && {
+                        let from = (9 + i64::from(p % 8)) * 60;
+                        let minute_of_day = i64::from(local.hour() * 60 + local.minute());
+                        minute_of_day >= from && minute_of_day < from + 40 + i64::from(p)
+                    };
+                    let r = noise(m as u64, u64::from(p));
+                    let (outcome, reason, failed_step, http) = if maintenance || outage {
+                        ("down", Some("http_5xx"), Some("step-2"), 503)
+                    } else if r.is_multiple_of(500) {
+                        ("broken", Some("error_page"), Some("step-1"), 200)
+                    } else if slots_probe && !(local.weekday().num_days_from_monday() < 3 && local.hour() == 10) {
+                        ("no_capacity", Some("no_capacity"), Some("step-2"), 200)
+                    } else if r.is_multiple_of(97) {
+                        ("degraded", Some("slow"), Some("step-0"), 200)
+                    } else {
+                        ("up", None, None, 200)
+                    };
+                    let d = [
+                        0.08 + (r % 50) as f64 / 1000.0,
+                        0.15 + (r % 300) as f64 / 1000.0,
+                        0.3 + (r % 700) as f64 / 1000.0,
+                    ];
+                    run.execute(params![
+                        name,
+                        PROCEDURES[(p % 5) as usize],
+                        format!("site-{:02}", p % 10),
+                        to_ms(at),
+                        d.iter().sum::<f64>(),
+                        outcome,
+                        reason,
+                        failed_step,
+                        http,
+                        maintenance.then_some("dimanche-soir"),
+                    ])?;
+                    let id = tx.last_insert_rowid();
+                    for (i, dur) in d.iter().enumerate() {
+                        let status = if outcome == "down" && i == 2 { 503 } else { 200 };
+                        step.execute(params![id, i as i64, format!("step-{i}"), "passed", status, dur])?;
+                    }
+                    if slots_probe && outcome != "down" {
+                        let free = if outcome == "up" { 3.0 } else { 0.0 };
+                        obs.execute(params![id, "appointment_slots", free])?;
+                        if free > 0.0 {
+                            obs.execute(params![id, "first_free_date", (at + Duration::days(40)).timestamp() as f64])?;
+                        }
+                    }
+                    runs += 1;
+                }
+            }
+        }
+        // The incidents the daemon would have recorded for the outages above.
+        for p in (0..probes).filter(|p| (day + i64::from(*p)) % 3 == 0) {
+            // The outage's first minute inside this day of the generator.
+            let base = start + Duration::days(day);
+            let local_day = base.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+            let at_hour = |d| crate::report::period::day_start(d, chrono_tz::Europe::Paris) + Duration::hours(9 + i64::from(p % 8));
+            let mut from = at_hour(local_day);
+            if from < base {
+                from = at_hour(local_day + Duration::days(1));
+            }
+            if from >= base + Duration::days(1) || from >= now {
+                continue;
+            }
+            let to = from + Duration::minutes(40 + i64::from(p));
+            tx.execute(
+                "INSERT INTO incidents (probe, procedure, site, title, started_at_ms, detected_at_ms, ended_at_ms, closed_at_ms,
+                    last_failure_at_ms, outcome, reason, failed_step, message, last_http_status, failing_runs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'down', 'http_5xx', 'step-2', 'HTTP 503', 503, ?10)",
+                params![
+                    format!("bench-probe-{p:02}"),
+                    PROCEDURES[(p % 5) as usize],
+                    format!("site-{:02}", p % 10),
+                    format!("Bench probe {p:02}"),
+                    to_ms(from),
+                    to_ms(from + Duration::minutes(1)),
+                    to_ms(to),
+                    to_ms(to + Duration::minutes(1)),
+                    to_ms(to - Duration::minutes(1)),
+                    40 + i64::from(p),
+                ],
+            )?;
+        }
+        tx.commit()?;
+        eprintln!("  day {}/{days}: {runs} runs", day + 1);
+    }
+    Ok(runs)
+}
+
+pub fn bench_report(db: &Path, probes: u32, days: u32) -> anyhow::Result<ExitCode> {
+    let now = Utc::now().with_minute(0).and_then(|t| t.with_second(0)).unwrap_or_else(Utc::now);
+    let fresh = !db.exists();
+    let mut store = Store::open(db)?;
+    if fresh {
+        eprintln!("generating {days} days of {probes} probes run every minute into {}…", db.display());
+        let t = Instant::now();
+        let runs = generate(&mut store, probes, days, now)?;
+        eprintln!(
+            "{runs} runs in {:.0} s; rolling up (as the daemon's compaction does)…",
+            t.elapsed().as_secs_f64()
+        );
+        let t = Instant::now();
+        let r = rollup::compact(
+            store.conn_mut(),
+            now,
+            std::time::Duration::from_secs(90 * 86400),
+            std::time::Duration::from_secs(5 * 365 * 86400),
+        )?;
+        eprintln!("{} hours rolled up in {:.0} s", r.hours_rolled_up, t.elapsed().as_secs_f64());
+    }
+    let runs: i64 = store.conn().query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
+    let to = now.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let period = Period::new(Some(to - Duration::days(i64::from(days))), Some(to), chrono_tz::Europe::Paris, now)?;
+    println!(
+        "{} — {runs} raw runs; report from {} to {}",
+        db.display(),
+        period.from_day,
+        period.to_day
+    );
+    for format in [Format::Html, Format::Json, Format::Csv] {
+        let t = Instant::now();
+        let req = report::Request {
+            period: period.clone(),
+            filter: Filter::default(),
+            language: crate::alert::settings::Language::Fr,
+            settings: Default::default(),
+            config: None,
+            now,
+        };
+        let r = report::build(store.conn(), &req, |_| {})?;
+        let built = t.elapsed();
+        let bytes = report::render(&r, format, None)?;
+        println!(
+            "{:<4}  {} probes, {} incidents: built in {:.2} s, rendered in {:.2} s ({} KiB)",
+            format.extension(),
+            r.probes.len(),
+            r.incidents.len(),
+            built.as_secs_f64(),
+            (t.elapsed() - built).as_secs_f64(),
+            bytes.len() / 1024
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,225 @@
+//! `vigie evidence export`, `vigie evidence verify` and `vigie verify`: the
+//! tamper-evident register of captured pages, for a lawyer or a court.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chrono::Utc;
+use clap::Subcommand;
+
+use super::report::{LangArg, PeriodArgs};
+use crate::alert::settings::Language;
+use crate::evidence::bundle::{self, ExportRequest, Selection};
+use crate::evidence::verify::{self, Anchor, Problem};
+use crate::evidence::{bundle_verify, EvidenceError};
+use crate::store::Store;
+
+/// Exit status when a verification finds a problem.
+pub const EXIT_BROKEN: u8 = 1;
+
+#[derive(Subcommand, Debug)]
+pub enum EvidenceCommand {
+    /// Export the captures of a period as a zip bundle for a lawyer or a court.
+    ///
+    /// The bundle holds index.html (every capture with its URL, date and
+    /// time in Paris and UTC, and SHA-256; the pages shown as received,
+    /// scripts and network disabled), the pages themselves, the chain of
+    /// records, a manifest, and verify.py to check it without vigie.
+    Export {
+        /// The daemon configuration file (its `store.path` names the database).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The history database itself, e.g. var/demo.db after `vigie demo`.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// Only this probe (repeat for several) [default: all]
+        #[arg(long = "probe", value_name = "NAME")]
+        probes: Vec<String>,
+        /// Language of index.html [default: the configuration's reports.language, fr]
+        #[arg(long, value_enum)]
+        lang: Option<LangArg>,
+        /// The zip to write [default: preuves-vigie-FROM_TO.zip]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Check a bundle: every page against its SHA-256, every link of the
+    /// chain, the manifest and the HTML pages. Exits 1 at the first problem,
+    /// naming the first broken record.
+    Verify {
+        /// The zip written by `vigie evidence export`.
+        bundle: PathBuf,
+        /// Also check the chain against an anchor published earlier (SEQ:HASH).
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Option<String>,
+    },
+}
+
+fn anchor(a: Option<&str>) -> anyhow::Result<Option<Anchor>> {
+    a.map(|a| a.parse::<Anchor>().map_err(anyhow::Error::msg)).transpose()
+}
+
+fn print_problems(problems: &[Problem], extra: &[String]) {
+    if let Some(first) = problems.first() {
+        eprintln!("BROKEN — first broken record: {first}");
+    }
+    for p in problems.iter().skip(1).take(50) {
+        eprintln!("  {p}");
+    }
+    if problems.len() > 51 {
+        eprintln!("  … and {} more", problems.len() - 51);
+    }
+    for e in extra {
+        eprintln!("  {e}");
+    }
+}
+
+pub fn evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        EvidenceCommand::Export {
+            config,
+            db,
+            period,
+            probes,
+            lang,
+            output,
+        } => export(config, db, period, probes, lang, output),
+        EvidenceCommand::Verify { bundle, anchor: a } => {
+            let v = bundle_verify::verify_bundle(&bundle, anchor(a.as_deref())?)?;
+            if v.ok() {
+                let m = v.manifest.as_ref();
+                println!(
+                    "OK — {}: {} capture(s) over {} day(s), chain #{} to #{} intact, every page matches its SHA-256",
+                    bundle.display(),
+                    v.checked_records,
+                    m.map(|m| m.summary.days_covered).unwrap_or(0),
+                    m.map(|m| m.chain_first).unwrap_or(0),
+                    m.map(|m| m.chain_last).unwrap_or(0)
+                );
+                if let Some(m) = m {
+                    println!(
+                        "last hash {} (exported {}; register head then {})",
+                        m.chain_last_hash, m.exported_at, m.register_head
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            } else {
+                if v.records.is_empty() {
+                    eprintln!("BROKEN — {}", v.files.first().map(String::as_str).unwrap_or("?"));
+                    print_problems(&[], &v.files[1..]);
+                } else {
+                    print_problems(&v.records, &v.files);
+                }
+                Ok(ExitCode::from(EXIT_BROKEN))
+            }
+        }
+    }
+}
+
+fn export(
+    config: Option<PathBuf>,
+    db: Option<PathBuf>,
+    period: PeriodArgs,
+    probes: Vec<String>,
+    lang: Option<LangArg>,
+    output: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let src = match super::history::resolve(config.as_deref(), db.as_deref())? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let store = Store::open_existing(&src.db)?;
+    let tz = src.config.as_ref().map(|c| c.timezone).unwrap_or(chrono_tz::Europe::Paris);
+    let language = lang
+        .map(LangArg::language)
+        .or(src.config.as_ref().map(|c| c.reports.language))
+        .unwrap_or_default();
+    let p = period.period(tz, crate::report::data::earliest_day(store.conn(), tz)?)?;
+    let out = output.unwrap_or_else(|| {
+        let stem = if language == Language::Fr {
+            "preuves-vigie"
+        } else {
+            "vigie-evidence"
+        };
+        PathBuf::from(format!("{stem}-{}_{}.zip", p.from_day, p.to_day))
+    });
+    let started = Instant::now();
+    eprintln!("vigie evidence export: {} to {} from {}…", p.from_day, p.to_day, src.db.display());
+    let req = ExportRequest {
+        from: p.start,
+        to: p.end,
+        selection: Selection {
+            from: p.from_day,
+            to: p.to_day,
+            timezone: tz.to_string(),
+            probes,
+            language: language.as_str().into(),
+        },
+    };
+    match bundle::export(store.conn(), &req, &out, Utc::now()) {
+        Ok(e) => {
+            println!(
+                "{} capture(s) over {} day(s) (records #{} to #{}) → {} ({:.1} MiB, {:.1} s)",
+                e.summary.captures,
+                e.summary.days_covered,
+                e.chain_first,
+                e.chain_last,
+                e.path.display(),
+                e.bytes as f64 / 1024.0 / 1024.0,
+                started.elapsed().as_secs_f64()
+            );
+            println!(
+                "Open index.html after extracting it; check it with: vigie evidence verify {}",
+                e.path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(EvidenceError::Nothing) => {
+            eprintln!("nothing to export: no capture was recorded from {} to {} for these probes (captures are kept for failing and no-slot runs)", p.from_day, p.to_day);
+            Ok(ExitCode::from(EXIT_BROKEN))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `vigie verify`: the whole register in the store.
+pub fn verify_store(config: Option<PathBuf>, db: Option<PathBuf>, a: Option<String>) -> anyhow::Result<ExitCode> {
+    let src = match super::history::resolve(config.as_deref(), db.as_deref())? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let store = Store::open_existing(&src.db)?;
+    let tz = src.config.as_ref().map(|c| c.timezone).unwrap_or(chrono_tz::Europe::Paris);
+    let started = Instant::now();
+    let v = verify::verify_store(store.conn(), anchor(a.as_deref())?, |n| {
+        if n.is_multiple_of(50_000) {
+            eprintln!("  {n} records checked…");
+        }
+    })?;
+    let when = |t: Option<chrono::DateTime<Utc>>| {
+        t.map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string())
+            .unwrap_or_else(|| "—".into())
+    };
+    if v.ok() {
+        match &v.head {
+            Some((seq, hash)) => {
+                println!(
+                    "OK — evidence register of {} intact: {} record(s) from {} to {} ({:.1} s)",
+                    src.db.display(),
+                    v.records,
+                    when(v.first_at),
+                    when(v.last_at),
+                    started.elapsed().as_secs_f64()
+                );
+                println!("anchor (keep it, publish it): {seq}:{hash}");
+            }
+            None => println!("OK — the evidence register of {} is empty", src.db.display()),
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        print_problems(&v.problems, &[]);
+        Ok(ExitCode::from(EXIT_BROKEN))
+    }
+}

@@ -1,0 +1,233 @@
+//! One evidence record: what a visitor would have seen at one moment, in a
+//! canonical JSON form that is hashed and chained.
+//!
+//! The hash of a record is the SHA-256 of its canonical text, exactly as
+//! stored (and as written, one per line, in a bundle's `chain.jsonl`). The
+//! text holds the previous record's hash (`prev`) and the SHA-256 of the page
+//! (`body_sha256`), so changing a page, a record, or the order of records
+//! breaks a link that anyone can recompute with `sha256sum` or three lines of
+//! Python. Fields are in a fixed order (serde writes struct fields in
+//! declaration order); nothing is re-serialised to verify.
+
+use std::io::{Read, Write};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{EvidenceError, Kind};
+use crate::probe::{Outcome, Probe, Reason, RunResult};
+use crate::runner::redact::Redactor;
+
+/// Format tag of the canonical record.
+pub const FORMAT: &str = "vigie-evidence/1";
+
+/// `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The canonical record. Field order is part of the format: never reorder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub format: String,
+    /// Position in the chain: 1, 2, 3... without gaps.
+    pub seq: u64,
+    /// SHA-256 of the previous record's canonical text ([`GENESIS`] for #1).
+    pub prev: String,
+    pub probe: String,
+    pub title: String,
+    pub procedure: String,
+    pub site: String,
+    /// Vantage point of the vigie instance.
+    pub location: String,
+    pub kind: Kind,
+    pub outcome: Outcome,
+    pub reason: Option<Reason>,
+    pub step: String,
+    pub step_index: u32,
+    pub message: Option<String>,
+    pub method: String,
+    /// The URL of the page (after redirects), redacted.
+    pub url: String,
+    /// None when no response came (refused connection, timeout, DNS).
+    pub http_status: Option<u16>,
+    /// When the page was received (UTC, milliseconds); the run's start when
+    /// no response came.
+    pub observed_at: String,
+    /// The same instant in Europe/Paris, with its offset.
+    pub observed_at_paris: String,
+    pub run_started_at: String,
+    /// The maintenance window the run fell in, if any.
+    pub maintenance: Option<String>,
+    /// Response headers as received, credentials redacted.
+    pub headers: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    /// The page's file in an export bundle (empty when there is no body).
+    pub file: String,
+    pub body_bytes: u64,
+    /// SHA-256 of the body exactly as kept (redacted, capped).
+    pub body_sha256: String,
+    /// True when the page was cut at the capture cap.
+    pub truncated: bool,
+    pub vigie_version: String,
+}
+
+impl Record {
+    /// The canonical text: compact JSON, fields in declaration order.
+    pub fn canonical(&self) -> Result<String, EvidenceError> {
+        serde_json::to_string(self).map_err(EvidenceError::Json)
+    }
+
+    pub fn parse(text: &str) -> Result<Record, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn observed_at_utc(&self) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(&self.observed_at).ok().map(|t| t.with_timezone(&Utc))
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// RFC 3339 with milliseconds, `Z` for UTC.
+pub fn utc_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn paris_text(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono_tz::Europe::Paris)
+        .to_rfc3339_opts(SecondsFormat::Millis, false)
+}
+
+/// File extension of a page in a bundle, from its content type.
+pub fn extension(content_type: Option<&str>) -> &'static str {
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    if ct.contains("html") {
+        "html"
+    } else if ct.contains("json") {
+        "json"
+    } else if ct.starts_with("text/") {
+        "txt"
+    } else if ct.contains("xml") {
+        "xml"
+    } else if ct.contains("pdf") {
+        "pdf"
+    } else if ct.is_empty() {
+        "html"
+    } else {
+        "bin"
+    }
+}
+
+/// A record ready to be chained: everything but `seq`, `prev` and `file`.
+pub struct Draft {
+    pub record: Record,
+    pub body: Vec<u8>,
+    pub observed_at: DateTime<Utc>,
+}
+
+/// What the visitor saw at the step that decided the run. The capture was
+/// redacted by the runner; the probe's secret values are redacted once more
+/// here (headers and body, plain and URL-encoded), so that a capture from a
+/// future code path that forgot cannot leak them.
+pub fn draft(probe: &Probe, location: &str, run: &RunResult, kind: Kind, maintenance: Option<&str>, max_body: usize) -> Option<Draft> {
+    let step_name = run.failed_step.as_deref()?;
+    let (idx, step) = run.steps.iter().enumerate().find(|(_, s)| s.name == step_name)?;
+    let mut redactor = Redactor::new();
+    for (_, value) in &probe.env {
+        redactor.add(value);
+    }
+    let capture = step.capture.as_ref();
+    let observed_at = capture.map(|c| c.received_at).unwrap_or(run.started_at);
+    let (mut body, mut truncated) = match capture {
+        Some(c) => (redactor.bytes(&c.body), c.truncated),
+        None => (Vec::new(), false),
+    };
+    if body.len() > max_body {
+        body.truncate(max_body);
+        truncated = true;
+    }
+    let headers: Vec<(String, String)> = capture
+        .map(|c| c.headers.iter().map(|(k, v)| (k.clone(), redactor.header(k, v))).collect())
+        .unwrap_or_default();
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.clone());
+    let url = capture
+        .map(|c| c.url.clone())
+        .or_else(|| step.url.clone())
+        .or_else(|| step.request_url.clone())
+        .unwrap_or_default();
+    let record = Record {
+        format: FORMAT.to_string(),
+        seq: 0,
+        prev: String::new(),
+        probe: probe.name.clone(),
+        title: probe.title.clone(),
+        procedure: probe.labels.procedure.clone(),
+        site: probe.labels.site.clone(),
+        location: location.to_string(),
+        kind,
+        outcome: run.outcome,
+        reason: run.reason,
+        step: step.name.clone(),
+        step_index: idx as u32,
+        message: run.message.as_deref().map(|m| redactor.text(m)),
+        method: step.method.clone(),
+        url: redactor.text(&url),
+        http_status: capture.map(|c| c.status).or(step.http_status),
+        observed_at: utc_text(observed_at),
+        observed_at_paris: paris_text(observed_at),
+        run_started_at: utc_text(run.started_at),
+        maintenance: maintenance.map(str::to_string),
+        headers,
+        content_type,
+        file: String::new(),
+        body_bytes: body.len() as u64,
+        body_sha256: sha256_hex(&body),
+        truncated,
+        vigie_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    Some(Draft { record, body, observed_at })
+}
+
+/// Give a draft its place in the chain; returns the canonical text and its hash.
+pub fn seal(record: &mut Record, seq: u64, prev: &str) -> Result<(String, String), EvidenceError> {
+    record.seq = seq;
+    record.prev = prev.to_string();
+    record.file = if record.body_bytes > 0 {
+        page_file(seq, record.content_type.as_deref())
+    } else {
+        String::new()
+    };
+    let text = record.canonical()?;
+    let hash = sha256_hex(text.as_bytes());
+    Ok((text, hash))
+}
+
+/// `pages/000042.html`.
+pub fn page_file(seq: u64, content_type: Option<&str>) -> String {
+    format!("pages/{seq:06}.{}", extension(content_type))
+}
+
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>, EvidenceError> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).map_err(EvidenceError::Io)?;
+    enc.finish().map_err(EvidenceError::Io)
+}
+
+/// Decompress a stored body, refusing to grow beyond `limit` bytes (a
+/// hand-crafted row must not exhaust memory).
+pub fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, EvidenceError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(EvidenceError::Io)?;
+    if out.len() > limit {
+        return Err(EvidenceError::TooLarge(limit));
+    }
+    Ok(out)
+}

@@ -1,0 +1,76 @@
+//! Validated evidence settings (`evidence:` in the daemon configuration and
+//! in probe files), built by `config::evidence`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::Kind;
+
+/// How often a probe's pages of one kind are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindPolicy {
+    pub enabled: bool,
+    /// Repeated identical captures of one probe are kept at most this often.
+    /// The first capture of a streak, or one that differs (another step,
+    /// reason or HTTP status), is kept sooner, but never more than once a
+    /// minute (or `every`, if shorter).
+    pub every: Duration,
+}
+
+/// The daemon's `evidence:` section, with each probe file's overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceSettings {
+    pub enabled: bool,
+    pub failures: KindPolicy,
+    pub no_capacity: KindPolicy,
+    /// Bytes of each page kept (the runner captures at most 512 KiB).
+    pub max_body: usize,
+    /// How often the chain's head is written to the log (an anchor).
+    pub anchor_every: Duration,
+    pub probes: HashMap<String, ProbeEvidence>,
+}
+
+/// A probe file's `evidence:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeEvidence {
+    pub enabled: Option<bool>,
+    pub failures: Option<KindPolicy>,
+    pub no_capacity: Option<KindPolicy>,
+}
+
+/// Largest body kept: the runner's capture cap.
+pub const MAX_BODY: usize = 512 * 1024;
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        EvidenceSettings {
+            enabled: true,
+            failures: KindPolicy {
+                enabled: true,
+                every: Duration::from_secs(15 * 60),
+            },
+            no_capacity: KindPolicy {
+                enabled: true,
+                every: Duration::from_secs(3600),
+            },
+            max_body: MAX_BODY,
+            anchor_every: Duration::from_secs(3600),
+            probes: HashMap::new(),
+        }
+    }
+}
+
+impl EvidenceSettings {
+    /// The policy for one probe and kind; `None` when nothing is kept.
+    pub fn policy(&self, probe: &str, kind: Kind) -> Option<KindPolicy> {
+        let over = self.probes.get(probe);
+        if !over.and_then(|o| o.enabled).unwrap_or(self.enabled) {
+            return None;
+        }
+        let p = match kind {
+            Kind::Failure => over.and_then(|o| o.failures).unwrap_or(self.failures),
+            Kind::NoCapacity => over.and_then(|o| o.no_capacity).unwrap_or(self.no_capacity),
+        };
+        p.enabled.then_some(p)
+    }
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Check a vigie evidence bundle without vigie (Python 3.8+, standard library).
+
+    python3 verify.py preuves.zip
+
+Checks that each page matches the SHA-256 in its record, that each record
+names the hash of the one before it (the chain), that the records follow
+each other without gaps, and that every file matches manifest.json, which
+itself matches the SHA-256 it carries. Exit status 0 when all holds.
+"""
+import hashlib
+import json
+import sys
+import zipfile
+
+GENESIS = "0" * 64
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def main(path):
+    z = zipfile.ZipFile(path)
+    problems = []
+    lines = [line for line in z.read("chain.jsonl").split(b"\n") if line]
+    prev_hash, prev_seq, full = None, None, 0
+    for line in lines:
+        rec = json.loads(line)
+        seq = rec["seq"]
+        if rec.get("stub"):
+            h = rec["hash"]  # a record of another probe, left out: only its hash
+        else:
+            full += 1
+            h = sha256(line)  # a record's hash is the SHA-256 of its line
+            if rec["file"] and sha256(z.read(rec["file"])) != rec["body_sha256"]:
+                problems.append("record #%d: its page %s was altered" % (seq, rec["file"]))
+        if prev_seq is not None and seq != prev_seq + 1:
+            problems.append("record #%d: follows #%d (records deleted or reordered)" % (seq, prev_seq))
+        expected_prev = GENESIS if seq == 1 else prev_hash
+        if expected_prev is not None and rec["prev"] != expected_prev:
+            problems.append("record #%d: the chain is broken (the record before it was altered, deleted or moved)" % seq)
+        prev_hash, prev_seq = h, seq
+
+    manifest = json.loads(z.read("manifest.json"))
+    claimed = manifest["manifest_sha256"]
+    manifest["manifest_sha256"] = ""
+    if sha256(json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")) != claimed:
+        problems.append("manifest.json was altered")
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    for name in z.namelist():
+        if name.endswith("/"):
+            continue  # a folder entry (zip -r), not a file
+        if name != "manifest.json" and name not in listed:
+            problems.append("%s was added to the bundle" % name)
+    for name, digest in listed.items():
+        if name not in z.namelist():
+            problems.append("%s is missing" % name)
+        elif sha256(z.read(name)) != digest:
+            problems.append("%s was altered" % name)
+    if prev_hash != manifest["chain_last_hash"]:
+        problems.append("the chain does not end where manifest.json says")
+
+    for p in problems:
+        print("PROBLEM: " + p)
+    if problems:
+        return 1
+    print("OK: %d captures, chain #%d to #%d intact, last hash %s" % (full, manifest["chain_first"], manifest["chain_last"], prev_hash))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,444 @@
+//! The methodology section, generated from the configuration: what each
+//! probe does step by step, its schedule and target, the vantage point, the
+//! responsible-probing rules in force and how each figure is computed.
+//! Form values, extracted values and secrets are never shown: only field
+//! names and the probe's own conditions.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use super::model::{Methodology, ProbeMethod, StepText};
+use super::settings::ReportSettings;
+use crate::alert::settings::{Language, WindowTime};
+use crate::config::units::format_duration;
+use crate::config::Config;
+use crate::evidence::EvidenceSettings;
+use crate::probe::{Body, BrokenWhen, Match, ObserveKind, ObserveSource, PartContent, Probe, Step};
+
+fn fr(l: Language) -> bool {
+    l == Language::Fr
+}
+
+fn conditions(m: &Match, l: Language) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = &m.status {
+        let list: Vec<String> = s.iter().map(u16::to_string).collect();
+        out.push(format!(
+            "{} {}",
+            if fr(l) { "statut HTTP" } else { "HTTP status" },
+            list.join(" / ")
+        ));
+    }
+    for t in &m.body_contains {
+        out.push(format!("{} « {t} »", if fr(l) { "la page contient" } else { "the page contains" }));
+    }
+    for t in &m.body_not_contains {
+        out.push(format!(
+            "{} « {t} »",
+            if fr(l) {
+                "la page ne contient pas"
+            } else {
+                "the page does not contain"
+            }
+        ));
+    }
+    for r in &m.body_matches {
+        out.push(format!(
+            "{} /{}/",
+            if fr(l) { "la page correspond à" } else { "the page matches" },
+            r.as_str()
+        ));
+    }
+    for c in &m.css_present {
+        out.push(format!(
+            "{} `{}`",
+            if fr(l) { "élément présent" } else { "element present" },
+            c.source
+        ));
+    }
+    for c in &m.css_absent {
+        out.push(format!(
+            "{} `{}`",
+            if fr(l) { "élément absent" } else { "element absent" },
+            c.source
+        ));
+    }
+    for (path, v) in &m.json {
+        out.push(format!("JSON `{}` = {v}", path.source));
+    }
+    for path in &m.json_exists {
+        out.push(format!("JSON `{}` {}", path.source, if fr(l) { "présent" } else { "present" }));
+    }
+    for (k, v) in &m.headers {
+        out.push(format!("{} {k}: {v}", if fr(l) { "en-tête" } else { "header" }));
+    }
+    if let Some(d) = m.max_duration {
+        out.push(format!("{} {}", if fr(l) { "en moins de" } else { "within" }, format_duration(d)));
+    }
+    out
+}
+
+fn broken(b: &BrokenWhen, l: Language) -> String {
+    format!(
+        "{} ({}) {} {}",
+        if fr(l) { "en échec" } else { "broken" },
+        b.reason.as_str(),
+        if fr(l) { "si" } else { "when" },
+        conditions(&b.when, l).join(" ; ")
+    )
+}
+
+/// A template as a reader should see it: the target's address and
+/// variables filled in, what a run extracts left as `{{ name }}`.
+fn shown(t: &crate::template::Template, p: &Probe) -> String {
+    let mut s = t.to_string().replace("{{ base_url }}", &p.target.base_url);
+    for (k, v) in &p.target.vars {
+        s = s.replace(&format!("{{{{ {k} }}}}"), v);
+    }
+    s
+}
+
+fn size(bytes: u64, l: Language) -> String {
+    match (bytes, l) {
+        (b, Language::Fr) if b >= 1024 => format!("{} Kio", b / 1024),
+        (b, Language::En) if b >= 1024 => format!("{} KiB", b / 1024),
+        (b, Language::Fr) => format!("{b} octets"),
+        (b, Language::En) => format!("{b} bytes"),
+    }
+}
+
+fn step_text(p: &Probe, s: &Step, i: usize, l: Language) -> StepText {
+    let mut lines = Vec::new();
+    let r = &s.request;
+    let mut req = format!("{}. {} {}", i + 1, r.method, shown(&r.url, p));
+    if !r.query.is_empty() {
+        let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={}", shown(v, p))).collect();
+        let _ = write!(req, "?{}", q.join("&"));
+    }
+    match &r.body {
+        Body::None => {}
+        Body::Form(fields) => {
+            let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+            let _ = write!(
+                req,
+                " — {} : {}",
+                if fr(l) { "formulaire, champs" } else { "form, fields" },
+                names.join(", ")
+            );
+        }
+        Body::Json(_) => req.push_str(if fr(l) { " — corps JSON" } else { " — JSON body" }),
+        Body::Raw { .. } => req.push_str(if fr(l) { " — corps texte" } else { " — text body" }),
+        Body::Multipart(parts) => {
+            let desc: Vec<String> = parts
+                .iter()
+                .map(|part| match &part.content {
+                    PartContent::Text(_) => part.name.clone(),
+                    PartContent::File { path, bytes } => format!(
+                        "{} ({} {}, {})",
+                        part.name,
+                        if fr(l) { "fichier" } else { "file" },
+                        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                        size(bytes.len() as u64, l)
+                    ),
+                    PartContent::Generated { size: n, kind } => format!(
+                        "{} ({} {}, {})",
+                        part.name,
+                        if fr(l) {
+                            "fichier de test généré"
+                        } else {
+                            "generated test file"
+                        },
+                        kind.default_content_type(),
+                        size(*n, l)
+                    ),
+                })
+                .collect();
+            let _ = write!(
+                req,
+                " — {} : {}",
+                if fr(l) { "envoi de fichier" } else { "upload" },
+                desc.join(", ")
+            );
+        }
+    }
+    lines.push(req);
+    let expect = conditions(&s.expect, l);
+    if !expect.is_empty() {
+        lines.push(format!("{} : {}", if fr(l) { "attendu" } else { "expected" }, expect.join(" ; ")));
+    }
+    if let Some(m) = &s.captcha_when {
+        lines.push(format!(
+            "{} : {}",
+            if fr(l) {
+                "arrêt au CAPTCHA (jamais résolu) si"
+            } else {
+                "stops at the CAPTCHA (never solved) when"
+            },
+            conditions(m, l).join(" ; ")
+        ));
+    }
+    if let Some(m) = &s.no_capacity_when {
+        lines.push(format!(
+            "{} : {}",
+            if fr(l) { "« aucun créneau » si" } else { "\"no slot\" when" },
+            conditions(m, l).join(" ; ")
+        ));
+    }
+    for b in &s.broken_when {
+        lines.push(broken(b, l));
+    }
+    if !s.observe.is_empty() {
+        let obs: Vec<String> = s
+            .observe
+            .iter()
+            .map(|o| {
+                let what = match &o.source {
+                    ObserveSource::CssCount(c) => format!("{} `{}`", if fr(l) { "nombre de" } else { "count of" }, c.source),
+                    ObserveSource::Css { css, attr } => match attr {
+                        Some(a) => format!("`{}` [{a}]", css.source),
+                        None => format!("`{}`", css.source),
+                    },
+                    ObserveSource::Regex { regex, .. } => format!("/{}/", regex.as_str()),
+                    ObserveSource::RegexCount(regex) => format!("{} /{}/", if fr(l) { "nombre de" } else { "count of" }, regex.as_str()),
+                    ObserveSource::Json(j) => format!("JSON `{}`", j.source),
+                };
+                let kind = if o.kind == ObserveKind::Timestamp { ", date" } else { "" };
+                format!("{} ({what}{kind})", o.name)
+            })
+            .collect();
+        lines.push(format!("{} : {}", if fr(l) { "relève" } else { "records" }, obs.join(", ")));
+    }
+    if !s.extract.is_empty() {
+        let names: Vec<String> = s
+            .extract
+            .iter()
+            .map(|e| {
+                if e.secret {
+                    format!(
+                        "{} ({})",
+                        e.name,
+                        if fr(l) { "secret, jamais écrit" } else { "secret, never written" }
+                    )
+                } else {
+                    e.name.clone()
+                }
+            })
+            .collect();
+        lines.push(format!(
+            "{} : {}",
+            if fr(l) {
+                "extrait pour la suite"
+            } else {
+                "extracts for later steps"
+            },
+            names.join(", ")
+        ));
+    }
+    StepText {
+        name: s.name.clone(),
+        lines,
+    }
+}
+
+/// "toutes les 15 min" / "every 15 min", or runs per day when irregular.
+pub fn schedule_text(p: &Probe, l: Language, now: DateTime<Utc>) -> String {
+    let next = p.schedule.next_times(now, 200);
+    let gaps: Vec<i64> = next.windows(2).map(|w| (w[1] - w[0]).num_seconds()).collect();
+    let regular = gaps.first().filter(|g| gaps.iter().all(|x| x == *g)).copied();
+    let words = match regular {
+        Some(g) => format!(
+            "{} {}",
+            if fr(l) { "toutes les" } else { "every" },
+            super::fmt::duration(g as f64, l)
+        ),
+        None => {
+            let week = p
+                .schedule
+                .next_times(now, 20_000)
+                .into_iter()
+                .take_while(|t| *t < now + chrono::Duration::days(7))
+                .count();
+            format!(
+                "{:.0} {}",
+                week as f64 / 7.0,
+                if fr(l) {
+                    "fois par jour en moyenne"
+                } else {
+                    "times a day on average"
+                }
+            )
+        }
+    };
+    format!("{words} — crontab « {} » ({})", p.schedule.source, p.schedule.timezone)
+}
+
+fn probe_method(p: &Probe, l: Language, now: DateTime<Utc>) -> ProbeMethod {
+    let mut steps: Vec<StepText> = p.steps.iter().enumerate().map(|(i, s)| step_text(p, s, i, l)).collect();
+    if !p.broken_when.is_empty() {
+        steps.push(StepText {
+            name: if fr(l) { "à chaque page".into() } else { "on every page".into() },
+            lines: p.broken_when.iter().map(|b| broken(b, l)).collect(),
+        });
+    }
+    let secs = |d: std::time::Duration| super::fmt::duration(d.as_secs_f64(), l);
+    let mut timeout = secs(p.timeout);
+    if let Some(d) = p.degraded_after {
+        let _ = write!(timeout, " ({} {})", if fr(l) { "lent au-delà de" } else { "slow beyond" }, secs(d));
+    }
+    ProbeMethod {
+        probe: p.name.clone(),
+        title: p.title.clone(),
+        description: p.description.as_ref().map(|d| d.trim().to_string()),
+        target: p.target.name.clone(),
+        base_url: p.target.base_url.clone(),
+        schedule: schedule_text(p, l, now),
+        timeout,
+        steps,
+    }
+}
+
+fn rules(l: Language, contact: Option<&str>) -> Vec<String> {
+    let contact = contact.unwrap_or("—");
+    if fr(l) {
+        vec![
+            "vigie ne résout ni ne contourne jamais un CAPTCHA : une sonde s'arrête à la page du CAPTCHA et enregistre seulement qu'elle l'a atteinte.".into(),
+            "Aucune rotation d'adresse IP ni de proxy ; chaque exécution est un nouveau visiteur (cookies vides), comme une personne qui ouvre le site.".into(),
+            "Un budget de requêtes par serveur, partagé par toutes les sondes (ci-dessous), borne la charge imposée aux sites observés.".into(),
+            format!("Chaque requête s'identifie dans son User-Agent avec une adresse de contact ({contact})."),
+            "Aucun compte réel n'est créé et aucun document réel n'est déposé sur les sites en production, sauf compte de test dédié configuré explicitement.".into(),
+            "Aucune donnée personnelle n'est conservée ; mots de passe, cookies, jetons et secrets configurés sont masqués dans tout ce que vigie écrit (historique, preuves, rapports, journaux).".into(),
+        ]
+    } else {
+        vec![
+            "vigie never solves or bypasses a CAPTCHA: a probe stops at the CAPTCHA page and only records that it reached it.".into(),
+            "No IP rotation, no proxies; each run is a new visitor (empty cookie jar), like a person opening the site.".into(),
+            "A per-server request budget, shared by all probes (below), bounds the load put on the sites observed.".into(),
+            format!("Every request identifies itself in its User-Agent with a contact address ({contact})."),
+            "No real account is created and no real document is filed on live sites, unless a dedicated test account is explicitly configured.".into(),
+            "No personal data is kept; passwords, cookies, tokens and configured secrets are redacted from everything vigie writes (history, evidence, reports, logs).".into(),
+        ]
+    }
+}
+
+fn computation(l: Language, live_from: DateTime<Utc>, s: &ReportSettings, tz: chrono_tz::Tz) -> Vec<String> {
+    let live = super::fmt::datetime(live_from, tz, l);
+    if fr(l) {
+        vec![
+            "Disponibilité : part des vérifications (exécutions d'une sonde) qui ne se sont terminées ni « inaccessible » (pas de réponse, erreur 5xx) ni « en échec » (la démarche n'a pas abouti). Une réponse lente ou « aucun créneau » compte comme disponible : le système a répondu ; l'absence de créneau est mesurée à part. Trois chiffres : toutes vérifications comprises, hors fenêtres de maintenance annoncées, et pendant les heures ouvrées (maintenance comprise : c'est ce qu'a rencontré une personne pendant ces heures).".into(),
+            "Incidents : de la première vérification en échec à la première vérification réussie qui suit (seuils de la politique d'alerte). Durée cumulée et temps perdu en heures ouvrées : part de chaque incident comprise dans la période (et dans les heures ouvrées). MTTR : durée moyenne des incidents terminés. MTBF : temps observé hors incident divisé par le nombre d'incidents commencés dans la période.".into(),
+            format!("Créneaux : part des vérifications ayant atteint la page des créneaux qui en proposaient au moins un (observation « {} »). Plus longue période sans créneau : de la première à la dernière vérification n'en trouvant aucun avant qu'un créneau réapparaisse ; toutes les vérifications de cette période n'en ont trouvé aucun. Délai jusqu'à la première date libre (observation « {} ») : moyenne horaire, à une demi-heure près.", s.slot_observation, s.first_free_observation),
+            "Temps de réponse : percentiles calculés à partir d'histogrammes horaires (classes larges de 19 %, soit ±9 % sur chaque valeur) ; « exécution complète » : vérifications allées jusqu'au bout (disponible, lent ou aucun créneau) ; étapes : celles qui ont reçu une réponse (un délai dépassé est un échec, pas un temps de réponse).".into(),
+            format!("Données : agrégats horaires de l'historique (conservés 5 ans par défaut), et vérifications brutes pour les heures récentes non encore agrégées (depuis le {live}). Les heures où vigie ne tournait pas ne sont comptées nulle part : la couverture de chaque sonde est indiquée."),
+            "Répartition des échecs : par jour de la semaine et heure (heure de Paris), hors maintenance.".into(),
+        ]
+    } else {
+        vec![
+            "Availability: the share of checks (probe runs) that ended neither \"down\" (no response, HTTP 5xx) nor \"broken\" (the procedure failed). A slow answer or \"no slot\" counts as available: the system answered; the lack of slots is measured apart. Three figures: all checks, outside announced maintenance windows, and in office hours (maintenance included: what a person met during those hours).".into(),
+            "Incidents: from the first failing check to the first passing one after it (alerting policy thresholds). Total and office hours lost: the part of each incident inside the period (and inside office hours). MTTR: mean duration of the incidents that ended. MTBF: observed time without outage divided by the incidents that started in the period.".into(),
+            format!("Slots: the share of checks that reached the slot page and were offered at least one (observation \"{}\"). Longest stretch without slot: from the first to the last check finding none before a slot was offered again; every check in it found none. Delay to the first free date (observation \"{}\"): hourly means, to within half an hour.", s.slot_observation, s.first_free_observation),
+            "Response times: percentiles from hourly histograms (buckets 19 % wide, so ±9 % on each value); \"whole run\": checks that went to their end (up, slow or no slot); steps: those that received a response (a timeout is a failure, not a response time).".into(),
+            format!("Data: hourly rollups of the history (kept 5 years by default), and raw checks for recent hours not rolled up yet (since {live}). Hours when vigie was not running count nowhere: each probe's coverage is given."),
+            "Failure pattern: by weekday and hour (Paris time), outside maintenance.".into(),
+        ]
+    }
+}
+
+fn evidence_text(e: &EvidenceSettings, l: Language) -> Vec<String> {
+    if !e.enabled {
+        return vec![if fr(l) {
+            "Conservation des preuves désactivée."
+        } else {
+            "Evidence keeping is off."
+        }
+        .into()];
+    }
+    let d = |x: std::time::Duration| super::fmt::duration(x.as_secs_f64(), l);
+    if fr(l) {
+        vec![
+            format!("Pour les vérifications en échec et celles sans créneau, vigie conserve la page telle que reçue (adresse, date et heure, statut HTTP, en-têtes, contenu jusqu'à {} Kio, secrets masqués), avec son empreinte SHA-256, dans un registre chaîné : chaque enregistrement contient l'empreinte du précédent.", e.max_body / 1024),
+            format!("Au plus une capture par sonde toutes les {} pour des échecs identiques répétés, et toutes les {} pour les pages « aucun créneau » ; le début d'une série ou un changement (autre étape, raison ou statut) est conservé plus tôt, au plus une fois par minute.", d(e.failures.every), d(e.no_capacity.every)),
+        ]
+    } else {
+        vec![
+            format!("For failing checks and checks with no slot, vigie keeps the page as received (URL, date and time, HTTP status, headers, content up to {} KiB, secrets redacted) with its SHA-256, in a chained register: each record holds the hash of the previous one.", e.max_body / 1024),
+            format!("At most one capture per probe every {} for repeated identical failures, and every {} for \"no slot\" pages; the start of a streak or a change (another step, reason or status) is kept sooner, at most once a minute.", d(e.failures.every), d(e.no_capacity.every)),
+        ]
+    }
+}
+
+pub struct Input<'a> {
+    pub config: Option<&'a Config>,
+    pub settings: &'a ReportSettings,
+    pub lang: Language,
+    pub tz: chrono_tz::Tz,
+    pub probes: &'a [String],
+    pub locations: Vec<String>,
+    pub live_from: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+pub fn build(i: Input) -> Methodology {
+    let l = i.lang;
+    let c = i.config;
+    let mut politeness = Vec::new();
+    let mut maintenance = Vec::new();
+    let mut probes = Vec::new();
+    if let Some(c) = c {
+        for t in &c.targets {
+            politeness.push(format!(
+                "{} ({}) : {} {} {} {}",
+                t.name,
+                t.base_url,
+                if fr(l) {
+                    "au plus 1 requête toutes les"
+                } else {
+                    "at most 1 request every"
+                },
+                format_duration(t.politeness.min_interval),
+                if fr(l) { "et simultanées :" } else { "and at once:" },
+                t.politeness.max_concurrent
+            ));
+        }
+        for m in &c.maintenance {
+            let when = match &m.when {
+                WindowTime::Once { from, to } => {
+                    format!("{} – {}", super::fmt::datetime(*from, i.tz, l), super::fmt::datetime(*to, i.tz, l))
+                }
+                WindowTime::Recurring { source, duration, .. } => format!(
+                    "crontab « {source} », {} {}",
+                    if fr(l) { "durée" } else { "lasting" },
+                    format_duration(*duration)
+                ),
+            };
+            let scope: Vec<String> = m.targets.iter().chain(m.probes.iter()).cloned().collect();
+            maintenance.push(format!(
+                "{} : {when}{}{}",
+                m.name,
+                if scope.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", scope.join(", "))
+                },
+                m.note.as_ref().map(|n| format!(" — {n}")).unwrap_or_default()
+            ));
+        }
+        for p in c.probes.iter().filter(|p| i.probes.contains(&p.name)) {
+            probes.push(probe_method(p, l, i.now));
+        }
+    }
+    Methodology {
+        from_configuration: c.is_some(),
+        vigie_version: env!("CARGO_PKG_VERSION").into(),
+        locations: i.locations,
+        user_agent: c.map(|c| c.user_agent()),
+        timezone: i.tz.to_string(),
+        office_hours: i.settings.office_hours.describe(l),
+        rules: rules(l, c.map(|c| c.contact.as_str())),
+        politeness,
+        maintenance,
+        evidence: c.map(|c| evidence_text(&c.evidence, l)).unwrap_or_default(),
+        computation: computation(l, i.live_from, i.settings, i.tz),
+        probes,
+    }
+}

@@ -1,0 +1,278 @@
+//! Availability reports for an authority or a court: per probe and per
+//! procedure, incidents, slot availability, latency, failure patterns,
+//! evidence counts and a methodology generated from the configuration, as
+//! HTML (self-contained, printable to A4), CSV and JSON (the same numbers).
+//!
+//! [`build`] computes a [`model::Report`] from the store (hourly rollups,
+//! plus raw runs for the hours not rolled up yet, see `data.rs`); `html`,
+//! `csv` and JSON (serde) render it. See docs/reports.md.
+
+mod compute;
+pub mod csv;
+pub mod data;
+pub mod fmt;
+pub mod html;
+mod incidents;
+mod methodology;
+pub mod model;
+pub mod period;
+pub mod settings;
+mod slots;
+mod svg;
+mod words;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use crate::alert::settings::Language;
+use crate::config::Config;
+use crate::store::{incidents as store_incidents, Result, StoreError};
+use model::{EvidenceSummary, PeriodOut, ProbeReport, Report};
+use period::Period;
+use settings::ReportSettings;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Csv,
+    Json,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// Which probes a report covers: all when every list is empty; otherwise
+/// the probes named, or of a procedure or site named.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub probes: Vec<String>,
+    pub procedures: Vec<String>,
+    pub sites: Vec<String>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.probes.is_empty() && self.procedures.is_empty() && self.sites.is_empty()
+    }
+
+    pub fn accepts(&self, probe: &str, procedure: &str, site: &str) -> bool {
+        self.is_empty()
+            || self.probes.iter().any(|p| p == probe)
+            || self.procedures.iter().any(|p| p == procedure)
+            || self.sites.iter().any(|s| s == site)
+    }
+}
+
+pub struct Request<'a> {
+    pub period: Period,
+    pub filter: Filter,
+    pub language: Language,
+    pub settings: ReportSettings,
+    /// For the methodology, titles and step order; None with `--db` alone.
+    pub config: Option<&'a Config>,
+    pub now: DateTime<Utc>,
+}
+
+/// Labels and title of a probe, from the configuration or the history.
+struct Known {
+    title: String,
+    procedure: String,
+    site: String,
+    steps: Vec<String>,
+    observes_slots: bool,
+}
+
+fn known_probes(conn: &Connection, req: &Request, data: &data::Data, incidents: &[crate::store::Incident]) -> BTreeMap<String, Known> {
+    let mut out = BTreeMap::new();
+    let slot_name = &req.settings.slot_observation;
+    if let Some(c) = req.config {
+        for p in &c.probes {
+            out.insert(
+                p.name.clone(),
+                Known {
+                    title: p.title.clone(),
+                    procedure: p.labels.procedure.clone(),
+                    site: p.labels.site.clone(),
+                    steps: p.steps.iter().map(|s| s.name.clone()).collect(),
+                    observes_slots: p.steps.iter().any(|s| s.observe.iter().any(|o| &o.name == slot_name)),
+                },
+            );
+        }
+    }
+    for r in &data.hourly.runs {
+        out.entry(r.probe.clone()).or_insert_with(|| Known {
+            title: r.probe.clone(),
+            procedure: r.procedure.clone(),
+            site: r.site.clone(),
+            steps: vec![],
+            observes_slots: false,
+        });
+    }
+    for i in incidents {
+        let k = out.entry(i.probe.clone()).or_insert_with(|| Known {
+            title: i.title.clone(),
+            procedure: i.procedure.clone(),
+            site: i.site.clone(),
+            steps: vec![],
+            observes_slots: false,
+        });
+        if k.title == i.probe {
+            k.title = i.title.clone();
+        }
+    }
+    // Without a configuration, step order comes from the latest run.
+    for (name, k) in out.iter_mut().filter(|(_, k)| k.steps.is_empty()) {
+        if let Ok(mut stmt) = conn.prepare_cached(
+            "SELECT s.name FROM steps s WHERE s.run_id = (SELECT id FROM runs WHERE probe = ?1 ORDER BY started_at_ms DESC LIMIT 1) ORDER BY s.idx",
+        ) {
+            if let Ok(rows) = stmt.query_map([name], |r| r.get::<_, String>(0)) {
+                k.steps = rows.filter_map(|r| r.ok()).collect();
+            }
+        }
+    }
+    out
+}
+
+fn locations(conn: &Connection, config: Option<&Config>) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    if let Some(c) = config {
+        set.insert(c.location.clone());
+    }
+    if let Ok(l) = conn.query_row("SELECT location FROM runs ORDER BY id DESC LIMIT 1", [], |r| r.get::<_, String>(0)) {
+        set.insert(l);
+    }
+    set.into_iter().collect()
+}
+
+/// Compute the report. `progress` receives short messages for long work.
+pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -> Result<Report> {
+    let p = &req.period;
+    let tz = p.tz;
+    let office = &req.settings.office_hours;
+    progress("reading hourly rollups");
+    let data = data::load(conn, p)?;
+    let all_incidents = store_incidents::incidents_between(conn, None, p.start, p.end)?;
+    let known = known_probes(conn, req, &data, &all_incidents);
+    let selected: Vec<(&String, &Known)> = known.iter().filter(|(n, k)| req.filter.accepts(n, &k.procedure, &k.site)).collect();
+    let names: Vec<String> = selected.iter().map(|(n, _)| (*n).clone()).collect();
+    let h = &data.hourly;
+    let mut probes = Vec::new();
+    for (name, k) in &selected {
+        progress(&format!("probe {name}"));
+        let runs: Vec<_> = h.runs.iter().filter(|r| &r.probe == *name).collect();
+        let slot_rows: Vec<_> = h
+            .observations
+            .iter()
+            .filter(|o| &o.probe == *name && o.name == req.settings.slot_observation)
+            .collect();
+        let free_rows: Vec<_> = h
+            .observations
+            .iter()
+            .filter(|o| &o.probe == *name && o.name == req.settings.first_free_observation)
+            .collect();
+        let latency: Vec<_> = h.latency.iter().filter(|r| &r.probe == *name).collect();
+        let failures: Vec<_> = h.failures.iter().filter(|r| &r.probe == *name).collect();
+        let incs: Vec<_> = all_incidents.iter().filter(|i| &i.probe == *name).collect();
+        let availability = compute::availability(&runs, office, tz);
+        let observed = compute::observed_seconds(&runs, p);
+        let slots = if k.observes_slots || !slot_rows.is_empty() {
+            Some(slots::stats(
+                conn,
+                name,
+                &req.settings.slot_observation,
+                &slot_rows,
+                &free_rows,
+                availability.captcha,
+                p,
+            )?)
+        } else {
+            None
+        };
+        probes.push(ProbeReport {
+            probe: (*name).clone(),
+            title: k.title.clone(),
+            procedure: k.procedure.clone(),
+            site: k.site.clone(),
+            hours_observed: compute::hours_observed(&runs),
+            hours_in_period: p.hours().count() as u64,
+            incidents: incidents::stats(&incs, p, office, observed),
+            slots,
+            latency: compute::latency(&latency, &k.steps),
+            failures: compute::failures(&failures),
+            daily: compute::daily(&runs, &slot_rows, p),
+            availability,
+        });
+    }
+    let selected_runs: Vec<_> = h.runs.iter().filter(|r| names.contains(&r.probe)).collect();
+    let incidents: Vec<_> = all_incidents
+        .iter()
+        .filter(|i| names.contains(&i.probe))
+        .map(|i| incidents::row(i, p))
+        .collect();
+    progress("evidence");
+    let only = (!req.filter.is_empty()).then_some(names.as_slice());
+    let (captures, days) = crate::store::evidence::count_between(conn, p.start, p.end, only)?;
+    let head = crate::store::evidence::head(conn)?.map(|(s, h)| format!("{s}:{h}"));
+    let methodology = methodology::build(methodology::Input {
+        config: req.config,
+        settings: &req.settings,
+        lang: req.language,
+        tz,
+        probes: &names,
+        locations: locations(conn, req.config),
+        live_from: data.live_from,
+        now: req.now,
+    });
+    Ok(Report {
+        format: "vigie-report/1".into(),
+        generated_at: req.now,
+        vigie_version: env!("CARGO_PKG_VERSION").into(),
+        language: req.language.as_str().into(),
+        author: req.settings.author.clone(),
+        period: PeriodOut {
+            from: p.from_day,
+            to: p.to_day,
+            timezone: tz.to_string(),
+            start: p.start,
+            end: p.end,
+            partial: p.partial,
+        },
+        procedures: compute::procedures(&probes),
+        probes,
+        incidents,
+        failure_pattern: compute::pattern(&selected_runs, tz),
+        evidence: EvidenceSummary {
+            captures,
+            days_covered: days.len() as u64,
+            register_head: head,
+        },
+        methodology,
+    })
+}
+
+/// Render in a format. Secret values of the configured probes are redacted
+/// from the output once more, whatever their way in.
+pub fn render(report: &Report, format: Format, config: Option<&Config>) -> std::result::Result<Vec<u8>, StoreError> {
+    let bytes = match format {
+        Format::Json => serde_json::to_vec_pretty(report)?,
+        Format::Csv => csv::render(report).into_bytes(),
+        Format::Html => html::render(report).into_bytes(),
+    };
+    let mut r = crate::runner::redact::Redactor::new();
+    for p in config.map(|c| c.probes.as_slice()).unwrap_or_default() {
+        for (_, v) in &p.env {
+            r.add(v);
+        }
+    }
+    Ok(if r.is_empty() { bytes } else { r.bytes(&bytes) })
+}

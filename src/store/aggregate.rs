@@ -1,0 +1,186 @@
+//! Hourly aggregates of raw runs: what a rollup row holds, computed in
+//! memory. Compaction writes them (`rollup.rs`); reports compute them on the
+//! fly for the recent hours that are not rolled up yet, so a report never
+//! depends on when compaction last ran and both paths give the same numbers.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+
+use super::latency::{Histogram, LatencyRollup};
+use super::rollup::{FailureRollup, ObservationRollup, RunRollup};
+use super::{from_ms, to_ms, Result};
+use crate::probe::Outcome;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Every kind of hourly rollup for a stretch of hours.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Hourly {
+    pub runs: Vec<RunRollup>,
+    pub failures: Vec<FailureRollup>,
+    pub observations: Vec<ObservationRollup>,
+    pub latency: Vec<LatencyRollup>,
+}
+
+#[derive(Default)]
+struct RunAcc {
+    procedure: String,
+    site: String,
+    by_outcome: [u32; 5],
+    captcha: u32,
+    durations: Vec<f64>,
+}
+
+#[derive(Default)]
+struct ObsAcc {
+    count: u32,
+    positive: u32,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// Aggregate the raw runs that started in `[from, to)` (all probes, or one)
+/// into hourly rollups. Latency: the whole run (step '') for runs that went
+/// to their end (up, degraded, no_capacity), and each step that received a
+/// response (a timeout or a refused connection is a failure, not a latency).
+pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Hourly> {
+    let (from, to) = (to_ms(from), to_ms(to));
+    let mut runs: BTreeMap<(String, i64, bool), RunAcc> = BTreeMap::new();
+    let mut failures: BTreeMap<(String, i64, String, String), u32> = BTreeMap::new();
+    let mut latency: BTreeMap<(String, i64, String), Histogram> = BTreeMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT probe, started_at_ms, maintenance IS NOT NULL, procedure, site, outcome, captcha_step IS NOT NULL,
+                    duration_s, failed_step, reason
+             FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2 AND (?3 IS NULL OR probe = ?3)",
+        )?;
+        let mut rows = stmt.query(params![from, to, probe])?;
+        while let Some(r) = rows.next()? {
+            let probe: String = r.get(0)?;
+            let hour = hour_of(r.get(1)?);
+            let outcome: String = r.get(5)?;
+            let outcome = Outcome::parse(&outcome).unwrap_or(Outcome::Broken);
+            let duration: f64 = r.get(7)?;
+            let acc = runs.entry((probe.clone(), hour, r.get(2)?)).or_default();
+            acc.procedure = r.get(3)?;
+            acc.site = r.get(4)?;
+            let i = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(3);
+            acc.by_outcome[i] += 1;
+            acc.captcha += u32::from(r.get::<_, bool>(6)?);
+            acc.durations.push(duration);
+            if let (Some(step), Some(reason)) = (r.get::<_, Option<String>>(8)?, r.get::<_, Option<String>>(9)?) {
+                *failures.entry((probe.clone(), hour, step, reason)).or_default() += 1;
+            }
+            if matches!(outcome, Outcome::Up | Outcome::Degraded | Outcome::NoCapacity) {
+                latency.entry((probe, hour, String::new())).or_default().add(duration);
+            }
+        }
+    }
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.probe, r.started_at_ms, s.name, s.duration_s FROM steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2 AND (?3 IS NULL OR r.probe = ?3)
+               AND s.http_status IS NOT NULL",
+        )?;
+        let mut rows = stmt.query(params![from, to, probe])?;
+        while let Some(r) = rows.next()? {
+            let key = (r.get::<_, String>(0)?, hour_of(r.get(1)?), r.get::<_, String>(2)?);
+            latency.entry(key).or_default().add(r.get(3)?);
+        }
+    }
+    let mut observations: BTreeMap<(String, i64, String), ObsAcc> = BTreeMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.probe, r.started_at_ms, o.name, o.value FROM observations o JOIN runs r ON r.id = o.run_id
+             WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2 AND (?3 IS NULL OR r.probe = ?3)",
+        )?;
+        let mut rows = stmt.query(params![from, to, probe])?;
+        while let Some(r) = rows.next()? {
+            let value: f64 = r.get(3)?;
+            let acc = observations.entry((r.get(0)?, hour_of(r.get(1)?), r.get(2)?)).or_default();
+            if acc.count == 0 || value < acc.min {
+                acc.min = value;
+            }
+            if acc.count == 0 || value > acc.max {
+                acc.max = value;
+            }
+            acc.count += 1;
+            acc.positive += u32::from(value > 0.0);
+            acc.sum += value;
+        }
+    }
+
+    let mut out = Hourly::default();
+    for ((probe, hour, maintenance), mut a) in runs {
+        a.durations.sort_by(f64::total_cmp);
+        let d = &a.durations;
+        out.runs.push(RunRollup {
+            probe,
+            hour: from_ms(hour),
+            maintenance,
+            procedure: a.procedure,
+            site: a.site,
+            runs: d.len() as u32,
+            up: a.by_outcome[0],
+            degraded: a.by_outcome[1],
+            no_capacity: a.by_outcome[2],
+            broken: a.by_outcome[3],
+            down: a.by_outcome[4],
+            captcha: a.captcha,
+            duration_sum_s: d.iter().sum(),
+            duration_min_s: d.first().copied().unwrap_or(0.0),
+            duration_max_s: d.last().copied().unwrap_or(0.0),
+            duration_p50_s: percentile(d, 50.0),
+            duration_p95_s: percentile(d, 95.0),
+        });
+    }
+    out.failures = failures
+        .into_iter()
+        .map(|((probe, hour, step, reason), runs)| FailureRollup {
+            probe,
+            hour: from_ms(hour),
+            step,
+            reason,
+            runs,
+        })
+        .collect();
+    out.observations = observations
+        .into_iter()
+        .map(|((probe, hour, name), a)| ObservationRollup {
+            probe,
+            hour: from_ms(hour),
+            name,
+            count: a.count,
+            positive: a.positive,
+            sum: a.sum,
+            min: a.min,
+            max: a.max,
+        })
+        .collect();
+    out.latency = latency
+        .into_iter()
+        .map(|((probe, hour, step), histogram)| LatencyRollup {
+            probe,
+            hour: from_ms(hour),
+            step,
+            histogram,
+        })
+        .collect();
+    Ok(out)
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
