@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use rusqlite::TransactionBehavior;
 
 use super::email::{self, RenderSettings};
 use super::events::{BatchFailed, BatchWritten, Compacted, EmailQueued, OutageClosed, OutageOpened};
@@ -30,6 +31,8 @@ use crate::probe::{Probe, RunResult};
 use crate::store::{incidents, outbox, rollup, runs, Store, StoreError};
 
 const BATCH: usize = 256;
+/// How long a stopping writer keeps retrying a batch that fails to write.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 const TICK: Duration = Duration::from_millis(200);
 
 pub(super) struct Writer {
@@ -102,6 +105,7 @@ impl Writer {
             return;
         }
         let mut delay = Duration::from_millis(500);
+        let mut stop_retry_since: Option<Instant> = None;
         loop {
             let started = Instant::now();
             match self.write(&batch, Utc::now()) {
@@ -120,9 +124,16 @@ impl Writer {
                         retry_in: delay,
                     }
                     .emit(&self.metrics);
+                    // Stopping does not make a transient error (a busy
+                    // database) final: keep retrying for a while, and give
+                    // up only on an error that outlasts the grace period.
                     if self.stopping.load(Ordering::Acquire) {
-                        tracing::error!(runs = batch.len(), "shutting down with runs that could not be written");
-                        return;
+                        let since = *stop_retry_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > SHUTDOWN_GRACE {
+                            tracing::error!(runs = batch.len(), error = %e, "shutting down with runs that could not be written");
+                            return;
+                        }
+                        delay = delay.min(Duration::from_secs(1));
                     }
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_secs(30));
@@ -140,7 +151,7 @@ impl Writer {
         let mut noticed = false;
         let mut throttle = self.throttle.clone();
         let mut appended: Vec<Appended> = Vec::new();
-        let tx = self.store.conn_mut().transaction()?;
+        let tx = self.store.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut chain = Appender::open(&tx)?;
         for (probe, r) in batch {
             let window = window_at(&rt.maintenance, probe, r.started_at).map(|w| w.name.as_str());
@@ -279,7 +290,7 @@ impl Writer {
             grafana_url: a.grafana_url.clone(),
         };
         let mut queued = Vec::new();
-        let tx = self.store.conn_mut().transaction()?;
+        let tx = self.store.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;
         for kind in machine::NoticeKind::ALL {
             if !notice::due(&pending, kind, a.group_window, now) {
                 continue;

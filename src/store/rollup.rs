@@ -48,7 +48,7 @@ pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, k
         rows.collect::<rusqlite::Result<Vec<i64>>>()?
     };
     for chunk in hours.chunks(24) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for h in chunk {
             roll_up_hour(&tx, *h)?;
             report.hours_rolled_up += 1;
