@@ -143,10 +143,8 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     println!("  evidence:          pages of failing and no-slot runs, chained by SHA-256 in the same database");
     println!("  afterwards:        vigie report (a French HTML report) · vigie evidence export · vigie evidence verify FILE.zip");
     println!("  Ctrl-C to stop.\n");
-    let start = Utc::now();
     let player = tokio::spawn(sim::scenario::play(handle.clone(), scenario, move |e| {
         let t = Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%H:%M:%S");
-        let _ = start;
         println!("{t}  ── scénario +{}s : {}", e.at.as_secs(), e.note.as_deref().unwrap_or(""));
     }));
     let d = daemon.daemon.clone();

@@ -34,7 +34,7 @@ pub async fn once(name: &str, path: &Path, json: bool) -> anyhow::Result<ExitCod
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        print!("{}", super::trace::render(&probe, &result));
+        print!("{}", super::trace::render(&result));
     }
     Ok(if result.outcome == Outcome::Up {
         ExitCode::SUCCESS

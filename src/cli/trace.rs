@@ -28,7 +28,7 @@ fn size(n: u64) -> String {
     }
 }
 
-pub fn render(_p: &Probe, r: &RunResult) -> String {
+pub fn render(r: &RunResult) -> String {
     let mut out = String::new();
     let width = r.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for s in &r.steps {
