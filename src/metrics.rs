@@ -222,13 +222,17 @@ impl Metrics {
 
     pub fn record_run(&self, probe: &Probe, r: &RunResult) {
         let l = [probe.name.as_str(), probe.labels.procedure.as_str(), probe.labels.site.as_str()];
-        self.probe_success.with_label_values(&l).set(i64::from(r.outcome.is_success()));
+        if r.outcome.is_observed() {
+            // An unobserved run says nothing about the portal: the last
+            // observed success stays, and its duration is not a measurement.
+            self.probe_success.with_label_values(&l).set(i64::from(r.outcome.is_success()));
+            self.probe_duration.with_label_values(&l).observe(r.duration.as_secs_f64());
+        }
         for o in Outcome::ALL {
             self.probe_outcome
                 .with_label_values(&[l[0], l[1], l[2], o.as_str()])
                 .set(i64::from(o == r.outcome));
         }
-        self.probe_duration.with_label_values(&l).observe(r.duration.as_secs_f64());
         self.probe_runs.with_label_values(&[l[0], l[1], l[2], r.outcome.as_str()]).inc();
         self.probe_last_run
             .with_label_values(&l)

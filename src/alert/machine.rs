@@ -17,6 +17,8 @@
 //! - an outage already open stays open through a window; passing runs in the
 //!   window close it (with its recovery e-mail: whoever got the opening e-mail
 //!   needs the closing one); reminders pause during the window;
+//! - an `unobserved` run (vigie's own failure, or bot protection) changes
+//!   nothing: it neither starts, advances nor closes an outage;
 //! - a run after scheduled runs were missed (vigie was stopped) breaks a
 //!   streak that has not opened an outage yet; on an open outage the silence
 //!   is recorded as a stretch vigie did not observe.
@@ -134,6 +136,10 @@ pub enum Action {
 
 /// One transition.
 pub fn step(state: &ProbeState, run: &RunFacts, policy: &Policy, now: DateTime<Utc>) -> (ProbeState, Vec<Action>) {
+    if !run.outcome.is_observed() {
+        // Nobody saw the portal: nothing to say about it, in either direction.
+        return (state.clone(), Vec::new());
+    }
     let mut s = state.clone();
     let mut actions = Vec::new();
     let failing = policy.failing.contains(run.outcome);

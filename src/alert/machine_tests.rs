@@ -311,3 +311,26 @@ fn the_same_run_twice_opens_once() {
     let (_, a) = step(&s, &run(1, Outcome::Down), &p, t(1));
     assert!(a.is_empty());
 }
+
+#[test]
+fn unobserved_runs_neither_open_advance_nor_close_an_outage() {
+    // Only unobserved runs (vigie's own failure, bot protection): nothing happens.
+    let runs: Vec<RunFacts> = (0..10).map(|m| run(m, Outcome::Unobserved)).collect();
+    let (s, a) = feed(&policy(), &runs);
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(s, ProbeState::default());
+
+    // An open outage stays open through unobserved runs, with no reminder or recovery.
+    let mut runs = vec![run(0, Outcome::Down), run(1, Outcome::Down)];
+    runs.extend((2..10).map(|m| run(m, Outcome::Unobserved)));
+    let (s, a) = feed(&policy(), &runs);
+    assert_eq!(kinds(&a), vec![(1, "open"), (1, "opened")]);
+    let outage = s.outage.expect("still open");
+    assert_eq!(outage.failing_runs, 2);
+    assert_eq!(outage.successes, 0);
+}
+
+#[test]
+fn unobserved_cannot_be_a_failing_outcome() {
+    assert!(!OutcomeSet::default().contains(Outcome::Unobserved));
+}

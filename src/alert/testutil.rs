@@ -77,6 +77,12 @@ pub fn run(probe: &Probe, at: DateTime<Utc>, outcome: Outcome) -> RunResult {
             Some(200),
             Some("the page matches broken_when (error_page)".to_string()),
         ),
+        Outcome::Unobserved => (
+            step("slots", StepStatus::Failed, None, Some(Reason::MonitorError), 3),
+            Some(Reason::MonitorError),
+            None,
+            Some("Chromium not found".to_string()),
+        ),
         Outcome::Down => (
             step("slots", StepStatus::Failed, Some(503), Some(Reason::Http5xx), 1230),
             Some(Reason::Http5xx),

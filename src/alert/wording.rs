@@ -103,6 +103,7 @@ pub fn visitor_sees(lang: Language, n: &Notice) -> String {
         }
         (Language::Fr, Outcome::Degraded) => "Le site fonctionne, mais les pages mettent très longtemps à s'afficher.".into(),
         (Language::Fr, Outcome::Up) => "Le site fonctionne.".into(),
+        (Language::Fr, Outcome::Unobserved) => "vigie n'a pas pu observer le site : cela ne dit rien de ce que voit un usager.".into(),
         (Language::En, Outcome::Down) => "The site does not respond: a visitor cannot reach it.".into(),
         (Language::En, Outcome::Broken) => {
             format!("The site responds, but the procedure fails at step \"{step}\": a visitor cannot complete it.")
@@ -110,6 +111,7 @@ pub fn visitor_sees(lang: Language, n: &Notice) -> String {
         (Language::En, Outcome::NoCapacity) => "The site works, but offers no slot: a visitor cannot book an appointment.".into(),
         (Language::En, Outcome::Degraded) => "The site works, but pages take very long to load.".into(),
         (Language::En, Outcome::Up) => "The site works.".into(),
+        (Language::En, Outcome::Unobserved) => "vigie could not observe the site: this says nothing of what a visitor sees.".into(),
     }
 }
 

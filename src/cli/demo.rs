@@ -35,6 +35,7 @@ impl ResultSink for RunPrinter {
             Outcome::NoCapacity => "∅",
             Outcome::Broken => "✗",
             Outcome::Down => "✗",
+            Outcome::Unobserved => "?",
         };
         let detail = match (r.reason, &r.failed_step) {
             (Some(reason), Some(step)) => format!("{} (étape {step}, {reason})", reason.label_fr()),

@@ -294,6 +294,13 @@ fn outcomes(s: &mut Sink, v: &Option<Spanned<Vec<Spanned<String>>>>) -> Option<O
                 s.err(pos(o), "`up` cannot count as failing");
                 ok = false;
             }
+            Some(Outcome::Unobserved) => {
+                s.err(
+                    pos(o),
+                    "`unobserved` cannot count as failing: vigie could not observe the portal (its own failure, or bot protection), which says nothing about the portal",
+                );
+                ok = false;
+            }
             Some(x) => set = set.with(x),
             None => {
                 s.err(

@@ -41,15 +41,19 @@ pub enum Kind {
     Failure,
     /// The run was `no_capacity`: the page said there was no slot.
     NoCapacity,
+    /// The run was `unobserved` because a bot-protection page refused the
+    /// monitor: a finding about access, not about the service.
+    Blocked,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Failure, Kind::NoCapacity];
+    pub const ALL: [Kind; 3] = [Kind::Failure, Kind::NoCapacity, Kind::Blocked];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Failure => "failure",
             Kind::NoCapacity => "no_capacity",
+            Kind::Blocked => "blocked",
         }
     }
 
@@ -61,6 +65,7 @@ impl Kind {
         match self {
             Kind::Failure => "échec",
             Kind::NoCapacity => "aucun créneau",
+            Kind::Blocked => "refus anti-robot",
         }
     }
 
@@ -68,6 +73,7 @@ impl Kind {
         match self {
             Kind::Failure => "failure",
             Kind::NoCapacity => "no slot",
+            Kind::Blocked => "bot protection",
         }
     }
 }

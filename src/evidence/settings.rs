@@ -68,7 +68,8 @@ impl EvidenceSettings {
             return None;
         }
         let p = match kind {
-            Kind::Failure => over.and_then(|o| o.failures).unwrap_or(self.failures),
+            // A bot-protection page is kept like a failure page.
+            Kind::Failure | Kind::Blocked => over.and_then(|o| o.failures).unwrap_or(self.failures),
             Kind::NoCapacity => over.and_then(|o| o.no_capacity).unwrap_or(self.no_capacity),
         };
         p.enabled.then_some(p)

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::settings::EvidenceSettings;
 use super::Kind;
-use crate::probe::{Outcome, RunResult};
+use crate::probe::{Outcome, Reason, RunResult};
 
 const FLOOR: Duration = Duration::from_secs(60);
 
@@ -27,6 +27,10 @@ pub fn kind_of(run: &RunResult) -> Option<Kind> {
     match run.outcome {
         Outcome::Down | Outcome::Broken => Some(Kind::Failure),
         Outcome::NoCapacity => Some(Kind::NoCapacity),
+        // A bot-protection page is a finding worth keeping; vigie's own
+        // failure left no page of the portal to keep.
+        Outcome::Unobserved if run.reason == Some(Reason::Blocked) => Some(Kind::Blocked),
+        Outcome::Unobserved => None,
         Outcome::Up | Outcome::Degraded => None,
     }
 }

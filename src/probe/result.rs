@@ -8,7 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The single outcome of a run. Order matters: later is worse.
+/// The single outcome of a run. Among the five observed outcomes, later is
+/// worse; `Unobserved` stands apart (vigie could not observe: it says nothing
+/// about the portal) and is placed last only so that `ALL` keeps its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -22,10 +24,22 @@ pub enum Outcome {
     Broken,
     /// The portal could not be reached (DNS, connect, TLS, timeout, HTTP 5xx).
     Down,
+    /// vigie could not observe the portal: its own failure (no file
+    /// descriptors, no memory, a browser missing or crashed, a panic) or a
+    /// bot-protection page that refused the monitor. Never an outage, never
+    /// counted for or against availability: time not observed.
+    Unobserved,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [Outcome::Up, Outcome::Degraded, Outcome::NoCapacity, Outcome::Broken, Outcome::Down];
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Up,
+        Outcome::Degraded,
+        Outcome::NoCapacity,
+        Outcome::Broken,
+        Outcome::Down,
+        Outcome::Unobserved,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +48,7 @@ impl Outcome {
             Outcome::NoCapacity => "no_capacity",
             Outcome::Broken => "broken",
             Outcome::Down => "down",
+            Outcome::Unobserved => "unobserved",
         }
     }
 
@@ -46,6 +61,12 @@ impl Outcome {
         matches!(self, Outcome::Up | Outcome::Degraded)
     }
 
+    /// Whether the run observed the portal at all (every outcome but
+    /// `unobserved`): only observed runs count in availability and outages.
+    pub fn is_observed(self) -> bool {
+        self != Outcome::Unobserved
+    }
+
     /// French label for people (reports, e-mails, status page).
     pub fn label_fr(self) -> &'static str {
         match self {
@@ -54,6 +75,7 @@ impl Outcome {
             Outcome::NoCapacity => "aucun créneau",
             Outcome::Broken => "en échec",
             Outcome::Down => "inaccessible",
+            Outcome::Unobserved => "non observé",
         }
     }
 
@@ -64,6 +86,7 @@ impl Outcome {
             Outcome::NoCapacity => "no slot",
             Outcome::Broken => "broken",
             Outcome::Down => "down",
+            Outcome::Unobserved => "not observed",
         }
     }
 }
@@ -99,10 +122,15 @@ pub enum Reason {
     // -> degraded / no_capacity
     Slow,
     NoCapacity,
+    // -> unobserved
+    /// vigie's own failure: not the portal's.
+    MonitorError,
+    /// A bot-protection page refused the monitor: the service was not seen.
+    Blocked,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 20] = [
         Reason::Dns,
         Reason::Connect,
         Reason::Tls,
@@ -121,6 +149,8 @@ impl Reason {
         Reason::Request,
         Reason::Slow,
         Reason::NoCapacity,
+        Reason::MonitorError,
+        Reason::Blocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,6 +173,8 @@ impl Reason {
             Reason::Request => "request",
             Reason::Slow => "slow",
             Reason::NoCapacity => "no_capacity",
+            Reason::MonitorError => "monitor_error",
+            Reason::Blocked => "blocked",
         }
     }
 
@@ -156,6 +188,7 @@ impl Reason {
             Reason::Dns | Reason::Connect | Reason::Tls | Reason::Timeout | Reason::ConnectionReset | Reason::Http5xx => Outcome::Down,
             Reason::Slow => Outcome::Degraded,
             Reason::NoCapacity => Outcome::NoCapacity,
+            Reason::MonitorError | Reason::Blocked => Outcome::Unobserved,
             _ => Outcome::Broken,
         }
     }
@@ -181,6 +214,8 @@ impl Reason {
             Reason::Request => "requête impossible à construire",
             Reason::Slow => "réponse lente",
             Reason::NoCapacity => "aucun créneau proposé",
+            Reason::MonitorError => "défaillance de vigie (pas du portail)",
+            Reason::Blocked => "vigie refusée par une protection anti-robot",
         }
     }
 
@@ -204,6 +239,8 @@ impl Reason {
             Reason::Request => "request could not be built",
             Reason::Slow => "slow response",
             Reason::NoCapacity => "no slot offered",
+            Reason::MonitorError => "vigie's own failure (not the portal's)",
+            Reason::Blocked => "vigie refused by bot protection",
         }
     }
 }

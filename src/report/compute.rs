@@ -18,6 +18,12 @@ fn failed(r: &RunRollup) -> u64 {
     u64::from(r.broken) + u64::from(r.down)
 }
 
+/// Runs that observed the portal: `unobserved` runs (vigie's own failure,
+/// bot protection) count neither for nor against availability.
+fn observed(r: &RunRollup) -> u64 {
+    u64::from(r.runs.saturating_sub(r.unobserved))
+}
+
 pub fn availability(rows: &[&RunRollup], office: &OfficeHours, tz: Tz) -> Availability {
     let mut a = Availability::default();
     for r in rows {
@@ -27,14 +33,15 @@ pub fn availability(rows: &[&RunRollup], office: &OfficeHours, tz: Tz) -> Availa
         a.broken += u64::from(r.broken);
         a.down += u64::from(r.down);
         a.captcha += u64::from(r.captcha);
-        a.all.add(u64::from(r.runs), failed(r));
+        a.unobserved += u64::from(r.unobserved);
+        a.all.add(observed(r), failed(r));
         if r.maintenance {
             a.maintenance_runs += u64::from(r.runs);
         } else {
-            a.excluding_maintenance.add(u64::from(r.runs), failed(r));
+            a.excluding_maintenance.add(observed(r), failed(r));
         }
         if office.contains(&r.hour, tz) {
-            a.office_hours.add(u64::from(r.runs), failed(r));
+            a.office_hours.add(observed(r), failed(r));
         }
     }
     a
@@ -76,7 +83,7 @@ pub fn daily(rows: &[&RunRollup], slots: &[&ObservationRollup], p: &Period) -> V
         .collect();
     for r in rows {
         if let Some(d) = days.get_mut(&r.hour.with_timezone(&p.tz).date_naive()) {
-            d.ratio.add(u64::from(r.runs), failed(r));
+            d.ratio.add(observed(r), failed(r));
         }
     }
     for o in slots {

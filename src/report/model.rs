@@ -34,6 +34,9 @@ pub struct Availability {
     pub no_capacity: u64,
     pub broken: u64,
     pub down: u64,
+    /// Runs that could not observe the portal (vigie's own failure, bot
+    /// protection): outside every ratio.
+    pub unobserved: u64,
     /// Runs that stopped at a CAPTCHA (counted as up).
     pub captcha: u64,
     pub maintenance_runs: u64,

@@ -28,7 +28,7 @@ pub struct Hourly {
 struct RunAcc {
     procedure: String,
     site: String,
-    by_outcome: [u32; 5],
+    by_outcome: [u32; 6],
     captcha: u32,
     durations: Vec<f64>,
 }
@@ -133,6 +133,7 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             no_capacity: a.by_outcome[2],
             broken: a.by_outcome[3],
             down: a.by_outcome[4],
+            unobserved: a.by_outcome[5],
             captcha: a.captcha,
             duration_sum_s: d.iter().sum(),
             duration_min_s: d.first().copied().unwrap_or(0.0),

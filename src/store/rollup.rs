@@ -83,8 +83,8 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
     let h = aggregate::aggregate(conn, None, from_ms(hour), from_ms(hour + HOUR_MS))?;
     let mut put = conn.prepare_cached(
         "INSERT OR REPLACE INTO rollup_runs (probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken,
-            down, captcha, duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            down, captcha, duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s, unobserved)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?;
     for a in &h.runs {
         put.execute(params![
@@ -105,6 +105,7 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
             a.duration_max_s,
             a.duration_p50_s,
             a.duration_p95_s,
+            a.unobserved,
         ])?;
     }
     for table in ["rollup_failures", "rollup_observations", "rollup_latency"] {
@@ -153,6 +154,9 @@ pub struct RunRollup {
     pub no_capacity: u32,
     pub broken: u32,
     pub down: u32,
+    /// Runs that could not observe the portal (vigie's own failure, bot
+    /// protection): part of `runs`, never of availability.
+    pub unobserved: u32,
     pub captcha: u32,
     pub duration_sum_s: f64,
     pub duration_min_s: f64,
@@ -165,7 +169,7 @@ pub struct RunRollup {
 pub fn run_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RunRollup>> {
     let mut stmt = conn.prepare_cached(
         "SELECT probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken, down, captcha,
-                duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s
+                duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s, unobserved
          FROM rollup_runs WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, maintenance",
     )?;
     let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
@@ -187,6 +191,7 @@ pub fn run_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, 
             duration_max_s: r.get(14)?,
             duration_p50_s: r.get(15)?,
             duration_p95_s: r.get(16)?,
+            unobserved: r.get(17)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary writes.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -257,6 +257,13 @@ CREATE TABLE rollup_latency (
 "#;
 
 /// Bring the database to [`CURRENT_VERSION`]; refuse a newer one.
+/// Version 3: runs vigie could not observe (`unobserved`: its own failure or
+/// bot protection) are counted apart in the hourly rollups, so availability
+/// leaves them out.
+const V3: &str = r#"
+ALTER TABLE rollup_runs ADD COLUMN unobserved INTEGER NOT NULL DEFAULT 0;
+"#;
+
 pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > CURRENT_VERSION {
