@@ -93,7 +93,15 @@ impl Daemon {
         let sinks = sinks(&config, &metrics)?;
         let http = HttpEnv::new(config.user_agent())?;
         let budgets = Arc::new(Budgets::new(config.default_politeness));
-        let runner = Arc::new(Runner::new(http, budgets));
+        let swept = crate::browser::process::sweep_stale(&config.browser.profile_root);
+        if swept > 0 {
+            tracing::warn!(
+                swept,
+                "removed browser profiles left by a vigie that was killed, and any Chromium still using them"
+            );
+        }
+        let browser = crate::runner::browser_env::BrowserEnv::new(config.browser.clone(), config.location.clone());
+        let runner = Arc::new(Runner::new(http, budgets).with_browser(browser));
         let (results_tx, results_rx) = mpsc::channel(1024);
         let listen = listen_override.unwrap_or(config.listen);
         let daemon = Arc::new(Daemon {

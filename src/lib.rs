@@ -4,6 +4,7 @@
 //! over these modules. See ARCHITECTURE.md for the data flow.
 
 pub mod alert;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -161,6 +161,14 @@ impl Writer {
                     appended.push(chain.append(&tx, draft, Some(run_id))?);
                 }
             }
+            for step in requested_screenshots(r) {
+                if throttle.decide_requested(&rt.evidence, &probe.name, step, r.started_at) {
+                    let kind = crate::evidence::Kind::Requested;
+                    if let Some(draft) = record::draft_step(probe, &rt.location, r, step, kind, window, rt.evidence.max_body) {
+                        appended.push(chain.append(&tx, draft, Some(run_id))?);
+                    }
+                }
+            }
             let policy = rt.alerting.policy_for(probe);
             let prev = touched
                 .get(&probe.name)
@@ -423,4 +431,12 @@ enum FlushError {
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
     Email(#[from] email::EmailError),
+}
+
+/// Steps with a screenshot other than the deciding one: the probe asked for them.
+fn requested_screenshots(r: &RunResult) -> impl Iterator<Item = &str> {
+    r.steps
+        .iter()
+        .filter(move |s| s.screenshot.is_some() && r.failed_step.as_deref() != Some(s.name.as_str()))
+        .map(|s| s.name.as_str())
 }

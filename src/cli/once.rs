@@ -26,7 +26,8 @@ pub async fn once(name: &str, path: &Path, json: bool) -> anyhow::Result<ExitCod
         cfg.default_politeness,
         cfg.targets.iter().map(|t| (t.host_key.clone(), t.politeness)),
     );
-    let runner = Runner::new(HttpEnv::new(cfg.user_agent())?, budgets);
+    let browser = crate::runner::browser_env::BrowserEnv::new(cfg.browser.clone(), cfg.location.clone());
+    let runner = Runner::new(HttpEnv::new(cfg.user_agent())?, budgets).with_browser(browser);
     if !json {
         println!("{}", super::trace::header(&probe));
     }
@@ -34,11 +35,32 @@ pub async fn once(name: &str, path: &Path, json: bool) -> anyhow::Result<ExitCod
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        print!("{}", super::trace::render(&result));
+        let shots = save_screenshots(&result)?;
+        print!("{}", super::trace::render_with(&result, &shots));
     }
     Ok(if result.outcome == Outcome::Up {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Write each step's screenshot next to where `vigie once` runs, so the
+/// trace can point to it: `vigie-capture-<probe>-<step>-<time>.png`.
+fn save_screenshots(r: &crate::probe::RunResult) -> anyhow::Result<std::collections::HashMap<String, std::path::PathBuf>> {
+    let mut out = std::collections::HashMap::new();
+    for s in &r.steps {
+        if let Some(shot) = &s.screenshot {
+            let name = format!(
+                "vigie-capture-{}-{}-{}.png",
+                r.probe,
+                s.name,
+                shot.taken_at.format("%Y%m%dT%H%M%SZ")
+            );
+            let path = std::env::current_dir()?.join(name);
+            std::fs::write(&path, &shot.png).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            out.insert(s.name.clone(), path);
+        }
+    }
+    Ok(out)
 }

@@ -29,6 +29,46 @@ fn size(n: u64) -> String {
 }
 
 pub fn render(r: &RunResult) -> String {
+    render_with(r, &std::collections::HashMap::new())
+}
+
+/// One browser step's line: action, page, load timings, requests.
+fn browser_line(s: &crate::probe::StepResult, b: &crate::probe::result::BrowserFacts, mark: &str, width: usize) -> String {
+    let mut timings = Vec::new();
+    if let Some(d) = b.dom_content_loaded_s {
+        timings.push(format!("DOMContentLoaded {}", ms(d)));
+    }
+    if let Some(d) = b.load_s {
+        timings.push(format!("load {}", ms(d)));
+    }
+    if let Some(d) = b.wait_s {
+        timings.push(format!("awaited after {}", ms(d)));
+    }
+    let mut requests = format!("{} request(s)", b.requests);
+    if b.blocked_requests > 0 {
+        let _ = write!(requests, ", {} blocked", b.blocked_requests);
+    }
+    format!(
+        "{mark} {:<width$}  {} → {} « {} » in {}{}, {requests}",
+        s.name,
+        b.action,
+        s.url.as_deref().unwrap_or("?"),
+        b.title,
+        format_duration(s.duration),
+        if timings.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", timings.join(", "))
+        },
+    )
+}
+
+fn ms(secs: f64) -> String {
+    format_duration(std::time::Duration::from_secs_f64(secs.max(0.0)))
+}
+
+/// The trace, with the files screenshots were written to (step → path).
+pub fn render_with(r: &RunResult, shots: &std::collections::HashMap<String, std::path::PathBuf>) -> String {
     let mut out = String::new();
     let width = r.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for s in &r.steps {
@@ -43,23 +83,44 @@ pub fn render(r: &RunResult) -> String {
             let _ = writeln!(out, "{mark} {:<width$}  not run", s.name);
             continue;
         }
-        let status = s
-            .http_status
-            .map(|c| format!("{c} ({})", s.http_version.as_deref().unwrap_or("?")))
-            .unwrap_or_else(|| "no response".into());
-        let target = match (s.redirects, &s.request_url) {
-            (0, _) | (_, None) => s.url.clone().unwrap_or_else(|| "?".into()),
-            (n, Some(first)) => format!("{first} → {n} redirect(s) → {}", s.url.as_deref().unwrap_or("?")),
-        };
-        let _ = writeln!(
-            out,
-            "{mark} {:<width$}  {} {target} → {status} in {} (headers after {}), {}",
-            s.name,
-            s.method,
-            format_duration(s.duration),
-            format_duration(s.time_to_headers),
-            size(s.response_bytes)
-        );
+        if let Some(b) = &s.browser {
+            let _ = writeln!(out, "{}", browser_line(s, b, mark, width));
+            for c in &b.console_errors {
+                let _ = writeln!(out, "    console error: {c}");
+            }
+            if b.console_error_count as usize > b.console_errors.len() {
+                let _ = writeln!(out, "    … {} console error(s) in all", b.console_error_count);
+            }
+            for f in &b.failed_requests {
+                let what = match (f.status, &f.error) {
+                    (Some(st), _) => format!("HTTP {st}"),
+                    (None, Some(e)) => e.clone(),
+                    (None, None) => "failed".into(),
+                };
+                let _ = writeln!(out, "    failed request: {} ({what})", f.url);
+            }
+            if let Some(p) = shots.get(&s.name) {
+                let _ = writeln!(out, "    screenshot: {}", p.display());
+            }
+        } else {
+            let status = s
+                .http_status
+                .map(|c| format!("{c} ({})", s.http_version.as_deref().unwrap_or("?")))
+                .unwrap_or_else(|| "no response".into());
+            let target = match (s.redirects, &s.request_url) {
+                (0, _) | (_, None) => s.url.clone().unwrap_or_else(|| "?".into()),
+                (n, Some(first)) => format!("{first} → {n} redirect(s) → {}", s.url.as_deref().unwrap_or("?")),
+            };
+            let _ = writeln!(
+                out,
+                "{mark} {:<width$}  {} {target} → {status} in {} (headers after {}), {}",
+                s.name,
+                s.method,
+                format_duration(s.duration),
+                format_duration(s.time_to_headers),
+                size(s.response_bytes)
+            );
+        }
         for c in &s.checks {
             let _ = writeln!(out, "    {} {}", if c.passed { "✓" } else { "✗" }, c.description);
         }

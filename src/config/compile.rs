@@ -17,7 +17,7 @@ use super::{yaml, Config, Files, LoadOptions, Section, DEFAULT_LISTEN};
 use crate::alert::settings::ProbeAlerts;
 use crate::diag::{ConfigErrors, Diagnostics, Pos};
 use crate::evidence::settings::ProbeEvidence;
-use crate::probe::{Labels, Politeness, Probe, Schedule, Target};
+use crate::probe::{Labels, Politeness, Probe, ProbeKind, Schedule, Target};
 
 /// Load and validate the daemon configuration at `path` and every probe file
 /// it names. Returns all problems at once.
@@ -162,6 +162,7 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
 
     let mut evidence = super::evidence::compile_evidence(path, &raw.evidence, diags);
     let reports = super::evidence::compile_reports(path, &raw.reports, diags);
+    let browser = super::browser_step::compile_browser_settings(path, &raw.browser, diags);
     let mut sections = HashMap::new();
     let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 1] = [("status_page", &raw.status_page)];
     for (key, v) in raw_sections {
@@ -237,6 +238,7 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         maintenance,
         evidence,
         reports,
+        browser,
         sections,
     }
 }
@@ -454,6 +456,8 @@ fn load_probe(
         }
     }
     let broken_when = compile_broken_when(&mut ctx, &raw.broken_when);
+    let kind = super::browser_step::compile_kind(&mut ctx, &raw.kind, &raw.browser);
+    let browser = matches!(kind, ProbeKind::Browser(_));
 
     if raw.steps.is_empty() {
         ctx.err(pos(&raw.name), "a probe needs at least one step under `steps:`");
@@ -463,7 +467,7 @@ fn load_probe(
     for s in &raw.steps {
         let at = Pos::from_location(&s.referenced);
         match yaml::reparse_node::<RawStep>(&src, path, at) {
-            Ok(rs) => steps.push(compile_step(&mut ctx, &rs, at, &defaults, &mut seen)),
+            Ok(rs) => steps.push(compile_step(&mut ctx, &rs, at, &defaults, &mut seen, browser)),
             Err(d) => ctx.err(d.pos, d.message),
         }
     }
@@ -513,6 +517,7 @@ fn load_probe(
         vars,
         env,
         broken_when,
+        kind,
         steps,
     };
     Some((probe, probe_evidence, name_pos, probe_alerts))

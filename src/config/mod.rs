@@ -6,6 +6,7 @@
 //! loading fails only after all of them are known.
 
 mod alerts;
+mod browser_step;
 pub mod compile;
 mod evidence;
 pub mod files;
@@ -54,6 +55,8 @@ pub struct Config {
     pub evidence: EvidenceSettings,
     /// Report defaults (`reports:`): language, office hours, observations.
     pub reports: ReportSettings,
+    /// Chromium for browser probes (`browser:`).
+    pub browser: crate::runner::browser_env::BrowserSettings,
     /// Sections read by later stages (the status page), with the position
     /// where each starts.
     pub sections: HashMap<&'static str, Section>,

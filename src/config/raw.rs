@@ -169,6 +169,9 @@ pub struct RawConfig {
     /// that the core config stays independent of it.
     #[serde(default)]
     pub status_page: Option<S<serde_json::Value>>,
+    /// Chromium for browser probes.
+    #[serde(default)]
+    pub browser: Option<S<RawBrowser>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,6 +232,12 @@ pub struct RawProbe {
     /// How often this probe's pages are kept as evidence.
     #[serde(default)]
     pub evidence: Option<S<RawProbeEvidence>>,
+    /// `http` (the default) or `browser`.
+    #[serde(default)]
+    pub kind: Option<S<String>>,
+    /// Settings of a browser probe.
+    #[serde(default)]
+    pub browser: Option<S<RawBrowserProbe>>,
     /// Steps are re-read one by one (see `yaml::reparse_node`) so that each
     /// reports its own errors.
     pub steps: Vec<S<IgnoredAny>>,
@@ -260,7 +269,30 @@ pub struct RawDefaults {
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
     pub name: S<String>,
-    pub request: RawRequest,
+    /// HTTP steps.
+    #[serde(default)]
+    pub request: Option<S<RawRequest>>,
+    /// Browser steps: one action each.
+    #[serde(default)]
+    pub goto: Option<S<String>>,
+    #[serde(default)]
+    pub click: Option<S<String>>,
+    #[serde(default)]
+    pub fill: Option<S<RawFill>>,
+    #[serde(default)]
+    pub select: Option<S<RawFill>>,
+    #[serde(default)]
+    pub check: Option<S<String>>,
+    #[serde(default)]
+    pub uncheck: Option<S<String>>,
+    #[serde(default)]
+    pub upload: Option<S<RawUpload>>,
+    #[serde(default)]
+    pub wait_for: Option<S<RawWait>>,
+    #[serde(default)]
+    pub screenshot: Option<bool>,
+    #[serde(default)]
+    pub timeout: Option<S<HumanDuration>>,
     #[serde(default)]
     pub expect: Option<S<RawMatch>>,
     #[serde(default)]
@@ -273,6 +305,73 @@ pub struct RawStep {
     pub captcha_when: Option<S<RawMatch>>,
     #[serde(default)]
     pub broken_when: Vec<S<RawMatch>>,
+}
+
+/// `browser:` of the daemon configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBrowser {
+    #[serde(default)]
+    pub executable: Option<S<String>>,
+    #[serde(default)]
+    pub max_concurrent: Option<S<u32>>,
+    #[serde(default)]
+    pub max_memory: Option<S<ByteSize>>,
+    #[serde(default)]
+    pub per_host: Option<S<u32>>,
+    #[serde(default)]
+    pub profile_dir: Option<S<String>>,
+}
+
+/// `fill:` and `select:` of a browser step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFill {
+    pub selector: S<String>,
+    pub value: S<String>,
+}
+
+/// `upload:` of a browser step: a file input and what to put in it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpload {
+    pub selector: S<String>,
+    #[serde(default)]
+    pub file: Option<S<String>>,
+    #[serde(default)]
+    pub generate: Option<S<RawGenerate>>,
+    #[serde(default)]
+    pub filename: Option<S<String>>,
+}
+
+/// `wait_for:` of a browser step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWait {
+    #[serde(default)]
+    pub selector: Option<S<String>>,
+    #[serde(default)]
+    pub selector_gone: Option<S<String>>,
+    #[serde(default)]
+    pub text: Option<S<String>>,
+    #[serde(default)]
+    pub timeout: Option<S<HumanDuration>>,
+}
+
+/// `browser:` of a browser probe.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBrowserProbe {
+    /// `1280x800`.
+    #[serde(default)]
+    pub viewport: Option<S<String>>,
+    #[serde(default)]
+    pub block_hosts: Vec<S<String>>,
+    #[serde(default)]
+    pub block_third_party: Option<bool>,
+    /// `failures` (default) or `every_step`.
+    #[serde(default)]
+    pub screenshots: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,7 +421,7 @@ pub struct RawPart {
     pub content_type: Option<S<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGenerate {
     pub size: S<ByteSize>,
@@ -354,6 +453,14 @@ pub struct RawMatch {
     pub headers: OrderedMap<S<String>>,
     #[serde(default)]
     pub max_duration: Option<S<HumanDuration>>,
+    #[serde(default)]
+    pub text_contains: Option<S<OneOrMany<String>>>,
+    #[serde(default)]
+    pub text_not_contains: Option<S<OneOrMany<String>>>,
+    #[serde(default)]
+    pub url_contains: Option<S<OneOrMany<String>>>,
+    #[serde(default)]
+    pub title_contains: Option<S<OneOrMany<String>>>,
     #[serde(default)]
     pub reason: Option<S<String>>,
 }

@@ -13,8 +13,8 @@ use super::raw::{OneOrMany, OrderedMap, RawExtract, RawMatch, RawObserve, RawPar
 use super::Files;
 use crate::diag::{Diagnostics, Pos};
 use crate::probe::{
-    Body, BrokenWhen, Css, ExtractSource, Extraction, GeneratedKind, Json, JsonTemplate, Match, MultipartPart, Observation, ObserveKind,
-    ObserveSource, PartContent, Reason, RequestPlan, Step,
+    Action, Body, BrokenWhen, Css, ExtractSource, Extraction, GeneratedKind, Json, JsonTemplate, Match, MultipartPart, Observation,
+    ObserveKind, ObserveSource, PartContent, Reason, RequestPlan, Step,
 };
 use crate::template::Template;
 
@@ -210,6 +210,10 @@ pub fn compile_match(ctx: &mut FileCtx, m: &Spanned<RawMatch>, allow_reason: boo
         }
     }
     out.max_duration = raw.max_duration.as_ref().map(|d| d.value.0);
+    out.text_contains = many(&raw.text_contains).into_iter().map(|(s, _)| s).collect();
+    out.text_not_contains = many(&raw.text_not_contains).into_iter().map(|(s, _)| s).collect();
+    out.url_contains = many(&raw.url_contains).into_iter().map(|(s, _)| s).collect();
+    out.title_contains = many(&raw.title_contains).into_iter().map(|(s, _)| s).collect();
     let mut reason = None;
     match (&raw.reason, allow_reason) {
         (Some(r), true) => match Reason::parse(&r.value).filter(|r| BROKEN_REASONS.contains(r)) {
@@ -242,9 +246,13 @@ pub fn compile_match(ctx: &mut FileCtx, m: &Spanned<RawMatch>, allow_reason: boo
         && raw.json.0.is_empty()
         && raw.json_exists.is_none()
         && raw.headers.0.is_empty()
-        && raw.max_duration.is_none();
+        && raw.max_duration.is_none()
+        && raw.text_contains.is_none()
+        && raw.text_not_contains.is_none()
+        && raw.url_contains.is_none()
+        && raw.title_contains.is_none();
     if raw_empty {
-        ctx.err(pos(m), "empty condition: expected at least one of status, body_contains, body_not_contains, body_matches, css_present, css_absent, json, json_exists, headers, max_duration");
+        ctx.err(pos(m), "empty condition: expected at least one of status, body_contains, body_not_contains, body_matches, css_present, css_absent, json, json_exists, headers, max_duration, text_contains, text_not_contains, url_contains, title_contains");
     }
     (out, reason)
 }
@@ -346,7 +354,7 @@ fn json_template(ctx: &mut FileCtx, v: &serde_json::Value, at: Pos) -> JsonTempl
     }
 }
 
-fn compile_part(ctx: &mut FileCtx, p: &Spanned<RawPart>) -> Option<MultipartPart> {
+pub(super) fn compile_part(ctx: &mut FileCtx, p: &Spanned<RawPart>) -> Option<MultipartPart> {
     let raw = &p.value;
     let given = [raw.value.is_some(), raw.file.is_some(), raw.generate.is_some()]
         .iter()
@@ -590,7 +598,8 @@ pub fn valid_name(s: &str) -> bool {
 }
 
 /// Compile one step; adds its extractions to the scope for the next steps.
-pub fn compile_step(ctx: &mut FileCtx, raw: &RawStep, at: Pos, defaults: &StepDefaults, seen: &mut HashSet<String>) -> Step {
+/// `browser`: the probe is a browser probe (its steps act on a page).
+pub fn compile_step(ctx: &mut FileCtx, raw: &RawStep, at: Pos, defaults: &StepDefaults, seen: &mut HashSet<String>, browser: bool) -> Step {
     let name = raw.name.value.clone();
     if !valid_name(&name) {
         ctx.err(
@@ -604,7 +613,24 @@ pub fn compile_step(ctx: &mut FileCtx, raw: &RawStep, at: Pos, defaults: &StepDe
             format!("duplicate step name `{name}`: step names must be unique within a probe"),
         );
     }
-    let request = compile_request(ctx, &raw.request, defaults, at);
+    let action = if browser {
+        Action::Browser(super::browser_step::compile(ctx, raw, at, defaults.timeout))
+    } else {
+        super::browser_step::refuse_browser_keys(ctx, raw);
+        match &raw.request {
+            Some(r) => Action::Request(compile_request(ctx, &r.value, defaults, at)),
+            None => {
+                ctx.err(
+                    at,
+                    format!(
+                        "step `{}` has no `request:` (an HTTP step sends one request; for goto, click, fill… set `kind: browser` on the probe)",
+                        raw.name.value
+                    ),
+                );
+                Action::Request(placeholder_request(defaults))
+            }
+        }
+    };
     let expect = raw.expect.as_ref().map(|m| compile_match(ctx, m, false).0).unwrap_or_default();
     let no_capacity_when = raw.no_capacity_when.as_ref().map(|m| compile_match(ctx, m, false).0);
     let captcha_when = raw.captcha_when.as_ref().map(|m| compile_match(ctx, m, false).0);
@@ -625,12 +651,28 @@ pub fn compile_step(ctx: &mut FileCtx, raw: &RawStep, at: Pos, defaults: &StepDe
     }
     Step {
         name,
-        request,
+        action,
         expect,
         extract,
         observe,
         no_capacity_when,
         captcha_when,
         broken_when,
+    }
+}
+
+/// Stands in for a missing `request:` (already reported) so compiling can
+/// go on and report every other error of the step.
+fn placeholder_request(defaults: &StepDefaults) -> RequestPlan {
+    RequestPlan {
+        method: reqwest::Method::GET,
+        url: Template::literal(""),
+        headers: vec![],
+        query: vec![],
+        body: Body::None,
+        follow_redirects: false,
+        max_redirects: 0,
+        max_body: defaults.max_body,
+        timeout: defaults.timeout,
     }
 }

@@ -246,6 +246,9 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
         zip.add(&r.file, &body)?;
         pages.insert(r.seq, body);
     }
+    for (r, _) in &records {
+        add_screenshot(conn, &mut zip, r)?;
+    }
     let only: Vec<Record> = records.iter().map(|(r, _)| r.clone()).collect();
     let mut manifest = Manifest {
         format: FORMAT.into(),
@@ -276,6 +279,22 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
         chain_last: manifest.chain_last,
         bytes: size,
     })
+}
+
+/// The screenshot of `r`, checked against its record, into the zip.
+fn add_screenshot(conn: &Connection, zip: &mut Zip, r: &Record) -> Result<(), EvidenceError> {
+    let Some(want) = &r.screenshot else {
+        return Ok(());
+    };
+    let row = rows::get(conn, r.seq as i64)?.ok_or(EvidenceError::Nothing)?;
+    let png = row.screenshot.unwrap_or_default();
+    if record::sha256_hex(&png) != want.sha256 {
+        return Err(EvidenceError::Damaged(Problem {
+            seq: r.seq,
+            message: "its screenshot was altered".into(),
+        }));
+    }
+    zip.add(&want.file, &png)
 }
 
 /// A zip being written, remembering each entry's SHA-256.

@@ -31,7 +31,7 @@ th{background:#f0f0f5}code{font-size:.8rem;word-break:break-all}.hash{font-famil
 .summary{display:flex;gap:1rem;flex-wrap:wrap;margin:1rem 0}.summary div{border:1px solid #99a;border-radius:.3rem;padding:.5rem .8rem;background:#f7f7fb}
 .summary b{font-size:1.5rem;display:block}.capture{border:2px solid #445;border-radius:.4rem;padding:.6rem 1rem;margin:1.5rem 0;break-inside:avoid}
 .capture h2{border:none;margin-top:.2rem}dl{display:grid;grid-template-columns:13rem 1fr;gap:.2rem .8rem;font-size:.9rem}dt{font-weight:600}dd{margin:0}
-iframe{width:100%;height:36rem;border:1px solid #889;background:#fff}pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f7;padding:.5rem;max-height:36rem;overflow:auto}
+img.shot{max-width:100%;height:auto;border:1px solid #889;margin:.4rem 0}iframe{width:100%;height:36rem;border:1px solid #889;background:#fff}pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f7;padding:.5rem;max-height:36rem;overflow:auto}
 .failure{color:#a00}.no_capacity{color:#a60}
 @page{size:A4;margin:15mm}@media print{body{max-width:none;margin:0}iframe{height:20cm}a{color:inherit;text-decoration:none}}";
 
@@ -61,6 +61,8 @@ struct Words {
     response: &'static str,
     page: &'static str,
     no_response: &'static str,
+    screenshot: &'static str,
+    screenshot_alt: &'static str,
     truncated: &'static str,
     binary: &'static str,
     step: &'static str,
@@ -96,6 +98,8 @@ const FR: Words = Words {
     response: "Réponse",
     page: "Page reçue",
     no_response: "aucune page reçue",
+    screenshot: "Capture d'écran",
+    screenshot_alt: "Capture d'écran de la page affichée par le navigateur, avec le bandeau de vigie (adresse, date et heure, point d'observation)",
     truncated: "page tronquée à la limite de capture",
     binary: "contenu non textuel : voir le fichier",
     step: "étape",
@@ -131,6 +135,8 @@ const EN: Words = Words {
     response: "Response",
     page: "Page received",
     no_response: "no page received",
+    screenshot: "Screenshot",
+    screenshot_alt: "Screenshot of the page as the browser showed it, with vigie's banner (address, date and time, vantage point)",
     truncated: "page cut at the capture limit",
     binary: "not text: see the file",
     step: "step",
@@ -285,6 +291,19 @@ fn capture_block(m: &Manifest, r: &Record, page: Option<&[u8]>, l: Language) -> 
         )
     };
     dd(w.page, page_desc);
+    if let Some(shot) = &r.screenshot {
+        dd(
+            w.screenshot,
+            format!(
+                "<a href=\"../{f}\">{f}</a> — {}×{} px — SHA-256 <span class=\"hash\">{}</span><br><a href=\"../{f}\"><img class=\"shot\" src=\"../{f}\" alt=\"{}\" loading=\"lazy\"></a>",
+                shot.width,
+                shot.height,
+                esc(&shot.sha256),
+                w.screenshot_alt,
+                f = esc(&shot.file),
+            ),
+        );
+    }
     dd(w.record_hash, format!("<span class=\"hash\">{}</span>", esc(hash_of(m, r.seq))));
     s.push_str("</dl>\n");
     match page {

@@ -134,6 +134,7 @@ pub fn verify_bundle(path: &Path, anchor: Option<Anchor>) -> Result<BundleVerdic
             if let Some(page) = check_page(&mut zip, &r, &mut structural)? {
                 pages.insert(r.seq, page);
             }
+            check_screenshot(&mut zip, &r, &mut structural)?;
             records.push((r, hash));
         }
     }
@@ -208,6 +209,31 @@ fn check_page(zip: &mut zip::ZipArchive<std::fs::File>, r: &Record, problems: &m
         problems.push(Problem { seq: r.seq, message });
     }
     Ok(page)
+}
+
+/// Largest screenshot vigie keeps (12,000 px tall, 4,096 wide, RGBA) — a
+/// bound on what is read from a hostile bundle.
+const MAX_SCREENSHOT: usize = 64 * 1024 * 1024;
+
+fn check_screenshot(zip: &mut zip::ZipArchive<std::fs::File>, r: &Record, problems: &mut Vec<Problem>) -> Result<(), EvidenceError> {
+    let Some(want) = &r.screenshot else {
+        return Ok(());
+    };
+    let msg = match read_all(zip, &want.file, MAX_SCREENSHOT) {
+        Ok(None) => Some(format!("its screenshot {} is missing from the bundle", want.file)),
+        Ok(Some(b)) if record::sha256_hex(&b) != want.sha256 || b.len() as u64 != want.bytes => Some(format!(
+            "its screenshot {} was altered: it no longer matches the SHA-256 in the record ({}…)",
+            want.file,
+            want.sha256.get(..12).unwrap_or("")
+        )),
+        Ok(Some(_)) => None,
+        Err(EvidenceError::TooLarge(_)) => Some(format!("its screenshot {} is larger than any vigie keeps", want.file)),
+        Err(e) => return Err(e),
+    };
+    if let Some(message) = msg {
+        problems.push(Problem { seq: r.seq, message });
+    }
+    Ok(())
 }
 
 fn compare_manifest(

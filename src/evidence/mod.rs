@@ -44,16 +44,20 @@ pub enum Kind {
     /// The run was `unobserved` because a bot-protection page refused the
     /// monitor: a finding about access, not about the service.
     Blocked,
+    /// A screenshot the probe asked for (`screenshot: true`), whatever the
+    /// step's result.
+    Requested,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Failure, Kind::NoCapacity, Kind::Blocked];
+    pub const ALL: [Kind; 4] = [Kind::Failure, Kind::NoCapacity, Kind::Blocked, Kind::Requested];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Failure => "failure",
             Kind::NoCapacity => "no_capacity",
             Kind::Blocked => "blocked",
+            Kind::Requested => "requested",
         }
     }
 
@@ -66,6 +70,7 @@ impl Kind {
             Kind::Failure => "échec",
             Kind::NoCapacity => "aucun créneau",
             Kind::Blocked => "refus anti-robot",
+            Kind::Requested => "capture demandée",
         }
     }
 
@@ -74,6 +79,7 @@ impl Kind {
             Kind::Failure => "failure",
             Kind::NoCapacity => "no slot",
             Kind::Blocked => "bot protection",
+            Kind::Requested => "requested capture",
         }
     }
 }
@@ -151,6 +157,7 @@ impl Appender {
             run_id,
             record: text,
             body,
+            screenshot: draft.screenshot.take(),
             hash: hash.clone(),
         };
         rows::insert(conn, &row)?;
@@ -160,7 +167,7 @@ impl Appender {
             seq,
             probe: row.probe,
             kind: draft.record.kind,
-            stored_bytes: row.record.len() + row.body.len(),
+            stored_bytes: row.record.len() + row.body.len() + row.screenshot.as_ref().map_or(0, Vec::len),
         })
     }
 }

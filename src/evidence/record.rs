@@ -21,6 +21,9 @@ use crate::runner::redact::Redactor;
 
 /// Format tag of the canonical record.
 pub const FORMAT: &str = "vigie-evidence/1";
+/// Format tag of a record that carries a screenshot (the `screenshot`
+/// field, added at the end; a version-1 record is unchanged).
+pub const FORMAT_V2: &str = "vigie-evidence/2";
 
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -69,6 +72,23 @@ pub struct Record {
     /// True when the page was cut at the capture cap.
     pub truncated: bool,
     pub vigie_version: String,
+    /// The screenshot a browser probe took (format 2 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<ScreenshotRef>,
+}
+
+/// What the record says of its screenshot: the PNG is kept beside the
+/// record, and its hash here chains it like the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreenshotRef {
+    /// `screenshots/000042.png` in a bundle.
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+    pub taken_at: String,
+    pub taken_at_paris: String,
 }
 
 impl Record {
@@ -124,6 +144,8 @@ pub fn extension(content_type: Option<&str>) -> &'static str {
 pub struct Draft {
     pub record: Record,
     pub body: Vec<u8>,
+    /// The PNG, when the step has a screenshot.
+    pub screenshot: Option<Vec<u8>>,
     pub observed_at: DateTime<Utc>,
 }
 
@@ -133,6 +155,20 @@ pub struct Draft {
 /// future code path that forgot cannot leak them.
 pub fn draft(probe: &Probe, location: &str, run: &RunResult, kind: Kind, maintenance: Option<&str>, max_body: usize) -> Option<Draft> {
     let step_name = run.failed_step.as_deref()?;
+    draft_step(probe, location, run, step_name, kind, maintenance, max_body)
+}
+
+/// A record of one named step of the run (the deciding one, or one whose
+/// screenshot the probe asked for).
+pub fn draft_step(
+    probe: &Probe,
+    location: &str,
+    run: &RunResult,
+    step_name: &str,
+    kind: Kind,
+    maintenance: Option<&str>,
+    max_body: usize,
+) -> Option<Draft> {
     let (idx, step) = run.steps.iter().enumerate().find(|(_, s)| s.name == step_name)?;
     let mut redactor = Redactor::new();
     for (_, value) in &probe.env {
@@ -189,8 +225,28 @@ pub fn draft(probe: &Probe, location: &str, run: &RunResult, kind: Kind, mainten
         body_sha256: sha256_hex(&body),
         truncated,
         vigie_version: env!("CARGO_PKG_VERSION").to_string(),
+        screenshot: None,
     };
-    Some(Draft { record, body, observed_at })
+    let mut record = record;
+    let screenshot = step.screenshot.as_ref().map(|shot| {
+        record.format = FORMAT_V2.to_string();
+        record.screenshot = Some(ScreenshotRef {
+            file: String::new(),
+            bytes: shot.png.len() as u64,
+            sha256: sha256_hex(&shot.png),
+            width: shot.width,
+            height: shot.height,
+            taken_at: utc_text(shot.taken_at),
+            taken_at_paris: paris_text(shot.taken_at),
+        });
+        shot.png.clone()
+    });
+    Some(Draft {
+        record,
+        body,
+        screenshot,
+        observed_at,
+    })
 }
 
 /// Give a draft its place in the chain; returns the canonical text and its hash.
@@ -202,6 +258,9 @@ pub fn seal(record: &mut Record, seq: u64, prev: &str) -> Result<(String, String
     } else {
         String::new()
     };
+    if let Some(s) = record.screenshot.as_mut() {
+        s.file = screenshot_file(seq);
+    }
     let text = record.canonical()?;
     let hash = sha256_hex(text.as_bytes());
     Ok((text, hash))
@@ -210,6 +269,11 @@ pub fn seal(record: &mut Record, seq: u64, prev: &str) -> Result<(String, String
 /// `pages/000042.html`.
 pub fn page_file(seq: u64, content_type: Option<&str>) -> String {
     format!("pages/{seq:06}.{}", extension(content_type))
+}
+
+/// `screenshots/000042.png`.
+pub fn screenshot_file(seq: u64) -> String {
+    format!("screenshots/{seq:06}.png")
 }
 
 pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>, EvidenceError> {

@@ -69,7 +69,7 @@ impl EvidenceSettings {
         }
         let p = match kind {
             // A bot-protection page is kept like a failure page.
-            Kind::Failure | Kind::Blocked => over.and_then(|o| o.failures).unwrap_or(self.failures),
+            Kind::Failure | Kind::Blocked | Kind::Requested => over.and_then(|o| o.failures).unwrap_or(self.failures),
             Kind::NoCapacity => over.and_then(|o| o.no_capacity).unwrap_or(self.no_capacity),
         };
         p.enabled.then_some(p)

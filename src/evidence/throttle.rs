@@ -55,6 +55,8 @@ struct ProbeMemory {
     /// Kind of the probe's previous run (None: a success, or not known yet).
     last_run: Option<Option<Kind>>,
     kept: HashMap<Kind, (DateTime<Utc>, String)>,
+    /// Requested screenshots kept, per step.
+    requested: HashMap<String, DateTime<Utc>>,
 }
 
 /// The throttle's memory. Cloned before a transaction and replaced after its
@@ -98,6 +100,26 @@ impl Throttle {
         } else {
             None
         }
+    }
+}
+
+impl Throttle {
+    /// Whether a screenshot the probe asked for at `step` is kept: the same
+    /// spacing as failure captures (`every`), per probe and step.
+    pub fn decide_requested(&mut self, settings: &EvidenceSettings, probe: &str, step: &str, at: DateTime<Utc>) -> bool {
+        let Some(policy) = settings.policy(probe, Kind::Requested) else {
+            return false;
+        };
+        let mem = self.probes.entry(probe.to_string()).or_default();
+        let key = format!("requested|{step}");
+        let keep = match mem.requested.get(&key) {
+            None => true,
+            Some(last) => (at - *last).to_std().unwrap_or(Duration::ZERO) >= policy.every.max(FLOOR),
+        };
+        if keep {
+            mem.requested.insert(key, at);
+        }
+        keep
     }
 }
 

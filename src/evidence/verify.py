@@ -35,6 +35,9 @@ def main(path):
             h = sha256(line)  # a record's hash is the SHA-256 of its line
             if rec["file"] and sha256(z.read(rec["file"])) != rec["body_sha256"]:
                 problems.append("record #%d: its page %s was altered" % (seq, rec["file"]))
+            shot = rec.get("screenshot")
+            if shot and sha256(z.read(shot["file"])) != shot["sha256"]:
+                problems.append("record #%d: its screenshot %s was altered" % (seq, shot["file"]))
         if prev_seq is not None and seq != prev_seq + 1:
             problems.append("record #%d: follows #%d (records deleted or reordered)" % (seq, prev_seq))
         expected_prev = GENESIS if seq == 1 else prev_hash

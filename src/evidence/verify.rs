@@ -260,6 +260,37 @@ pub fn verify_store(conn: &Connection, anchor: Option<Anchor>, mut progress: imp
     })
 }
 
+/// The screenshot column against the record's hash of it.
+fn check_screenshot(w: &mut Walker, row: &EvidenceRow, r: &Record) {
+    let seq = r.seq;
+    match (&r.screenshot, &row.screenshot) {
+        (None, None) => {}
+        (Some(want), Some(png)) => {
+            let got = record::sha256_hex(png);
+            if got != want.sha256 || png.len() as u64 != want.bytes {
+                w.problems.push(Problem {
+                    seq,
+                    message: format!(
+                        "its screenshot was altered: {} bytes hashing to {}…, where the record says {} bytes hashing to {}…",
+                        png.len(),
+                        short(&got),
+                        want.bytes,
+                        short(&want.sha256)
+                    ),
+                });
+            }
+        }
+        (Some(_), None) => w.problems.push(Problem {
+            seq,
+            message: "its screenshot was deleted".into(),
+        }),
+        (None, Some(_)) => w.problems.push(Problem {
+            seq,
+            message: "a screenshot was added that its record does not name".into(),
+        }),
+    }
+}
+
 /// The page and the columns of a store row against its record.
 fn check_row(w: &mut Walker, row: &EvidenceRow, r: &Record) {
     let seq = r.seq;
@@ -284,6 +315,7 @@ fn check_row(w: &mut Walker, row: &EvidenceRow, r: &Record) {
             message: format!("its page cannot be read ({e}): it was altered"),
         }),
     }
+    check_screenshot(w, row, r);
     let at_ok = r
         .observed_at_utc()
         .is_some_and(|t| t.timestamp_millis() == row.received_at.timestamp_millis());

@@ -5,6 +5,7 @@
 //! template variable known to exist when its step runs. The runner never has
 //! to report a configuration mistake.
 
+pub mod browser;
 pub mod result;
 pub mod text;
 
@@ -90,13 +91,34 @@ pub struct Probe {
     pub env: Vec<(String, String)>,
     /// Conditions checked on every step's response.
     pub broken_when: Vec<BrokenWhen>,
+    pub kind: ProbeKind,
     pub steps: Vec<Step>,
+}
+
+/// Which driver runs the probe: plain HTTP requests, or a real browser.
+#[derive(Debug, Clone)]
+pub enum ProbeKind {
+    Http,
+    Browser(browser::BrowserProbe),
+}
+
+impl Probe {
+    pub fn is_browser(&self) -> bool {
+        matches!(self.kind, ProbeKind::Browser(_))
+    }
+}
+
+/// What a step does: one HTTP exchange, or one action on the browser's page.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Request(RequestPlan),
+    Browser(browser::BrowserStep),
 }
 
 #[derive(Debug, Clone)]
 pub struct Step {
     pub name: String,
-    pub request: RequestPlan,
+    pub action: Action,
     pub expect: Match,
     pub extract: Vec<Extraction>,
     pub observe: Vec<Observation>,
@@ -255,6 +277,14 @@ pub struct Match {
     pub json_exists: Vec<Json>,
     pub headers: Vec<(String, String)>,
     pub max_duration: Option<Duration>,
+    /// Visible text (what a person reads: `innerText` in a browser, the
+    /// page's text without markup for HTTP) contains / does not contain.
+    pub text_contains: Vec<String>,
+    pub text_not_contains: Vec<String>,
+    /// The page's address (after redirects) contains.
+    pub url_contains: Vec<String>,
+    /// The page's `<title>` contains.
+    pub title_contains: Vec<String>,
 }
 
 impl Match {
@@ -269,6 +299,10 @@ impl Match {
             && self.json_exists.is_empty()
             && self.headers.is_empty()
             && self.max_duration.is_none()
+            && self.text_contains.is_empty()
+            && self.text_not_contains.is_empty()
+            && self.url_contains.is_empty()
+            && self.title_contains.is_empty()
     }
 
     /// Whether the match needs the body parsed as HTML.

@@ -327,6 +327,55 @@ pub struct StepResult {
     pub observations: Vec<(String, f64)>,
     pub tls_not_after: Option<DateTime<Utc>>,
     pub capture: Option<PageCapture>,
+    /// What the browser saw during a browser step.
+    #[serde(default)]
+    pub browser: Option<BrowserFacts>,
+    /// The screenshot of a browser step (failing, no-slot, or asked for),
+    /// with vigie's banner above the page. Kept in memory only until the
+    /// evidence register stores it.
+    #[serde(skip)]
+    pub screenshot: Option<Screenshot>,
+}
+
+/// A request of the page that failed: a network error or a status ≥ 400.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRequest {
+    /// Without query string or fragment (and redacted).
+    pub url: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// What one browser step recorded besides its checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BrowserFacts {
+    /// `goto`, `click`, `fill`…
+    pub action: String,
+    /// Console errors and uncaught exceptions (the first ones, redacted).
+    pub console_errors: Vec<String>,
+    pub console_error_count: u32,
+    pub failed_requests: Vec<FailedRequest>,
+    pub failed_request_count: u32,
+    /// Requests the page made during the step (documents and subresources).
+    pub requests: u32,
+    /// Requests refused by the probe's host rules.
+    pub blocked_requests: u32,
+    /// For a navigation: seconds from its start to DOMContentLoaded and load.
+    pub dom_content_loaded_s: Option<f64>,
+    pub load_s: Option<f64>,
+    /// Seconds until the awaited element or text appeared.
+    pub wait_s: Option<f64>,
+    /// Page title when the step ended.
+    pub title: String,
+}
+
+/// A PNG screenshot with its banner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Screenshot {
+    pub png: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub taken_at: DateTime<Utc>,
 }
 
 impl StepResult {
@@ -350,6 +399,8 @@ impl StepResult {
             observations: vec![],
             tls_not_after: None,
             capture: None,
+            browser: None,
+            screenshot: None,
         }
     }
 }

@@ -9,18 +9,7 @@ use crate::alert::settings::Language;
 
 /// Text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::probe::text::escape_html(s)
 }
 
 /// `27/11/2026 14:05` (fr) or `2026-11-27 14:05` (en), in `tz`.

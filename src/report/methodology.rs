@@ -14,7 +14,8 @@ use crate::alert::settings::{Language, WindowTime};
 use crate::config::units::format_duration;
 use crate::config::Config;
 use crate::evidence::EvidenceSettings;
-use crate::probe::{Body, BrokenWhen, Match, ObserveKind, ObserveSource, PartContent, Probe, Step};
+use crate::probe::browser::{BrowserAction, BrowserStep, WaitTarget};
+use crate::probe::{Action, Body, BrokenWhen, Match, ObserveKind, ObserveSource, PartContent, Probe, RequestPlan, Step};
 
 fn fr(l: Language) -> bool {
     l == Language::Fr
@@ -108,9 +109,7 @@ fn size(bytes: u64, l: Language) -> String {
     }
 }
 
-fn step_text(p: &Probe, s: &Step, i: usize, l: Language) -> StepText {
-    let mut lines = Vec::new();
-    let r = &s.request;
+fn request_line(p: &Probe, r: &RequestPlan, i: usize, l: Language) -> String {
     let mut req = format!("{}. {} {}", i + 1, r.method, shown(&r.url, p));
     if !r.query.is_empty() {
         let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={}", shown(v, p))).collect();
@@ -162,7 +161,84 @@ fn step_text(p: &Probe, s: &Step, i: usize, l: Language) -> StepText {
             );
         }
     }
-    lines.push(req);
+    req
+}
+
+/// A browser step in words: the action, never the values typed.
+fn browser_line(p: &Probe, b: &BrowserStep, i: usize, l: Language) -> String {
+    let f = fr(l);
+    let mut line = match &b.action {
+        BrowserAction::Goto(u) => format!(
+            "{}. {} {}",
+            i + 1,
+            if f { "navigateur : ouvrir" } else { "browser: open" },
+            shown(u, p)
+        ),
+        BrowserAction::Click(c) => format!(
+            "{}. {} {}",
+            i + 1,
+            if f { "navigateur : cliquer sur" } else { "browser: click" },
+            c.source
+        ),
+        BrowserAction::Fill { css, .. } => format!(
+            "{}. {} {}",
+            i + 1,
+            if f { "navigateur : remplir le champ" } else { "browser: fill" },
+            css.source
+        ),
+        BrowserAction::Select { css, .. } => format!(
+            "{}. {} {}",
+            i + 1,
+            if f { "navigateur : choisir dans" } else { "browser: select in" },
+            css.source
+        ),
+        BrowserAction::Check { css, checked } => format!(
+            "{}. {} {}",
+            i + 1,
+            match (f, checked) {
+                (true, true) => "navigateur : cocher",
+                (true, false) => "navigateur : décocher",
+                (false, true) => "browser: check",
+                (false, false) => "browser: uncheck",
+            },
+            css.source
+        ),
+        BrowserAction::Upload { css, content, .. } => {
+            let what = match content {
+                PartContent::Generated { size: n, kind } => format!("{} ({})", kind.default_content_type(), size(*n, l)),
+                PartContent::File { bytes, .. } => size(bytes.len() as u64, l),
+                PartContent::Text(_) => String::new(),
+            };
+            format!(
+                "{}. {} {} — {what}",
+                i + 1,
+                if f {
+                    "navigateur : joindre un fichier de test à"
+                } else {
+                    "browser: attach a test file to"
+                },
+                css.source
+            )
+        }
+        BrowserAction::Nothing => format!("{}. {}", i + 1, if f { "navigateur : attendre" } else { "browser: wait" }),
+    };
+    if let Some(w) = &b.wait_for {
+        let (what, t) = match &w.target {
+            WaitTarget::Selector(c) => (c.source.clone(), if f { "attendre l'élément" } else { "wait for element" }),
+            WaitTarget::SelectorGone(c) => (c.source.clone(), if f { "attendre la disparition de" } else { "wait until gone" }),
+            WaitTarget::Text(s) => (format!("« {s} »"), if f { "attendre le texte" } else { "wait for text" }),
+        };
+        let _ = write!(line, " — {t} {what} ({})", crate::config::units::format_duration(w.timeout));
+    }
+    line
+}
+
+fn step_text(p: &Probe, s: &Step, i: usize, l: Language) -> StepText {
+    let mut lines = Vec::new();
+    lines.push(match &s.action {
+        Action::Request(r) => request_line(p, r, i, l),
+        Action::Browser(b) => browser_line(p, b, i, l),
+    });
     let expect = conditions(&s.expect, l);
     if !expect.is_empty() {
         lines.push(format!("{} : {}", if fr(l) { "attendu" } else { "expected" }, expect.join(" ; ")));

@@ -22,6 +22,10 @@ pub struct Response<'a> {
     pub duration: Duration,
     html: OnceCell<Html>,
     json: OnceCell<Option<serde_json::Value>>,
+    /// What a person reads on the page, and its title: given by the browser
+    /// (`innerText`, `document.title`), or read from the HTML on first use.
+    text: OnceCell<String>,
+    title: OnceCell<String>,
 }
 
 impl<'a> Response<'a> {
@@ -42,7 +46,57 @@ impl<'a> Response<'a> {
             duration,
             html: OnceCell::new(),
             json: OnceCell::new(),
+            text: OnceCell::new(),
+            title: OnceCell::new(),
         }
+    }
+
+    /// A rendered page: the browser says what its text and title are.
+    pub fn rendered(mut self, text: String, title: String) -> Response<'a> {
+        self.text = OnceCell::from(text);
+        self.title = OnceCell::from(title);
+        self
+    }
+
+    fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let sel = scraper::Selector::parse("body").ok();
+            let html = self.html();
+            let root = sel.as_ref().and_then(|s| html.select(s).next());
+            let mut out = String::new();
+            let nodes = match root {
+                Some(body) => body.descendants().collect::<Vec<_>>(),
+                None => html.root_element().descendants().collect(),
+            };
+            for n in nodes {
+                if let Some(t) = n.value().as_text() {
+                    let hidden = n.ancestors().any(|a| {
+                        a.value()
+                            .as_element()
+                            .is_some_and(|e| matches!(e.name(), "script" | "style" | "noscript" | "template"))
+                    });
+                    if !hidden {
+                        out.push_str(t);
+                        out.push(' ');
+                    }
+                }
+            }
+            out.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+    }
+
+    fn title(&self) -> &str {
+        self.title.get_or_init(|| {
+            scraper::Selector::parse("title")
+                .ok()
+                .and_then(|s| {
+                    self.html()
+                        .select(&s)
+                        .next()
+                        .map(|t| t.text().collect::<String>().trim().to_string())
+                })
+                .unwrap_or_default()
+        })
     }
 
     fn html(&self) -> &Html {
@@ -140,6 +194,35 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             format!("body does not contain « {} »", short(s)),
         ));
     }
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for t in &m.text_contains {
+        out.push(check(
+            CheckKind::Content,
+            norm(r.text()).contains(&norm(t)),
+            format!("page text contains « {} »", short(t)),
+        ));
+    }
+    for t in &m.text_not_contains {
+        out.push(check(
+            CheckKind::Content,
+            !norm(r.text()).contains(&norm(t)),
+            format!("page text does not contain « {} »", short(t)),
+        ));
+    }
+    for u in &m.url_contains {
+        out.push(check(
+            CheckKind::Content,
+            r.url.contains(u.as_str()),
+            format!("address contains « {} »", short(u)),
+        ));
+    }
+    for t in &m.title_contains {
+        out.push(check(
+            CheckKind::Content,
+            r.title().contains(t.as_str()),
+            format!("title contains « {} » (got « {} »)", short(t), short(r.title())),
+        ));
+    }
     for re in &m.body_matches {
         out.push(check(
             CheckKind::Content,
@@ -198,7 +281,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
 /// What made a `*_when` condition hold, in words for traces and e-mails:
 /// the text it found when it looked for text, else its checks.
 pub fn describe_match(m: &Match, r: &Response) -> String {
-    if let Some(s) = m.body_contains.first() {
+    if let Some(s) = m.body_contains.first().or(m.text_contains.first()) {
         return format!("the page says « {} »", short(s));
     }
     if let Some(found) = m.body_matches.first().and_then(|re| re.find(r.body)) {

@@ -68,9 +68,9 @@ fn fail(reason: Reason, message: impl Into<String>, url: Option<&url::Url>, dura
 }
 
 fn render(t: &crate::template::Template, visit: &mut Visit) -> Result<String, MissingVariable> {
-    let r = t.render(&visit.vars, Utc::now())?;
+    let r = t.render(&visit.who.vars, Utc::now())?;
     if r.secret {
-        visit.redactor.add(&r.text);
+        visit.who.redactor.add(&r.text);
     }
     Ok(r.text)
 }

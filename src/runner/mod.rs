@@ -4,6 +4,8 @@
 //! The runner returns a [`RunResult`] and touches nothing else: no store, no
 //! metrics, no alerting. The daemon hands the result to those, in that order.
 
+mod browser;
+pub mod browser_env;
 pub mod classify;
 pub mod evaluate;
 mod exchange;
@@ -20,7 +22,7 @@ use reqwest::cookie::{CookieStore, Jar};
 
 use crate::probe::result::{ExtractedValue, PageCapture};
 use crate::probe::text::truncate_chars;
-use crate::probe::{Outcome, Probe, Reason, RunResult, Step, StepResult, StepStatus};
+use crate::probe::{Action, Outcome, Probe, ProbeKind, Reason, RunResult, Step, StepResult, StepStatus};
 use crate::template::Value;
 use evaluate::{CheckKind, Response};
 use exchange::{Exchange, ExchangeError};
@@ -34,20 +36,28 @@ pub struct Runner {
     pub budgets: Arc<Budgets>,
     /// How much of a page is kept as a capture (evidence, e-mails).
     pub capture_limit: usize,
+    /// Chromium, for browser probes.
+    pub browser: Arc<browser_env::BrowserEnv>,
 }
 
-/// A step's end, as decided by the rules in `run_step`.
-enum StepEnd {
+/// A step's end, as decided by the rules in `decide`.
+pub(crate) enum StepEnd {
     Passed,
     Failed(Reason, String),
     NoCapacity,
     Captcha,
 }
 
-/// Per-run state: the visitor.
+/// What a run knows about its visitor whatever the driver: template
+/// variables (extractions included) and the secrets to redact.
+pub(crate) struct Visitor {
+    pub(crate) vars: HashMap<String, Value>,
+    pub(crate) redactor: Redactor,
+}
+
+/// Per-run state of the HTTP driver: the visitor and its client.
 struct Visit {
-    vars: HashMap<String, Value>,
-    redactor: Redactor,
+    who: Visitor,
     jar: Arc<Jar>,
     client: reqwest::Client,
     /// Active time used so far (requests only, not politeness waits).
@@ -61,11 +71,21 @@ impl Runner {
             http,
             budgets,
             capture_limit: 512 * 1024,
+            browser: Arc::new(browser_env::BrowserEnv::default()),
         }
+    }
+
+    /// The same runner with these browser settings.
+    pub fn with_browser(mut self, env: browser_env::BrowserEnv) -> Runner {
+        self.browser = Arc::new(env);
+        self
     }
 
     /// Run `probe` once. Never panics on anything the network sends.
     pub async fn run(&self, probe: &Probe, scheduled_at: Option<DateTime<Utc>>) -> RunResult {
+        if let ProbeKind::Browser(settings) = &probe.kind {
+            return self.run_browser(probe, settings, scheduled_at).await;
+        }
         let started_at = Utc::now();
         let mut result = RunResult {
             probe: probe.name.clone(),
@@ -139,38 +159,14 @@ impl Runner {
     }
 
     fn start_visit(&self, probe: &Probe, now: DateTime<Utc>) -> Result<Visit, String> {
-        let mut vars = HashMap::new();
-        let mut redactor = Redactor::new();
-        vars.insert("base_url".to_string(), Value::public(probe.target.base_url.clone()));
-        vars.insert("probe_name".to_string(), Value::public(probe.name.clone()));
-        for (k, v) in &probe.target.vars {
-            vars.insert(k.clone(), Value::public(v.clone()));
-        }
-        for (k, v) in &probe.env {
-            redactor.add(v);
-            vars.insert(format!("env.{k}"), Value::secret(v.clone()));
-        }
-        for (k, t) in &probe.vars {
-            let r = t.render(&vars, now).map_err(|e| e.to_string())?;
-            if r.secret {
-                redactor.add(&r.text);
-            }
-            vars.insert(
-                k.clone(),
-                Value {
-                    text: r.text,
-                    secret: r.secret,
-                },
-            );
-        }
+        let who = visitor(probe, now)?;
         let jar = Arc::new(Jar::default());
         let client = self
             .http
             .client(&probe.target, jar.clone())
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Visit {
-            vars,
-            redactor,
+            who,
             jar,
             client,
             active: Duration::ZERO,
@@ -181,10 +177,14 @@ impl Runner {
     async fn run_step(&self, probe: &Probe, step: &Step, visit: &mut Visit) -> (StepResult, StepEnd) {
         let mut sr = StepResult::skipped(&step.name);
         sr.status = StepStatus::Failed;
-        sr.method = step.request.method.to_string();
+        let Action::Request(request) = &step.action else {
+            let msg = "a browser step reached the HTTP driver".to_string();
+            return (sr, StepEnd::Failed(Reason::MonitorError, msg));
+        };
+        sr.method = request.method.to_string();
         let run_left = probe.timeout.saturating_sub(visit.active);
-        let budget = step.request.timeout.min(run_left);
-        let ex = exchange::perform(self, &step.request, visit, budget).await;
+        let budget = request.timeout.min(run_left);
+        let ex = exchange::perform(self, request, visit, budget).await;
         let ex = match ex {
             Ok(ex) => ex,
             Err(ExchangeError {
@@ -194,17 +194,17 @@ impl Runner {
                 duration,
             }) => {
                 sr.duration = duration;
-                sr.url = url.map(|u| visit.redactor.text(&u));
+                sr.url = url.map(|u| visit.who.redactor.text(&u));
                 sr.reason = Some(reason);
-                let msg = visit.redactor.text(&message);
+                let msg = visit.who.redactor.text(&message);
                 sr.message = Some(msg.clone());
                 return (sr, StepEnd::Failed(reason, msg));
             }
         };
         sr.duration = ex.active;
         sr.time_to_headers = ex.time_to_headers;
-        sr.url = Some(visit.redactor.text(ex.url.as_str()));
-        sr.request_url = Some(visit.redactor.text(ex.request_url.as_str()));
+        sr.url = Some(visit.who.redactor.text(ex.url.as_str()));
+        sr.request_url = Some(visit.who.redactor.text(ex.request_url.as_str()));
         sr.http_status = Some(ex.status);
         sr.http_version = Some(ex.version.clone());
         sr.response_bytes = ex.body.len() as u64;
@@ -213,20 +213,20 @@ impl Runner {
 
         let cookies = cookies_for(&visit.jar, &ex.url);
         for (_, v) in &cookies {
-            visit.redactor.add(v);
+            visit.who.redactor.add(v);
         }
         let body = String::from_utf8_lossy(&ex.body);
         let url_string = ex.url.to_string();
         let end = {
             let resp = Response::new(ex.status, &ex.headers, &body, &url_string, &cookies, ex.active);
-            decide(probe, step, &resp, &mut sr, visit)
+            decide(probe, step, &resp, &mut sr, &mut visit.who)
         };
         match &end {
             StepEnd::Passed => sr.status = StepStatus::Passed,
             StepEnd::Failed(reason, msg) => {
                 sr.status = StepStatus::Failed;
                 sr.reason = Some(*reason);
-                sr.message = Some(visit.redactor.text(msg));
+                sr.message = Some(visit.who.redactor.text(msg));
             }
             StepEnd::NoCapacity => {
                 sr.status = StepStatus::NoCapacity;
@@ -235,10 +235,10 @@ impl Runner {
             StepEnd::Captcha => sr.status = StepStatus::Captcha,
         }
         if !matches!(end, StepEnd::Passed) {
-            sr.capture = Some(self.capture(&ex, &visit.redactor));
+            sr.capture = Some(self.capture(&ex, &visit.who.redactor));
         }
         let end = match end {
-            StepEnd::Failed(r, m) => StepEnd::Failed(r, visit.redactor.text(&m)),
+            StepEnd::Failed(r, m) => StepEnd::Failed(r, visit.who.redactor.text(&m)),
             other => other,
         };
         (sr, end)
@@ -258,6 +258,35 @@ impl Runner {
     }
 }
 
+/// A new visitor: the probe's variables rendered, its secrets known to the redactor.
+pub(crate) fn visitor(probe: &Probe, now: DateTime<Utc>) -> Result<Visitor, String> {
+    let mut vars = HashMap::new();
+    let mut redactor = Redactor::new();
+    vars.insert("base_url".to_string(), Value::public(probe.target.base_url.clone()));
+    vars.insert("probe_name".to_string(), Value::public(probe.name.clone()));
+    for (k, v) in &probe.target.vars {
+        vars.insert(k.clone(), Value::public(v.clone()));
+    }
+    for (k, v) in &probe.env {
+        redactor.add(v);
+        vars.insert(format!("env.{k}"), Value::secret(v.clone()));
+    }
+    for (k, t) in &probe.vars {
+        let r = t.render(&vars, now).map_err(|e| e.to_string())?;
+        if r.secret {
+            redactor.add(&r.text);
+        }
+        vars.insert(
+            k.clone(),
+            Value {
+                text: r.text,
+                secret: r.secret,
+            },
+        );
+    }
+    Ok(Visitor { vars, redactor })
+}
+
 fn cookies_for(jar: &Jar, url: &url::Url) -> Vec<(String, String)> {
     let Some(header) = jar.cookies(url) else {
         return vec![];
@@ -273,7 +302,7 @@ fn cookies_for(jar: &Jar, url: &url::Url) -> Vec<(String, String)> {
 /// The order of the rules matters and is documented in docs/probes.md:
 /// CAPTCHA, observations, HTTP 5xx, broken_when, no_capacity_when, expect,
 /// then extraction.
-fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResult, visit: &mut Visit) -> StepEnd {
+pub(crate) fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResult, visit: &mut Visitor) -> StepEnd {
     if let Some(c) = &step.captcha_when {
         if evaluate::matches(c, r) {
             return StepEnd::Captcha;

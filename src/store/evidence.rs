@@ -22,13 +22,15 @@ pub struct EvidenceRow {
     pub record: String,
     /// The page, gzip-compressed.
     pub body: Vec<u8>,
+    /// The screenshot (PNG), for browser probes.
+    pub screenshot: Option<Vec<u8>>,
     pub hash: String,
 }
 
 pub fn insert(conn: &Connection, row: &EvidenceRow) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO evidence (seq, probe, kind, received_at_ms, run_id, record, body, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO evidence (seq, probe, kind, received_at_ms, run_id, record, body, hash, screenshot)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         row.seq,
@@ -38,7 +40,8 @@ pub fn insert(conn: &Connection, row: &EvidenceRow) -> Result<()> {
         row.run_id,
         row.record,
         row.body,
-        row.hash
+        row.hash,
+        row.screenshot
     ])?;
     Ok(())
 }
@@ -65,7 +68,7 @@ pub fn last_per_probe_and_kind(conn: &Connection) -> Result<Vec<LastKept>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-const COLUMNS: &str = "seq, probe, kind, received_at_ms, run_id, record, body, hash";
+const COLUMNS: &str = "seq, probe, kind, received_at_ms, run_id, record, body, hash, screenshot";
 
 fn from_row(r: &Row) -> rusqlite::Result<EvidenceRow> {
     Ok(EvidenceRow {
@@ -77,6 +80,7 @@ fn from_row(r: &Row) -> rusqlite::Result<EvidenceRow> {
         record: r.get(5)?,
         body: r.get(6)?,
         hash: r.get(7)?,
+        screenshot: r.get(8)?,
     })
 }
 
@@ -96,7 +100,7 @@ pub fn for_each(conn: &Connection, from_seq: i64, mut f: impl FnMut(EvidenceRow)
 /// Rows in `[from_seq, to_seq]` without their bodies (body left empty).
 pub fn headers_between(conn: &Connection, from_seq: i64, to_seq: i64) -> Result<Vec<EvidenceRow>> {
     let mut stmt = conn.prepare(
-        "SELECT seq, probe, kind, received_at_ms, run_id, record, X'', hash FROM evidence
+        "SELECT seq, probe, kind, received_at_ms, run_id, record, X'', hash, NULL FROM evidence
          WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
     )?;
     let rows = stmt.query_map(params![from_seq, to_seq], from_row)?;

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this binary writes.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -262,6 +262,12 @@ CREATE TABLE rollup_latency (
 /// leaves them out.
 const V3: &str = r#"
 ALTER TABLE rollup_runs ADD COLUMN unobserved INTEGER NOT NULL DEFAULT 0;
+"#;
+
+/// Version 4: browser probes' screenshots (PNG, with vigie's banner) kept
+/// beside the page in the evidence register; their SHA-256 is in the record.
+const V4: &str = r#"
+ALTER TABLE evidence ADD COLUMN screenshot BLOB;
 "#;
 
 pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {

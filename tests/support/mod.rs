@@ -137,7 +137,8 @@ pub fn runner_for(cfg: &Config) -> Runner {
         cfg.default_politeness,
         cfg.targets.iter().map(|t| (t.host_key.clone(), t.politeness)),
     );
-    Runner::new(HttpEnv::new(cfg.user_agent()).expect("http env"), budgets)
+    let browser = vigie::runner::browser_env::BrowserEnv::new(cfg.browser.clone(), cfg.location.clone());
+    Runner::new(HttpEnv::new(cfg.user_agent()).expect("http env"), budgets).with_browser(browser)
 }
 
 pub async fn run(cfg: &Config, probe: &str) -> RunResult {

@@ -1,0 +1,271 @@
+//! Launching Chromium so that no process of it outlives its run or vigie.
+//!
+//! Each run gets its own Chromium: a fresh profile directory (a new visitor
+//! with no cache and no cookies), its own process group (the whole group is
+//! killed when the run ends, whatever happened), a parent-death signal (if
+//! vigie is killed, the kernel kills the browser), and the DevTools protocol
+//! over a pipe (`--remote-debugging-pipe`: no port another local program
+//! could connect to). Profiles left behind by a killed vigie are swept at
+//! start (`sweep_stale`).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::BrowserError;
+
+/// Prefix of every profile directory vigie creates, so stale ones can be found.
+pub const PROFILE_PREFIX: &str = "vigie-chromium-";
+
+/// Flags every run uses. Background networking, component updates and sync
+/// are off (a monitor must not talk to Google behind the operator's back);
+/// `--no-sandbox` because vigie runs as root in containers and as a
+/// DynamicUser without user namespaces under systemd.
+const FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-breakpad",
+    "--disable-crash-reporter",
+    "--disable-dev-shm-usage",
+    "--disable-features=Translate,MediaRouter,OptimizationHints,InterestFeedContentSuggestions",
+    "--metrics-recording-only",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--password-store=basic",
+    "--use-mock-keychain",
+    "--remote-debugging-pipe",
+];
+
+/// A running Chromium. Dropping it kills its whole process group and removes
+/// its profile.
+pub struct Chromium {
+    child: Child,
+    pgid: i32,
+    profile: PathBuf,
+    /// vigie → Chromium (Chromium's fd 3) and Chromium → vigie (its fd 4).
+    to_browser: Option<OwnedFd>,
+    from_browser: Option<OwnedFd>,
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), BrowserError> {
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` is a valid array of two ints; pipe2 fills it on success.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if rc != 0 {
+        return Err(BrowserError::Launch(format!("pipe: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+impl Chromium {
+    /// Start `executable` with a new profile under `profile_root`.
+    pub fn launch(executable: &Path, profile_root: &Path, window: (u32, u32), js_heap_mib: u64) -> Result<Chromium, BrowserError> {
+        let profile = profile_root.join(format!("{PROFILE_PREFIX}{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&profile).map_err(|e| BrowserError::Launch(format!("{}: {e}", profile.display())))?;
+        let tmp = profile.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| BrowserError::Launch(format!("{}: {e}", tmp.display())))?;
+        let (browser_reads, we_write) = pipe()?;
+        let (we_read, browser_writes) = pipe()?;
+        let mut cmd = Command::new(executable);
+        cmd.args(FLAGS)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("--window-size={},{}", window.0, window.1))
+            .arg(format!("--js-flags=--max-old-space-size={js_heap_mib}"))
+            .arg("about:blank")
+            .env("TMPDIR", &tmp)
+            .env("HOME", &profile)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        let (r, w) = (browser_reads.as_raw_fd(), browser_writes.as_raw_fd());
+        // SAFETY: only async-signal-safe calls (prctl, getppid, dup2, _exit)
+        // between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() == 1 {
+                    // vigie died between fork and prctl.
+                    libc::_exit(1);
+                }
+                if libc::dup2(r, 3) < 0 || libc::dup2(w, 4) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => BrowserError::NotFound(executable.to_path_buf()),
+            _ => BrowserError::Launch(format!("{}: {e}", executable.display())),
+        })?;
+        drop(browser_reads);
+        drop(browser_writes);
+        let pgid = child.id() as i32;
+        Ok(Chromium {
+            child,
+            pgid,
+            profile,
+            to_browser: Some(we_write),
+            from_browser: Some(we_read),
+        })
+    }
+
+    /// The two ends of the DevTools pipe (vigie → browser, browser → vigie),
+    /// handed over once.
+    pub fn take_pipes(&mut self) -> Option<(OwnedFd, OwnedFd)> {
+        Some((self.to_browser.take()?, self.from_browser.take()?))
+    }
+
+    /// The directory of this run's profile (also its TMPDIR, under `tmp/`).
+    pub fn profile(&self) -> &Path {
+        &self.profile
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Process ids in this browser's process group.
+    pub fn group_pids(&self) -> Vec<i32> {
+        group_members(self.pgid)
+    }
+
+    /// Whether the main browser process is still alive.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kill every process of the group and wait for the main one.
+    pub fn kill(&mut self) {
+        // SAFETY: kill(2) with a negative pid signals the process group we created.
+        unsafe {
+            libc::kill(-self.pgid, libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Helpers reparented to init after the main process died: one more
+        // pass over the group, then wait briefly for it to empty.
+        for _ in 0..50 {
+            let left = group_members(self.pgid);
+            if left.is_empty() {
+                break;
+            }
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(-self.pgid, libc::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Processes whose process group is `pgid`, read from /proc.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| proc_pgrp(*pid) == Some(pgid))
+        .collect()
+}
+
+fn proc_pgrp(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: fields
+    // after the last ')' are: state ppid pgrp …
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" {
+        return None;
+    }
+    fields.next()?;
+    fields.next()?.parse().ok()
+}
+
+/// Processes whose command line mentions `needle` (a profile path).
+pub fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .filter(|pid| proc_pgrp(*pid).is_some())
+        .collect()
+}
+
+/// Kill what a previous vigie left behind under `profile_root` (it was
+/// killed before it could clean up) and remove those profiles. Profiles of
+/// this process are kept. Returns how many profiles were swept.
+pub fn sweep_stale(profile_root: &Path) -> usize {
+    let Ok(dir) = std::fs::read_dir(profile_root) else {
+        return 0;
+    };
+    let mine = format!("{PROFILE_PREFIX}{}-", std::process::id());
+    let mut swept = 0;
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.starts_with(PROFILE_PREFIX) || name.starts_with(&mine) {
+            continue;
+        }
+        let path = entry.path();
+        for pid in processes_mentioning(&path.to_string_lossy()) {
+            // SAFETY: signalling a process we identified by its command line.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        if std::fs::remove_dir_all(&path).is_ok() {
+            swept += 1;
+        }
+    }
+    swept
+}
+
+/// Proportional memory (PSS, bytes) of every process of a group: what the
+/// browser really costs, shared pages counted once.
+pub fn group_pss(pgid: i32) -> u64 {
+    group_members(pgid).into_iter().map(pss_of).sum()
+}
+
+fn pss_of(pid: i32) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+        return 0;
+    };
+    s.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .unwrap_or(0)
+}
+
+impl Chromium {
+    pub fn pss(&self) -> u64 {
+        group_pss(self.pgid)
+    }
+}
