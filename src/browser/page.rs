@@ -158,8 +158,12 @@ impl Page {
     }
 
     async fn call(&self, method: &str, params: Value, deadline: Duration) -> Result<Value, BrowserError> {
-        if self.log().crashed {
+        let log = self.log();
+        if log.crashed {
             return Err(BrowserError::Crashed);
+        }
+        if log.closed {
+            return Err(BrowserError::Closed);
         }
         self.cdp.call(method, params, Some(&self.session), deadline).await
     }
@@ -250,9 +254,14 @@ impl Page {
     pub async fn wait_until(&self, expression: &str, deadline: Instant) -> Result<Duration, BrowserError> {
         let t0 = Instant::now();
         loop {
-            // A navigation in progress destroys the context: try again.
-            if let Ok(Value::Bool(true)) = self.eval(expression, deadline).await {
-                return Ok(t0.elapsed());
+            match self.eval(expression, deadline).await {
+                Ok(Value::Bool(true)) => return Ok(t0.elapsed()),
+                // Not yet; or a navigation destroyed the context: try again.
+                Ok(_) | Err(BrowserError::Script(_)) | Err(BrowserError::Command(..)) => {}
+                Err(BrowserError::Timeout(_)) if Instant::now() < deadline => {}
+                // The page's script never yielded: not "absent", unresponsive.
+                Err(BrowserError::Timeout(_)) => return Err(BrowserError::Timeout("page (busy script)".into())),
+                Err(e) => return Err(e),
             }
             if self.log().crashed {
                 return Err(BrowserError::Crashed);
@@ -470,7 +479,9 @@ async fn listen(
             tokio::spawn(answer_paused(cdp.clone(), session.clone(), ev.params, gate.clone(), log.clone()));
             continue;
         }
-        if ev.session.as_deref() == Some(session.as_str()) || ev.method == "Target.detachedFromTarget" {
+        let ours = ev.session.as_deref() == Some(session.as_str())
+            || (ev.method == "Target.detachedFromTarget" && ev.params["sessionId"].as_str() == Some(session.as_str()));
+        if ours {
             record(&mut log.lock().unwrap_or_else(|e| e.into_inner()), &ev);
             changed.notify_waiters();
         }

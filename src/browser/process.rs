@@ -53,6 +53,7 @@ pub struct Chromium {
     child: Child,
     pgid: i32,
     profile: PathBuf,
+    tmp: PathBuf,
     /// vigie → Chromium (Chromium's fd 3) and Chromium → vigie (its fd 4).
     to_browser: Option<OwnedFd>,
     from_browser: Option<OwnedFd>,
@@ -72,9 +73,16 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), BrowserError> {
 impl Chromium {
     /// Start `executable` with a new profile under `profile_root`.
     pub fn launch(executable: &Path, profile_root: &Path, window: (u32, u32), js_heap_mib: u64) -> Result<Chromium, BrowserError> {
-        let profile = profile_root.join(format!("{PROFILE_PREFIX}{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let unique = format!(
+            "{PROFILE_PREFIX}{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let profile = profile_root.join(&unique);
         std::fs::create_dir_all(&profile).map_err(|e| BrowserError::Launch(format!("{}: {e}", profile.display())))?;
-        let tmp = profile.join("tmp");
+        // Chromium puts a Unix socket in TMPDIR: its path must stay under
+        // 108 bytes whatever the profile root, so TMPDIR is short, in /tmp.
+        let tmp = std::env::temp_dir().join(&unique);
         std::fs::create_dir_all(&tmp).map_err(|e| BrowserError::Launch(format!("{}: {e}", tmp.display())))?;
         let (browser_reads, we_write) = pipe()?;
         let (we_read, browser_writes) = pipe()?;
@@ -88,7 +96,11 @@ impl Chromium {
             .env("HOME", &profile)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("VIGIE_BROWSER_DEBUG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .process_group(0);
         let (r, w) = (browser_reads.as_raw_fd(), browser_writes.as_raw_fd());
         // SAFETY: only async-signal-safe calls (prctl, getppid, dup2, _exit)
@@ -102,9 +114,14 @@ impl Chromium {
                     // vigie died between fork and prctl.
                     libc::_exit(1);
                 }
-                if libc::dup2(r, 3) < 0 || libc::dup2(w, 4) < 0 {
+                // Move both ends above 4 first: dup2 onto itself would keep
+                // the close-on-exec flag, and one end may already be 3 or 4.
+                let (r2, w2) = (libc::fcntl(r, libc::F_DUPFD, 10), libc::fcntl(w, libc::F_DUPFD, 10));
+                if r2 < 0 || w2 < 0 || libc::dup2(r2, 3) < 0 || libc::dup2(w2, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                libc::close(r2);
+                libc::close(w2);
                 Ok(())
             });
         }
@@ -119,6 +136,7 @@ impl Chromium {
             child,
             pgid,
             profile,
+            tmp,
             to_browser: Some(we_write),
             from_browser: Some(we_read),
         })
@@ -130,7 +148,7 @@ impl Chromium {
         Some((self.to_browser.take()?, self.from_browser.take()?))
     }
 
-    /// The directory of this run's profile (also its TMPDIR, under `tmp/`).
+    /// The directory of this run's profile.
     pub fn profile(&self) -> &Path {
         &self.profile
     }
@@ -177,6 +195,7 @@ impl Drop for Chromium {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.profile);
+        let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
 
@@ -223,6 +242,15 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
 /// killed before it could clean up) and remove those profiles. Profiles of
 /// this process are kept. Returns how many profiles were swept.
 pub fn sweep_stale(profile_root: &Path) -> usize {
+    let mut swept = sweep_dir(profile_root);
+    let tmp = std::env::temp_dir();
+    if tmp != profile_root {
+        swept += sweep_dir(&tmp);
+    }
+    swept
+}
+
+fn sweep_dir(profile_root: &Path) -> usize {
     let Ok(dir) = std::fs::read_dir(profile_root) else {
         return 0;
     };

@@ -161,7 +161,7 @@ impl Runner {
         let chromium = Arc::new(Mutex::new(chromium));
         let out_of_memory = Arc::new(AtomicBool::new(false));
         tokio::spawn(watch_memory(
-            chromium.clone(),
+            Arc::downgrade(&chromium),
             self.browser.settings.max_memory,
             out_of_memory.clone(),
         ));
@@ -226,12 +226,13 @@ fn end_early(mut result: RunResult, probe: &Probe, reason: Reason, msg: String) 
 }
 
 /// Kill the browser when its process group uses more than `max` bytes (PSS).
-async fn watch_memory(chromium: Arc<Mutex<Chromium>>, max: u64, flag: Arc<AtomicBool>) {
+async fn watch_memory(chromium: std::sync::Weak<Mutex<Chromium>>, max: u64, flag: Arc<AtomicBool>) {
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        if Arc::strong_count(&chromium) == 1 {
+        // The run is over when its Chromium is gone.
+        let Some(chromium) = chromium.upgrade() else {
             return;
-        }
+        };
         let pss = chromium.lock().unwrap_or_else(|e| e.into_inner()).pss();
         if pss > max {
             flag.store(true, Ordering::SeqCst);
@@ -495,7 +496,7 @@ impl Journey<'_> {
                 facts.wait_s = Some(d.as_secs_f64());
                 Ok(())
             }
-            Err(BrowserError::Timeout(_)) => Err(portal(
+            Err(BrowserError::Timeout(what)) if what == "wait" => Err(portal(
                 Reason::Assertion,
                 format!(
                     "waited {} for the {what}: it did not appear",

@@ -10,6 +10,7 @@ pub mod history;
 pub mod prometheus;
 pub mod smtp;
 pub mod smtp_tls;
+pub mod spa;
 pub mod tls;
 
 use std::collections::HashMap;
