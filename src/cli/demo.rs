@@ -87,9 +87,17 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     let mut env: HashMap<String, String> = std::env::vars().collect();
     env.entry("VIGIE_SIM_PASSWORD".to_string())
         .or_insert_with(|| sim::TEST_PASSWORD.to_string());
+    let no_chromium = crate::browser::find_chromium(None).is_none();
+    if no_chromium {
+        println!(
+            "note: Chromium n'est pas installé : les sondes navigateur de la démonstration sont désactivées, tout le reste fonctionne.\n      Pour les voir (captures d'écran datées comprises) : sudo {}\n",
+            crate::browser::INSTALL_HINT
+        );
+    }
     let options = LoadOptions {
         base_url_overrides: overrides,
         env: Some(env),
+        disable_browser_probes: no_chromium,
         ..LoadOptions::default()
     };
     let (path, files): (PathBuf, Arc<dyn Files>) = match &opts.config {

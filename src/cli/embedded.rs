@@ -13,6 +13,10 @@ pub static FILES: EmbeddedFiles = EmbeddedFiles(&[
         include_bytes!("../../probes/sim/sim-anef-accueil.yaml"),
     ),
     (
+        "probes/sim/sim-anef-navigateur.yaml",
+        include_bytes!("../../probes/sim/sim-anef-navigateur.yaml"),
+    ),
+    (
         "probes/sim/sim-anef-creation-compte.yaml",
         include_bytes!("../../probes/sim/sim-anef-creation-compte.yaml"),
     ),

@@ -473,7 +473,7 @@ fn load_probe(
     }
 
     // Environment values are read now: a missing secret is a load error, not a 3 a.m. failure.
-    let enabled = raw.enabled.unwrap_or(true);
+    let enabled = raw.enabled.unwrap_or(true) && !(browser && opts.disable_browser_probes);
     let mut env = Vec::new();
     let mut env_seen = HashSet::new();
     for (var, at) in std::mem::take(&mut ctx.env_refs) {

@@ -101,6 +101,8 @@ pub struct LoadOptions {
     /// `evidence`, `verify`) do not need the probes' secrets: a missing
     /// environment variable is then not an error.
     pub secrets_optional: bool,
+    /// Load browser probes disabled (the demo on a machine without Chromium).
+    pub disable_browser_probes: bool,
 }
 
 impl LoadOptions {

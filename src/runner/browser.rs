@@ -496,7 +496,7 @@ impl Journey<'_> {
                 facts.wait_s = Some(d.as_secs_f64());
                 Ok(())
             }
-            Err(BrowserError::Timeout(what)) if what == "wait" => Err(portal(
+            Err(BrowserError::Timeout(kind)) if kind == "wait" => Err(portal(
                 Reason::Assertion,
                 format!(
                     "waited {} for the {what}: it did not appear",
