@@ -57,7 +57,7 @@ impl OutcomeSet {
 }
 
 impl Default for OutcomeSet {
-    /// DESIGN.md §7: `down` and `broken` fail by default; `no_capacity` and
+    /// `down` and `broken` fail by default; `no_capacity` and
     /// `degraded` are findings of their own and must be opted in.
     fn default() -> Self {
         OutcomeSet::empty().with(Outcome::Down).with(Outcome::Broken)

@@ -43,7 +43,7 @@ pub struct Politeness {
 
 impl Default for Politeness {
     fn default() -> Self {
-        // DESIGN.md: "at most one request every few seconds per host".
+        // Responsible probing: at most one request every few seconds per host.
         Politeness {
             min_interval: Duration::from_secs(5),
             max_concurrent: 1,

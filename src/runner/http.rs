@@ -3,7 +3,8 @@
 //! Each run is a fresh visitor: its own client and cookie jar. Building a
 //! reqwest client with the platform verifier costs ~5 ms of CPU (it parses
 //! every system root certificate), so the rustls configuration is built once
-//! here and handed to every per-run client (NOTES.md). With a preconfigured
+//! here and handed to every per-run client (measured: building one with the
+//! platform verifier costs ~5 ms of CPU). With a preconfigured
 //! config reqwest sets no ALPN, so we set it; resumption is off so every run
 //! measures a full handshake, as a new visitor would.
 
