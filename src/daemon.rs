@@ -134,6 +134,10 @@ impl Daemon {
             metrics,
             board: daemon.board.clone(),
             location: daemon.config().location.clone(),
+            evidence_db: {
+                let c = daemon.config();
+                c.alerting.evidence_url.as_ref().map(|_| c.store.path.clone())
+            },
         });
         let server = tokio::spawn(server::serve(listener, app, async move {
             let _ = shutdown_rx.changed().await;

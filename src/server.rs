@@ -22,6 +22,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub board: Arc<StatusBoard>,
     pub location: String,
+    /// The history store, when screenshots are served to the team
+    /// (`alerts.evidence_url` set): `/preuves/capture/N.png`.
+    pub evidence_db: Option<std::path::PathBuf>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -30,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/status", get(api_status))
         .route("/", get(status_page))
+        .route("/preuves/capture/{file}", get(screenshot))
         .fallback(|| async { not_found() })
         .with_state(state)
 }
@@ -107,6 +111,32 @@ pub async fn serve(
 }
 
 /// 404 with a hint, for unknown paths.
+/// A screenshot of the evidence register, for the links in alert e-mails.
+/// Served only when the operator gave the team's address for it.
+async fn screenshot(State(s): State<AppState>, axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let (Some(db), Some(seq)) = (s.evidence_db.clone(), file.strip_suffix(".png").and_then(|n| n.parse::<i64>().ok())) else {
+        return not_found().into_response();
+    };
+    let png = tokio::task::spawn_blocking(move || {
+        let store = crate::store::Store::open_existing(&db).ok()?;
+        crate::store::evidence::get(store.conn(), seq).ok()??.screenshot
+    })
+    .await
+    .ok()
+    .flatten();
+    match png {
+        Some(bytes) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "private, max-age=86400"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => not_found().into_response(),
+    }
+}
+
 pub fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz, /api/status or /\n")
 }
@@ -121,6 +151,7 @@ mod tests {
 
     fn state() -> AppState {
         AppState {
+            evidence_db: None,
             metrics: Arc::new(Metrics::new("unit").expect("metrics")),
             board: Arc::new(StatusBoard::default()),
             location: "unit".into(),

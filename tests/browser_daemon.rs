@@ -23,6 +23,7 @@ fn free_port() -> u16 {
 
 struct Setup {
     dir: tempfile::TempDir,
+    port: u16,
 }
 
 impl Setup {
@@ -35,12 +36,13 @@ impl Setup {
         std::fs::create_dir_all(dir.path().join("probes")).expect("mkdir");
         std::fs::create_dir_all(dir.path().join("profiles")).expect("mkdir");
         std::fs::write(dir.path().join("probes/p.yaml"), probe).expect("probe");
+        let port = free_port();
         let cfg = format!(
-            "location: labo-test\ncontact: vigie-tests@example.org\nprobes: [probes/*.yaml]\nstore: {{ path: var/vigie.db }}\nevidence: {{ failures: {{ every: 0s }} }}\nbrowser: {{ profile_dir: profiles }}\ntargets:\n  spa:\n    base_url: \"http://{}\"\n    min_interval: 10ms\n",
+            "location: labo-test\ncontact: vigie-tests@example.org\nprobes: [probes/*.yaml]\nstore: {{ path: var/vigie.db }}\nevidence: {{ failures: {{ every: 0s }} }}\nbrowser: {{ profile_dir: profiles }}\nalerts:\n  to: [veille@example.org]\n  group_window: 0s\n  spool_dir: var/spool\n  evidence_url: \"http://127.0.0.1:{port}\"\ntargets:\n  spa:\n    base_url: \"http://{}\"\n    min_interval: 10ms\n",
             spa.addr
         );
         std::fs::write(dir.path().join("vigie.yaml"), cfg).expect("config");
-        Setup { dir }
+        Setup { dir, port }
     }
 
     fn path(&self) -> &Path {
@@ -53,7 +55,7 @@ impl Setup {
 
     fn start(&self) -> Child {
         Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .args(["run", "--listen", &format!("127.0.0.1:{}", free_port()), "--config"])
+            .args(["run", "--listen", &format!("127.0.0.1:{}", self.port), "--config"])
             .arg(self.path().join("vigie.yaml"))
             .current_dir(self.path())
             .stdout(Stdio::null())
@@ -166,6 +168,30 @@ async fn screenshots_go_into_the_register_and_the_bundle_and_alteration_is_caugh
         assert!(Instant::now() < deadline, "no screenshot in the register");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The outage e-mail links the screenshot, which the daemon serves to the team.
+    let spool = s.path().join("var/spool");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let eml = loop {
+        let found = std::fs::read_dir(&spool)
+            .ok()
+            .and_then(|d| d.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "eml")));
+        if let Some(p) = found {
+            // Undo quoted-printable soft line breaks.
+            break std::fs::read_to_string(p).expect("eml").replace("=\r\n", "").replace("=\n", "");
+        }
+        assert!(Instant::now() < deadline, "no outage e-mail");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let link = regex::Regex::new(r"http://127\.0\.0\.1:\d+/preuves/capture/\d+\.png").expect("re");
+    let url = link
+        .find(&eml)
+        .unwrap_or_else(|| panic!("no screenshot link in the e-mail:\n{eml}"))
+        .as_str()
+        .to_string();
+    assert!(eml.contains("Capture d'=C3=A9cran dat=C3=A9e"), "{eml}");
+    let resp = reqwest::get(&url).await.expect("GET screenshot");
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.expect("body").starts_with(b"\x89PNG"));
     signal(&child, libc::SIGTERM);
     let _ = child.wait();
 

@@ -44,6 +44,7 @@ pub struct RenderSettings {
     pub timezone: chrono_tz::Tz,
     pub status_page_url: Option<String>,
     pub grafana_url: Option<String>,
+    pub evidence_url: Option<String>,
 }
 
 /// A rendered e-mail, before MIME assembly (what golden files compare).
@@ -94,6 +95,10 @@ struct ItemView {
     trace_at: String,
     trace: Vec<TraceView>,
     excerpt: Option<String>,
+    /// The screenshot kept for the run: its record number, and a link
+    /// when the team's evidence address is configured.
+    screenshot_seq: Option<u64>,
+    screenshot_url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -198,6 +203,11 @@ fn item(s: &RenderSettings, kind: NoticeKind, n: &Notice) -> ItemView {
             })
             .collect(),
         excerpt: c.excerpt.clone(),
+        screenshot_seq: c.screenshot_seq,
+        screenshot_url: c
+            .screenshot_seq
+            .zip(s.evidence_url.as_deref())
+            .map(|(seq, base)| format!("{}/preuves/capture/{seq}.png", base.trim_end_matches('/'))),
     }
 }
 

@@ -39,6 +39,7 @@ fn settings(language: Language, links: bool) -> RenderSettings {
         language,
         timezone: chrono_tz::Europe::Paris,
         status_page_url: links.then(|| "https://veille.asso.example/etat".to_string()),
+        evidence_url: None,
         grafana_url: links.then(|| "https://grafana.asso.example/d/vigie".to_string()),
     }
 }

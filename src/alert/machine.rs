@@ -51,6 +51,9 @@ pub struct RunFacts {
     /// nobody observed the probe in between.
     #[serde(default)]
     pub after_gap: bool,
+    /// The evidence record holding this run's screenshot (browser probes).
+    #[serde(default)]
+    pub screenshot_seq: Option<u64>,
 }
 
 /// Everything the machine remembers about one probe.

@@ -29,6 +29,7 @@ fn run(min: i64, outcome: Outcome) -> RunFacts {
         step_position: None,
         excerpt: None,
         after_gap: false,
+        screenshot_seq: None,
     }
 }
 

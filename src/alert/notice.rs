@@ -115,6 +115,7 @@ pub fn facts(run_id: i64, r: &RunResult, maintenance: Option<&str>, after_gap: b
         step_position,
         excerpt,
         after_gap,
+        screenshot_seq: None,
     }
 }
 
@@ -271,6 +272,7 @@ mod tests {
                 step_position: Some((1, 1)),
                 excerpt: None,
                 after_gap: false,
+                screenshot_seq: None,
             },
             trace_at: at,
             trace: vec![],

@@ -214,6 +214,8 @@ pub struct AlertSettings {
     pub group_window: Duration,
     pub status_page_url: Option<String>,
     pub grafana_url: Option<String>,
+    /// Base URL of this daemon's `/preuves/` routes for the team.
+    pub evidence_url: Option<String>,
     pub delivery: Delivery,
     pub retry: Retry,
     /// Time zone e-mails show besides UTC (the configuration's `timezone`).

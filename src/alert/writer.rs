@@ -156,9 +156,12 @@ impl Writer {
         for (probe, r) in batch {
             let window = window_at(&rt.maintenance, probe, r.started_at).map(|w| w.name.as_str());
             let run_id = runs::insert_run(&tx, probe, &rt.location, r, window)?;
+            let mut screenshot_seq = None;
             if let Some(kind) = throttle.decide(&rt.evidence, r) {
                 if let Some(draft) = record::draft(probe, &rt.location, r, kind, window, rt.evidence.max_body) {
-                    appended.push(chain.append(&tx, draft, Some(run_id))?);
+                    let a = chain.append(&tx, draft, Some(run_id))?;
+                    screenshot_seq = a.has_screenshot.then_some(a.seq);
+                    appended.push(a);
                 }
             }
             for step in requested_screenshots(r) {
@@ -176,7 +179,8 @@ impl Writer {
                 .cloned()
                 .unwrap_or_default();
             let after_gap = prev.last_run_at.is_some_and(|last| notice::missed_runs(probe, last, r));
-            let facts = notice::facts(run_id, r, window, after_gap);
+            let mut facts = notice::facts(run_id, r, window, after_gap);
+            facts.screenshot_seq = screenshot_seq;
             let (mut next, actions) = machine::step(&prev, &facts, &policy, now);
             let mut closing = None;
             let mut changed_incident = true;
@@ -296,6 +300,7 @@ impl Writer {
             timezone: a.timezone,
             status_page_url: a.status_page_url.clone(),
             grafana_url: a.grafana_url.clone(),
+            evidence_url: a.evidence_url.clone(),
         };
         let mut queued = Vec::new();
         let tx = self.store.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;

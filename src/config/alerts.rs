@@ -118,6 +118,7 @@ pub(super) fn compile_sections(
     };
     let status_page_url = a.and_then(|a| a.status_page_url.as_ref()).and_then(|u| http_url(&mut s, u));
     let grafana_url = a.and_then(|a| a.grafana_url.as_ref()).and_then(|u| http_url(&mut s, u));
+    let evidence_url = a.and_then(|a| a.evidence_url.as_ref()).and_then(|u| http_url(&mut s, u));
     let retry = compile_retry(&mut s, a);
 
     let (delivery, from) = match raw.smtp {
@@ -164,6 +165,7 @@ pub(super) fn compile_sections(
         group_window,
         status_page_url,
         grafana_url,
+        evidence_url,
         delivery,
         retry,
         timezone,

@@ -59,6 +59,10 @@ pub struct RawAlerts {
     pub status_page_url: Option<S<String>>,
     #[serde(default)]
     pub grafana_url: Option<S<String>>,
+    /// Where the team (not the public) reaches this daemon's `/preuves/`
+    /// routes: e-mails link screenshots there.
+    #[serde(default)]
+    pub evidence_url: Option<S<String>>,
     /// Folder for `.eml` files when no `smtp:` section is given.
     #[serde(default)]
     pub spool_dir: Option<S<String>>,

@@ -121,6 +121,7 @@ pub struct Appended {
     pub probe: String,
     pub kind: Kind,
     pub stored_bytes: usize,
+    pub has_screenshot: bool,
 }
 
 /// Appends drafts to the chain inside the writer's transaction.
@@ -168,6 +169,7 @@ impl Appender {
             probe: row.probe,
             kind: draft.record.kind,
             stored_bytes: row.record.len() + row.body.len() + row.screenshot.as_ref().map_or(0, Vec::len),
+            has_screenshot: row.screenshot.is_some(),
         })
     }
 }
