@@ -266,3 +266,34 @@ async fn chromium_missing_is_unobserved_and_says_how_to_install_it() {
     );
     assert!(app.hits().is_empty(), "nothing was sent to the portal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vigie_once_prints_the_trace_with_the_screenshots_path() {
+    let lab = Lab::new();
+    let app = spa::start().await;
+    app.set_fault("api500");
+    let p = probe(
+        "trace",
+        "20s",
+        "  - name: accueil\n    goto: \"{{ base_url }}/app\"\n    wait_for: { selector: \"#slots\", timeout: 3s }\n",
+    );
+    let _ = lab.load(&app, "", &[("p", &p)]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["once", "trace", "--config", "vigie.yaml"])
+        .current_dir(lab.dir.path())
+        .output()
+        .expect("vigie once");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("✗ accueil  goto → "), "{text}");
+    assert!(text.contains("console error: api failed: HTTP 500"), "{text}");
+    assert!(text.contains("failed request: ") && text.contains("/api/status (HTTP 500)"), "{text}");
+    let shot = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("screenshot: "))
+        .unwrap_or_else(|| panic!("no screenshot path: {text}"));
+    let png = std::fs::read(shot).expect("the screenshot file exists");
+    assert!(png.starts_with(b"\x89PNG"));
+    assert!(text.contains("outcome: broken (step accueil, reason assertion)"), "{text}");
+    lab.assert_no_chromium_left();
+}

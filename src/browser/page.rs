@@ -65,6 +65,8 @@ pub struct PageLog {
     pub crashed: bool,
     pub closed: bool,
     urls: HashMap<String, String>,
+    /// Requests already counted as failed (a 404 script is also reported aborted).
+    failed_ids: std::collections::HashSet<String>,
 }
 
 /// Timings of one navigation, from its start.
@@ -128,7 +130,7 @@ impl Page {
             .to_string();
         let log = Arc::new(Mutex::new(PageLog::default()));
         let changed = Arc::new(Notify::new());
-        tokio::spawn(listen(events, cdp.clone(), session.clone(), log.clone(), changed.clone(), gate));
+        tokio::spawn(listen(events, cdp.clone(), session.clone(), target.clone(), log.clone(), changed.clone(), gate));
         let s = Some(session.as_str());
         for m in ["Page.enable", "Network.enable", "Runtime.enable", "Log.enable", "Inspector.enable"] {
             cdp.call(m, json!({}), s, SHORT).await?;
@@ -254,11 +256,13 @@ impl Page {
     pub async fn wait_until(&self, expression: &str, deadline: Instant) -> Result<Duration, BrowserError> {
         let t0 = Instant::now();
         loop {
-            match self.eval(expression, deadline).await {
+            // Each look gets at least a second, so a slow machine near the
+            // deadline is not taken for a page that stopped answering.
+            let look = deadline.max(Instant::now() + Duration::from_secs(1));
+            match self.eval(expression, look).await {
                 Ok(Value::Bool(true)) => return Ok(t0.elapsed()),
                 // Not yet; or a navigation destroyed the context: try again.
                 Ok(_) | Err(BrowserError::Script(_)) | Err(BrowserError::Command(..)) => {}
-                Err(BrowserError::Timeout(_)) if Instant::now() < deadline => {}
                 // The page's script never yielded: not "absent", unresponsive.
                 Err(BrowserError::Timeout(_)) => return Err(BrowserError::Timeout("page (busy script)".into())),
                 Err(e) => return Err(e),
@@ -470,6 +474,7 @@ async fn listen(
     mut events: mpsc::UnboundedReceiver<Event>,
     cdp: Cdp,
     session: String,
+    main_frame: String,
     log: Arc<Mutex<PageLog>>,
     changed: Arc<Notify>,
     gate: Gate,
@@ -482,7 +487,7 @@ async fn listen(
         let ours = ev.session.as_deref() == Some(session.as_str())
             || (ev.method == "Target.detachedFromTarget" && ev.params["sessionId"].as_str() == Some(session.as_str()));
         if ours {
-            record(&mut log.lock().unwrap_or_else(|e| e.into_inner()), &ev);
+            record(&mut log.lock().unwrap_or_else(|e| e.into_inner()), &ev, &main_frame);
             changed.notify_waiters();
         }
     }
@@ -537,19 +542,18 @@ fn console_text(p: &Value) -> String {
     crate::probe::text::truncate_chars(&parts.join(" "), 300)
 }
 
-fn record(l: &mut PageLog, ev: &Event) {
+/// `main_frame`: the page's top frame, whose id is its target's.
+fn record(l: &mut PageLog, ev: &Event, main_frame: &str) {
     let p = &ev.params;
     match ev.method.as_str() {
-        "Page.frameStartedLoading" | "Page.frameRequestedNavigation" if p["frameId"].as_str().is_some() => {
-            // Only the main frame's navigations reset the load timings; the
-            // listener does not know the main frame, so the page's top-level
-            // frame is recognised by having no parent in frameNavigated.
-        }
-        "Page.frameNavigated" if p["frame"]["parentId"].is_null() => {
+        // A navigation of the top frame starts (a link, a form, a script):
+        // its load timings start now.
+        "Page.frameStartedLoading" if p["frameId"].as_str() == Some(main_frame) => {
             if l.nav_started.is_none() || l.loaded.is_some() {
                 l.nav_started = Some(Instant::now());
                 l.dom_content_loaded = None;
                 l.loaded = None;
+                l.document = None;
             }
         }
         "Page.domContentEventFired" => l.dom_content_loaded = Some(Instant::now()),
@@ -592,6 +596,9 @@ fn record(l: &mut PageLog, ev: &Event) {
                 l.document = Some((status, headers));
             }
             if status >= 400 {
+                if let Some(id) = p["requestId"].as_str() {
+                    l.failed_ids.insert(id.to_string());
+                }
                 let url = strip_query(r["url"].as_str().unwrap_or_default());
                 push_bounded(
                     &mut l.failed,
@@ -605,6 +612,9 @@ fn record(l: &mut PageLog, ev: &Event) {
             }
         }
         "Network.loadingFailed" => {
+            if p["requestId"].as_str().is_some_and(|id| l.failed_ids.contains(id)) {
+                return;
+            }
             let url = p["requestId"].as_str().and_then(|id| l.urls.get(id).cloned()).unwrap_or_default();
             let error = p["errorText"].as_str().unwrap_or("failed").to_string();
             push_bounded(

@@ -191,11 +191,18 @@ impl Chromium {
     }
 }
 
-impl Drop for Chromium {
-    fn drop(&mut self) {
+impl Chromium {
+    /// Kill the group and remove the profile and its TMPDIR (idempotent).
+    pub fn cleanup(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.profile);
         let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        self.cleanup();
     }
 }
 

@@ -288,7 +288,7 @@ impl Journey<'_> {
         }
         self.page.close().await;
         drop(self.page);
-        self.chromium.lock().unwrap_or_else(|e| e.into_inner()).kill();
+        self.chromium.lock().unwrap_or_else(|e| e.into_inner()).cleanup();
         drop(permit);
     }
 
@@ -325,7 +325,14 @@ impl Journey<'_> {
         self.active += sr.duration;
         let end = match acted {
             Ok(()) => self.evaluate(step, b, &mut sr, &mut facts, deadline).await,
-            Err(f) => self.failure(f),
+            Err(f) => {
+                let portal_failure = matches!(f, Failure::Portal(..));
+                let end = self.failure(f);
+                if portal_failure {
+                    self.describe_failed_page(&mut sr, &mut facts).await;
+                }
+                end
+            }
         };
         self.record_log(&mut facts);
         if let StepEnd::Failed(reason, msg) = &end {
@@ -543,6 +550,20 @@ impl Journey<'_> {
             sr.capture = Some(self.capture(&snap.url, status, &headers, &snap.html));
         }
         end
+    }
+
+    /// After the portal failed a step: where the page was and what it
+    /// showed, if the page still answers (best effort, briefly).
+    async fn describe_failed_page(&mut self, sr: &mut StepResult, facts: &mut BrowserFacts) {
+        let Ok(snap) = self.page.snapshot(MAX_HTML, Instant::now() + Duration::from_secs(3)).await else {
+            return;
+        };
+        let status = self.page.log().document.map(|(s, _)| s).unwrap_or(self.last_status);
+        sr.url = Some(self.who.redactor.text(&snap.url));
+        sr.http_status = (status > 0).then_some(status);
+        facts.title = self.who.redactor.text(&snap.title);
+        let headers = self.last_headers.clone();
+        sr.capture = Some(self.capture(&snap.url, status, &headers, &snap.html));
     }
 
     fn capture(&self, url: &str, status: u16, headers: &[(String, String)], html: &str) -> PageCapture {
