@@ -220,7 +220,7 @@ async fn pages_that_never_load_or_hang_are_the_portals_timeouts_and_leave_no_pro
     let busy = probe(
         "occupee",
         "20s",
-        "  - name: page\n    goto: \"{{ base_url }}/busy\"\n  - name: puis\n    wait_for: { text: \"jamais\", timeout: 2s }\n    timeout: 3s\n",
+        "  - name: page\n    goto: \"{{ base_url }}/busy\"\n  - name: puis\n    click: \"#spin\"\n    wait_for: { text: \"jamais\", timeout: 2s }\n    timeout: 3s\n",
     );
     let cfg = lab.load(&app, "", &[("slow", &slow), ("busy", &busy)]);
     let t0 = std::time::Instant::now();

@@ -38,7 +38,7 @@ impl Setup {
         std::fs::write(dir.path().join("probes/p.yaml"), probe).expect("probe");
         let port = free_port();
         let cfg = format!(
-            "location: labo-test\ncontact: vigie-tests@example.org\nprobes: [probes/*.yaml]\nstore: {{ path: var/vigie.db }}\nevidence: {{ failures: {{ every: 0s }} }}\nbrowser: {{ profile_dir: profiles }}\nalerts:\n  to: [veille@example.org]\n  group_window: 0s\n  spool_dir: var/spool\n  evidence_url: \"http://127.0.0.1:{port}\"\ntargets:\n  spa:\n    base_url: \"http://{}\"\n    min_interval: 10ms\n",
+            "location: labo-test\ncontact: vigie-tests@example.org\nprobes: [probes/*.yaml]\nstore: {{ path: var/vigie.db }}\nevidence: {{ failures: {{ every: 0s }} }}\nbrowser: {{ profile_dir: profiles }}\nalerts:\n  to: [veille@example.org]\n  group_window: 0s\n  failure_threshold: 1\n  spool_dir: var/spool\n  evidence_url: \"http://127.0.0.1:{port}\"\ntargets:\n  spa:\n    base_url: \"http://{}\"\n    min_interval: 10ms\n",
             spa.addr
         );
         std::fs::write(dir.path().join("vigie.yaml"), cfg).expect("config");

@@ -452,20 +452,24 @@ fn replace_once(text: &str, from: &str, to: &str, file: &str) -> String {
     text.replace(from, to)
 }
 
-/// The shipped simulator probes, every second, "degraded" above 500 ms.
+/// The shipped simulator HTTP probes, every second, "degraded" above 500 ms
+/// (browser probes, a Chromium per run, are tested in tests/browser*.rs).
 fn write_probes(ws: &Workspace) {
     let dir = repo().join("probes/sim");
     let mut n = 0;
     for e in std::fs::read_dir(&dir).expect("probes/sim").filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(e.path()).expect("probe");
+        if text.lines().any(|l| l.trim() == "kind: browser") {
+            continue;
+        }
         let schedule = text.lines().find(|l| l.starts_with("schedule:")).expect("schedule line");
         let text = replace_once(&text, schedule, "schedule: \"* * * * * *\"", &name);
         let text = replace_once(&text, "degraded_after: 2s", "degraded_after: 500ms", &name);
         ws.write_file(&format!("probes/{name}"), text.as_bytes());
         n += 1;
     }
-    assert_eq!(n, 5, "the five simulator probes");
+    assert_eq!(n, 5, "the five simulator HTTP probes");
     // An HTTPS target, so that the TLS certificate panel has data.
     ws.write_probe(
         "tls-accueil",

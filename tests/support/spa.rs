@@ -92,7 +92,7 @@ async fn never() -> &'static str {
 
 /// A script that never yields once the page has loaded.
 async fn busy() -> Html<&'static str> {
-    Html("<!doctype html><html><head><title>Occupé</title></head><body><p>Bonjour</p><script>setTimeout(() => { for (;;) {} }, 100);</script></body></html>")
+    Html("<!doctype html><html><head><title>Occupé</title></head><body><p>Bonjour</p><button id=\"spin\" onclick=\"setTimeout(() => { for (;;) {} }, 50)\">Lancer</button></body></html>")
 }
 
 /// A page that allocates memory without end.
