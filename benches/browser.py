@@ -105,7 +105,7 @@ def workspace(port, schedule="* * * * *"):
     with open(os.path.join(d, "probes", "b.yaml"), "w") as f:
         f.write(BROWSER.format(schedule=schedule))
     with open(os.path.join(d, "probes", "h.yaml"), "w") as f:
-        f.write(HTTP.replace("$.slots.length()", "$.first"))
+        f.write(HTTP.format().replace("$.slots.length()", "$.first"))
     with open(os.path.join(d, "vigie.yaml"), "w") as f:
         f.write(
             "location: bench\ncontact: bench@example.org\nprobes: [probes/*.yaml]\n"
@@ -197,8 +197,12 @@ def daemon_runs(port, runs):
     p.send_signal(signal.SIGTERM)
     p.wait()
     left = len(procs_mentioning(needle))
+    import sqlite3
+    db = sqlite3.connect(os.path.join(d, "var", "vigie.db"))
+    outcomes = dict(db.execute("SELECT outcome, COUNT(*) FROM runs GROUP BY outcome").fetchall())
+    db.close()
     shutil.rmtree(d, ignore_errors=True)
-    return idle, samples, left
+    return idle, samples, left, outcomes
 
 
 def main():
@@ -223,9 +227,10 @@ def main():
           f"CPU {statistics.median(x[1] for x in b) / max(statistics.median(x[1] for x in h), 0.001):.0f}, "
           f"memory {statistics.median(x[2] for x in b) / max(statistics.median(x[2] for x in h), 1):.0f}")
     if a.runs:
-        idle, samples, left = daemon_runs(port, a.runs)
+        idle, samples, left, outcomes = daemon_runs(port, a.runs)
         rss = [s[0] for s in samples]
-        print(f"\ndaemon: idle RSS {idle / 1024:.1f} MiB with one browser probe configured; over {len(samples)} runs "
+        print(f"\ndaemon: idle RSS {idle / 1024:.1f} MiB with one browser probe configured; runs recorded {outcomes}; "
+              f"{len(samples)} samples: "
               f"RSS first {rss[0] / 1024:.1f} MiB, max {max(rss) / 1024:.1f} MiB, last {rss[-1] / 1024:.1f} MiB; "
               f"Chromium processes between runs: max {max(s[1] for s in samples)}; profiles left between runs: "
               f"max {max(s[2] for s in samples)}; after SIGTERM: {left} process(es)")

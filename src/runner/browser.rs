@@ -351,7 +351,14 @@ impl Journey<'_> {
         let wants_shot = b.screenshot || self.settings.screenshot_every_step || !matches!(end, StepEnd::Passed);
         let unobserved = matches!(&end, StepEnd::Failed(r, _) if r.outcome() == Outcome::Unobserved && *r != Reason::Blocked);
         if wants_shot && !unobserved {
-            sr.screenshot = self.screenshot(step, &sr).await;
+            sr.screenshot = match self.screenshot(step, &sr).await {
+                Ok(shot) => Some(shot),
+                Err(why) => {
+                    // vigie's own failure: said to the operator, never the portal's.
+                    tracing::warn!(probe = %self.probe.name, step = %step.name, "screenshot not taken: {why}");
+                    None
+                }
+            };
         }
         facts.console_errors = facts.console_errors.iter().map(|c| self.who.redactor.text(c)).collect();
         sr.browser = Some(facts);
@@ -601,9 +608,13 @@ impl Journey<'_> {
     }
 
     /// The page's screenshot with vigie's banner above it.
-    async fn screenshot(&self, step: &Step, sr: &StepResult) -> Option<Screenshot> {
+    async fn screenshot(&self, step: &Step, sr: &StepResult) -> Result<Screenshot, String> {
         let deadline = Instant::now() + Duration::from_secs(15);
-        let page_png = self.page.screenshot(MAX_SHOT_HEIGHT, deadline).await.ok()?;
+        let page_png = self
+            .page
+            .screenshot(MAX_SHOT_HEIGHT, deadline)
+            .await
+            .map_err(|e| format!("page: {e}"))?;
         let taken_at = Utc::now();
         let width = banner::dimensions(&page_png).map(|(w, _)| w).unwrap_or(self.settings.viewport.0);
         let paris = taken_at.with_timezone(&chrono_tz::Europe::Paris);
@@ -616,12 +627,14 @@ impl Journey<'_> {
             step: &step.name,
         };
         let html = banner::html(&facts, width);
-        let top = crate::browser::page::render_html(&self.cdp, &html, width, deadline).await.ok()?;
-        let png = banner::stack(&top, &page_png).ok()?;
+        let top = crate::browser::page::render_html(&self.cdp, &html, width, deadline)
+            .await
+            .map_err(|e| format!("banner: {e}"))?;
+        let png = banner::stack(&top, &page_png).map_err(|e| format!("stacking: {e}"))?;
         // Pixels cannot be redacted: password fields show dots, and the
         // docs tell probe writers never to type a secret into a visible field.
-        let (width, height) = banner::dimensions(&png)?;
-        Some(Screenshot {
+        let (width, height) = banner::dimensions(&png).ok_or("stacked image unreadable")?;
+        Ok(Screenshot {
             png,
             width,
             height,
