@@ -287,7 +287,10 @@ async fn vigie_once_prints_the_trace_with_the_screenshots_path() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("✗ accueil  goto → "), "{text}");
     assert!(text.contains("console error: api failed: HTTP 500"), "{text}");
-    assert!(text.contains("failed request: ") && text.contains("/api/status (HTTP 500)"), "{text}");
+    assert!(
+        text.contains("failed request: ") && text.contains("/api/status (HTTP 500)"),
+        "{text}"
+    );
     let shot = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("screenshot: "))

@@ -53,15 +53,16 @@ impl Setup {
         self.path().join("profiles")
     }
 
-    fn start(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_vigie"))
+    fn start(&self) -> Running {
+        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
             .args(["run", "--listen", &format!("127.0.0.1:{}", self.port), "--config"])
             .arg(self.path().join("vigie.yaml"))
             .current_dir(self.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start vigie run")
+            .expect("start vigie run");
+        Running(child)
     }
 
     fn chromium_pids(&self) -> Vec<i32> {
@@ -99,6 +100,30 @@ impl Setup {
             out.status.code().unwrap_or(-1),
             format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
         )
+    }
+}
+
+/// The daemon under test, killed when the test ends, even by a failed
+/// assertion (a panicking test must not leave a daemon behind).
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

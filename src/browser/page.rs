@@ -130,7 +130,15 @@ impl Page {
             .to_string();
         let log = Arc::new(Mutex::new(PageLog::default()));
         let changed = Arc::new(Notify::new());
-        tokio::spawn(listen(events, cdp.clone(), session.clone(), target.clone(), log.clone(), changed.clone(), gate));
+        tokio::spawn(listen(
+            events,
+            cdp.clone(),
+            session.clone(),
+            target.clone(),
+            log.clone(),
+            changed.clone(),
+            gate,
+        ));
         let s = Some(session.as_str());
         for m in ["Page.enable", "Network.enable", "Runtime.enable", "Log.enable", "Inspector.enable"] {
             cdp.call(m, json!({}), s, SHORT).await?;

@@ -317,7 +317,10 @@ pub fn compile_browser_settings(
         }
     }
     if let Some(d) = &b.profile_dir {
-        out.profile_root = super::relative_to(path, &d.value);
+        // Absolute: Chromium's command line names it, and the sweep of
+        // stale profiles must find the same folder whatever the cwd.
+        let root = super::relative_to(path, &d.value);
+        out.profile_root = std::path::absolute(&root).unwrap_or(root);
     }
     out
 }
