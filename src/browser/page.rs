@@ -556,13 +556,11 @@ fn record(l: &mut PageLog, ev: &Event, main_frame: &str) {
     match ev.method.as_str() {
         // A navigation of the top frame starts (a link, a form, a script):
         // its load timings start now.
-        "Page.frameStartedLoading" if p["frameId"].as_str() == Some(main_frame) => {
-            if l.nav_started.is_none() || l.loaded.is_some() {
-                l.nav_started = Some(Instant::now());
-                l.dom_content_loaded = None;
-                l.loaded = None;
-                l.document = None;
-            }
+        "Page.frameStartedLoading" if p["frameId"].as_str() == Some(main_frame) && (l.nav_started.is_none() || l.loaded.is_some()) => {
+            l.nav_started = Some(Instant::now());
+            l.dom_content_loaded = None;
+            l.loaded = None;
+            l.document = None;
         }
         "Page.domContentEventFired" => l.dom_content_loaded = Some(Instant::now()),
         "Page.loadEventFired" => l.loaded = Some(Instant::now()),
