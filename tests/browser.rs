@@ -222,7 +222,16 @@ async fn pages_that_never_load_or_hang_are_the_portals_timeouts_and_leave_no_pro
         "20s",
         "  - name: page\n    goto: \"{{ base_url }}/busy\"\n  - name: puis\n    click: \"#spin\"\n    wait_for: { text: \"jamais\", timeout: 2s }\n    timeout: 3s\n",
     );
-    let cfg = lab.load(&app, "", &[("slow", &slow), ("busy", &busy)]);
+    let closed = probe(
+        "fermee",
+        "20s",
+        "  - name: accueil\n    goto: \"http://127.0.0.1:9/particuliers/\"\n",
+    );
+    let cfg = lab.load(&app, "", &[("slow", &slow), ("busy", &busy), ("closed", &closed)]);
+    // Chromium shows its own error page: the step names the address it could not load.
+    let r = lab.run(&cfg, "fermee").await;
+    assert_eq!((r.outcome, r.reason), (Outcome::Down, Some(Reason::Connect)), "{r:#?}");
+    assert_eq!(r.steps[0].url.as_deref(), Some("http://127.0.0.1:9/particuliers/"), "{r:#?}");
     let t0 = std::time::Instant::now();
     let r = lab.run(&cfg, "lente").await;
     assert_eq!((r.outcome, r.reason), (Outcome::Down, Some(Reason::Timeout)), "{r:#?}");

@@ -543,7 +543,7 @@ impl Journey<'_> {
             self.last_headers = headers.clone();
         }
         let status = if self.last_status == 0 { 200 } else { self.last_status };
-        sr.url = Some(self.who.redactor.text(&snap.url));
+        sr.url = self.shown_url(&snap.url, sr);
         sr.http_status = Some(status);
         sr.response_bytes = snap.html.len() as u64;
         facts.title = self.who.redactor.text(&snap.title);
@@ -559,6 +559,17 @@ impl Journey<'_> {
         end
     }
 
+    /// The address a step shows: the page's, except Chromium's own error
+    /// page (`chrome-error://…`), which stands for the address it could not
+    /// load: that one is named, as a person would.
+    fn shown_url(&self, page_url: &str, sr: &StepResult) -> Option<String> {
+        if page_url.starts_with("chrome-error:") {
+            sr.request_url.clone().or_else(|| sr.url.clone())
+        } else {
+            Some(self.who.redactor.text(page_url))
+        }
+    }
+
     /// After the portal failed a step: where the page was and what it
     /// showed, if the page still answers (best effort, briefly).
     async fn describe_failed_page(&mut self, sr: &mut StepResult, facts: &mut BrowserFacts) {
@@ -566,7 +577,7 @@ impl Journey<'_> {
             return;
         };
         let status = self.page.log().document.map(|(s, _)| s).unwrap_or(self.last_status);
-        sr.url = Some(self.who.redactor.text(&snap.url));
+        sr.url = self.shown_url(&snap.url, sr);
         sr.http_status = (status > 0).then_some(status);
         facts.title = self.who.redactor.text(&snap.title);
         let headers = self.last_headers.clone();
