@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import socketserver
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -190,14 +191,14 @@ def daemon_runs(port, runs):
     samples = []
     t_end = time.monotonic() + runs * 2 + 5
     while time.monotonic() < t_end:
-        # Between runs (second 1 of each 2): nothing of Chromium should exist.
+        # 1.2 s into each 2-s slot; a journey longer than a slot is still
+        # running then, so these counts bound one run's browser, not zero.
         now = time.time()
         time.sleep(2 - (now % 2) + 1.2)
         samples.append((rss_kib(p.pid), len(procs_mentioning(needle)), len(os.listdir(needle))))
     p.send_signal(signal.SIGTERM)
     p.wait()
     left = len(procs_mentioning(needle))
-    import sqlite3
     db = sqlite3.connect(os.path.join(d, "var", "vigie.db"))
     outcomes = dict(db.execute("SELECT outcome, COUNT(*) FROM runs GROUP BY outcome").fetchall())
     db.close()
@@ -232,7 +233,7 @@ def main():
         print(f"\ndaemon: idle RSS {idle / 1024:.1f} MiB with one browser probe configured; runs recorded {outcomes}; "
               f"{len(samples)} samples: "
               f"RSS first {rss[0] / 1024:.1f} MiB, max {max(rss) / 1024:.1f} MiB, last {rss[-1] / 1024:.1f} MiB; "
-              f"Chromium processes between runs: max {max(s[1] for s in samples)}; profiles left between runs: "
+              f"Chromium processes at a sample: max {max(s[1] for s in samples)}; profile folders at a sample: "
               f"max {max(s[2] for s in samples)}; after SIGTERM: {left} process(es)")
     srv.shutdown()
 

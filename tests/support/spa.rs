@@ -90,7 +90,7 @@ async fn never() -> &'static str {
     ""
 }
 
-/// A script that never yields once the page has loaded.
+/// A script that never yields once its button is clicked.
 async fn busy() -> Html<&'static str> {
     Html("<!doctype html><html><head><title>Occupé</title></head><body><p>Bonjour</p><button id=\"spin\" onclick=\"setTimeout(() => { for (;;) {} }, 50)\">Lancer</button></body></html>")
 }
