@@ -127,7 +127,7 @@ steps:
   - name: login
     request:
       method: POST
-      url: "{{{{ base_url }}}}{{{{ action }}}}"
+      url: "{{{{ action }}}}"
       form: {{ username: TEST-VIGIE-0001, password: "{{{{ env.SIM_PASSWORD }}}}" }}
     expect: {{ status: 200 }}
   - name: depot
@@ -235,7 +235,7 @@ steps:
   - name: login
     request:
       method: POST
-      url: "{{ base_url }}{{ action }}"
+      url: "{{ action }}"
       form: { username: TEST-VIGIE-0001, password: vigie-demo-password }
   - name: me
     request: { url: "{{ base_url }}/api/usager/moi" }

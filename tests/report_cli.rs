@@ -37,7 +37,7 @@ steps:
   - name: envoi
     request:
       method: POST
-      url: "{{ base_url }}{{ action }}"
+      url: "{{ action }}"
       query: { indice: "{{ env.VIGIE_TEST_SECRET }}" }
       form:
         csrf_token: "{{ csrf_token }}"

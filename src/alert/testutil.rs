@@ -42,6 +42,7 @@ pub fn probe(name: &str, title: &str, procedure: &str) -> Arc<Probe> {
         vars: vec![],
         env: vec![],
         broken_when: vec![],
+        blocked_when: vec![],
         kind: crate::probe::ProbeKind::Http,
         steps: vec![],
     })

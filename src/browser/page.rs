@@ -62,6 +62,9 @@ pub struct PageLog {
     pub nav_started: Option<Instant>,
     pub dom_content_loaded: Option<Instant>,
     pub loaded: Option<Instant>,
+    /// The last navigation stayed in the document (a single-page app's
+    /// route, `#/…`): it is complete, and no load event will come.
+    pub within_document: bool,
     pub crashed: bool,
     pub closed: bool,
     urls: HashMap<String, String>,
@@ -183,22 +186,47 @@ impl Page {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn begin_navigation(&self) {
+    /// Forget the current document's load state; returns what it was, for
+    /// [`Page::restore_navigation`].
+    fn begin_navigation(&self) -> PageLog {
         let mut l = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let before = l.clone();
         l.nav_started = Some(Instant::now());
         l.dom_content_loaded = None;
         l.loaded = None;
         l.document = None;
+        l.within_document = false;
+        before
+    }
+
+    /// A same-document navigation loads nothing: the document, its status
+    /// and its load times stay those of the page already shown.
+    fn restore_navigation(&self, before: PageLog) {
+        let mut l = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        l.nav_started = before.nav_started;
+        l.dom_content_loaded = before.dom_content_loaded;
+        l.loaded = before.loaded;
+        l.document = before.document;
+        l.within_document = true;
     }
 
     /// Go to `url` and wait for its load event. `Err(Navigation)` carries
     /// Chromium's network error (`net::ERR_CONNECTION_REFUSED`…).
     pub async fn navigate(&self, url: &str, deadline: Instant) -> Result<NavTiming, BrowserError> {
-        self.begin_navigation();
+        let before = self.begin_navigation();
         let left = deadline.saturating_duration_since(Instant::now());
         let r = self.call("Page.navigate", json!({ "url": url }), left).await?;
         if let Some(e) = r.get("errorText").and_then(Value::as_str) {
             return Err(BrowserError::Navigation(e.to_string()));
+        }
+        if r.get("loaderId").and_then(Value::as_str).is_none_or(str::is_empty) {
+            // Only the fragment changed (a single-page app's route): Chromium
+            // reports no loader and no load event will come.
+            self.restore_navigation(before);
+            return Ok(NavTiming {
+                dom_content_loaded: None,
+                load: None,
+            });
         }
         self.wait_loaded(deadline).await
     }
@@ -226,6 +254,12 @@ impl Page {
                 return Err(BrowserError::Crashed);
             }
             let start = l.nav_started.unwrap_or_else(Instant::now);
+            if l.within_document {
+                return Ok(NavTiming {
+                    dom_content_loaded: None,
+                    load: None,
+                });
+            }
             if let Some(loaded) = l.loaded {
                 return Ok(NavTiming {
                     dom_content_loaded: l.dom_content_loaded.map(|t| t.saturating_duration_since(start)),
@@ -556,12 +590,16 @@ fn record(l: &mut PageLog, ev: &Event, main_frame: &str) {
     match ev.method.as_str() {
         // A navigation of the top frame starts (a link, a form, a script):
         // its load timings start now.
-        "Page.frameStartedLoading" if p["frameId"].as_str() == Some(main_frame) && (l.nav_started.is_none() || l.loaded.is_some()) => {
+        "Page.frameStartedLoading"
+            if p["frameId"].as_str() == Some(main_frame) && (l.nav_started.is_none() || l.loaded.is_some() || l.within_document) =>
+        {
             l.nav_started = Some(Instant::now());
             l.dom_content_loaded = None;
             l.loaded = None;
             l.document = None;
+            l.within_document = false;
         }
+        "Page.navigatedWithinDocument" if p["frameId"].as_str() == Some(main_frame) => l.within_document = true,
         "Page.domContentEventFired" => l.dom_content_loaded = Some(Instant::now()),
         "Page.loadEventFired" => l.loaded = Some(Instant::now()),
         "Inspector.targetCrashed" => l.crashed = true,

@@ -456,6 +456,11 @@ fn load_probe(
         }
     }
     let broken_when = compile_broken_when(&mut ctx, &raw.broken_when);
+    let blocked_when = raw
+        .blocked_when
+        .iter()
+        .map(|m| super::step::compile_match(&mut ctx, m, false).0)
+        .collect();
     let kind = super::browser_step::compile_kind(&mut ctx, &raw.kind, &raw.browser);
     let browser = matches!(kind, ProbeKind::Browser(_));
 
@@ -517,6 +522,7 @@ fn load_probe(
         vars,
         env,
         broken_when,
+        blocked_when,
         kind,
         steps,
     };

@@ -226,6 +226,9 @@ pub struct RawProbe {
     pub defaults: Option<RawDefaults>,
     #[serde(default)]
     pub broken_when: Vec<S<RawMatch>>,
+    /// Conditions that mean "a bot-protection page, not the service".
+    #[serde(default)]
+    pub blocked_when: Vec<S<RawMatch>>,
     /// Alerting policy (failure/success thresholds, recipients...).
     #[serde(default)]
     pub alerts: Option<S<RawProbeAlerts>>,

@@ -91,6 +91,9 @@ pub struct Probe {
     pub env: Vec<(String, String)>,
     /// Conditions checked on every step's response.
     pub broken_when: Vec<BrokenWhen>,
+    /// Conditions that mark a response as a bot-protection page (besides the built-in
+    /// recognition of the known vendors' pages): the run is then not observed, reason `blocked`.
+    pub blocked_when: Vec<Match>,
     pub kind: ProbeKind,
     pub steps: Vec<Step>,
 }

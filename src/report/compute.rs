@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
-use super::model::{Availability, Cell, Day, FailureRow, LatencyRow, ProbeReport, ProcedureReport, Ratio};
+use super::model::{Availability, Cell, Day, FailureRow, LatencyRow, ProbeReport, ProcedureReport, Ratio, Refusals};
 use super::period::Period;
 use super::settings::OfficeHours;
 use crate::probe::{Outcome, Reason};
@@ -152,6 +152,21 @@ pub fn failures(rows: &[&FailureRollup]) -> Vec<FailureRow> {
         .collect();
     out.sort_by(|a, b| b.runs.cmp(&a.runs).then_with(|| a.step.cmp(&b.step)));
     out
+}
+
+/// Runs refused by bot protection, and the days they fall on.
+pub fn refusals(rows: &[&FailureRollup], tz: Tz) -> Refusals {
+    let blocked = Reason::Blocked.as_str();
+    let mut days = BTreeSet::new();
+    let mut runs = 0;
+    for r in rows.iter().filter(|r| r.reason == blocked && r.runs > 0) {
+        runs += u64::from(r.runs);
+        days.insert(r.hour.with_timezone(&tz).date_naive());
+    }
+    Refusals {
+        runs,
+        days: days.len() as u64,
+    }
 }
 
 /// Probes grouped by their `procedure` label: their runs added up.

@@ -146,6 +146,24 @@ fn summary(s: &mut String, r: &Report, w: &Words, l: Language) {
     s.push_str("</table>\n");
 }
 
+/// "The monitor was refused N times over D days": bot protection is a finding, never an outage.
+fn refusals(s: &mut String, r: &Report, l: Language) {
+    for p in r.probes.iter().filter(|p| p.refusals.runs > 0) {
+        let (n, d) = (fmt::int(p.refusals.runs, l), fmt::int(p.refusals.days, l));
+        let text = match l {
+            Language::Fr => format!(
+                "{} : la protection anti-robot du site a refusé vigie {n} fois sur {d} jour(s). Ces vérifications n'ont pas pu observer le service ; elles ne comptent ni pour ni contre sa disponibilité.",
+                probe_name(p)
+            ),
+            Language::En => format!(
+                "{}: the site's bot protection refused vigie {n} time(s) over {d} day(s). These checks could not observe the service; they count neither for nor against its availability.",
+                probe_name(p)
+            ),
+        };
+        let _ = writeln!(s, "<p class=\"refus\">{text}</p>");
+    }
+}
+
 fn availability(s: &mut String, r: &Report, w: &Words, l: Language) {
     let _ = writeln!(
         s,
@@ -175,6 +193,7 @@ fn availability(s: &mut String, r: &Report, w: &Words, l: Language) {
         );
     }
     s.push_str("</table>\n");
+    refusals(s, r, l);
     let columns: Vec<String> = r
         .probes
         .first()

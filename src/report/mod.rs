@@ -209,6 +209,7 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
             slots,
             latency: compute::latency(&latency, &k.steps),
             failures: compute::failures(&failures),
+            refusals: compute::refusals(&failures, tz),
             daily: compute::daily(&runs, &slot_rows, p),
             availability,
         });

@@ -142,7 +142,17 @@ pub struct ProbeReport {
     pub slots: Option<SlotStats>,
     pub latency: Vec<LatencyRow>,
     pub failures: Vec<FailureRow>,
+    /// Runs refused by bot protection (reason `blocked`): a finding of its own.
+    pub refusals: Refusals,
     pub daily: Vec<Day>,
+}
+
+/// How often, and on how many days, bot protection refused vigie.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Refusals {
+    pub runs: u64,
+    /// Days (in the report's time zone) with at least one refused run.
+    pub days: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -327,9 +327,14 @@ impl Journey<'_> {
             Ok(()) => self.evaluate(step, b, &mut sr, &mut facts, deadline).await,
             Err(f) => {
                 let portal_failure = matches!(f, Failure::Portal(..));
-                let end = self.failure(f);
+                let mut end = self.failure(f);
                 if portal_failure {
                     self.describe_failed_page(&mut sr, &mut facts).await;
+                    // A wait that failed on a bot-protection page, a CAPTCHA, a 5xx or an
+                    // "erreur technique" banner failed because of what the page says.
+                    if let Some(better) = sr.capture.as_ref().and_then(|c| explain_capture(self.probe, step, c)) {
+                        end = better;
+                    }
                 }
                 end
             }
@@ -652,4 +657,11 @@ impl Journey<'_> {
             taken_at,
         })
     }
+}
+
+/// [`super::explain_failed_page`] on a page captured after a failed action or wait.
+fn explain_capture(probe: &Probe, step: &Step, c: &PageCapture) -> Option<StepEnd> {
+    let body = String::from_utf8_lossy(&c.body);
+    let r = Response::new(c.status, &c.headers, &body, &c.url, &[], Duration::ZERO);
+    super::explain_failed_page(probe, step, &r)
 }

@@ -4,6 +4,7 @@
 //! The runner returns a [`RunResult`] and touches nothing else: no store, no
 //! metrics, no alerting. The daemon hands the result to those, in that order.
 
+mod bot_protection;
 mod browser;
 pub mod browser_env;
 pub mod classify;
@@ -300,9 +301,45 @@ fn cookies_for(jar: &Jar, url: &url::Url) -> Vec<(String, String)> {
 }
 
 /// The order of the rules matters and is documented in docs/probes.md:
-/// CAPTCHA, observations, HTTP 5xx, broken_when, no_capacity_when, expect,
+/// bot protection (built-in pages, then `blocked_when`), CAPTCHA, observations, HTTP 5xx, broken_when, no_capacity_when, expect,
 /// then extraction.
+/// A 5xx the step does not expect, or a `broken_when` condition (the probe's, then the step's).
+fn server_or_broken(probe: &Probe, step: &Step, r: &Response) -> Option<StepEnd> {
+    let status_expected = step.expect.status.as_ref().is_some_and(|s| s.contains(&r.status));
+    if r.status >= 500 && !status_expected {
+        return Some(StepEnd::Failed(Reason::Http5xx, format!("HTTP {} from {}", r.status, r.url)));
+    }
+    probe
+        .broken_when
+        .iter()
+        .chain(step.broken_when.iter())
+        .find(|bw| evaluate::matches(&bw.when, r))
+        .map(|bw| {
+            StepEnd::Failed(
+                bw.reason,
+                format!("{}: {}", bw.reason.label_en(), evaluate::describe_match(&bw.when, r)),
+            )
+        })
+}
+
+/// What a page says about itself when a browser step failed on it (an
+/// awaited element never came): bot protection, a CAPTCHA, a 5xx or a
+/// `broken_when` condition explain the failure better than the wait. `None`
+/// leaves the wait's own failure.
+pub(crate) fn explain_failed_page(probe: &Probe, step: &Step, r: &Response) -> Option<StepEnd> {
+    if let Some(why) = bot_protection::blocked(probe, r) {
+        return Some(StepEnd::Failed(Reason::Blocked, why));
+    }
+    if step.captcha_when.as_ref().is_some_and(|c| evaluate::matches(c, r)) {
+        return Some(StepEnd::Captcha);
+    }
+    server_or_broken(probe, step, r)
+}
+
 pub(crate) fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResult, visit: &mut Visitor) -> StepEnd {
+    if let Some(why) = bot_protection::blocked(probe, r) {
+        return StepEnd::Failed(Reason::Blocked, why);
+    }
     if let Some(c) = &step.captcha_when {
         if evaluate::matches(c, r) {
             return StepEnd::Captcha;
@@ -313,17 +350,8 @@ pub(crate) fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResu
             sr.observations.push((o.name.clone(), v));
         }
     }
-    let status_expected = step.expect.status.as_ref().is_some_and(|s| s.contains(&r.status));
-    if r.status >= 500 && !status_expected {
-        return StepEnd::Failed(Reason::Http5xx, format!("HTTP {} from {}", r.status, r.url));
-    }
-    for bw in probe.broken_when.iter().chain(step.broken_when.iter()) {
-        if evaluate::matches(&bw.when, r) {
-            return StepEnd::Failed(
-                bw.reason,
-                format!("{}: {}", bw.reason.label_en(), evaluate::describe_match(&bw.when, r)),
-            );
-        }
+    if let Some(end) = server_or_broken(probe, step, r) {
+        return end;
     }
     if let Some(nc) = &step.no_capacity_when {
         if evaluate::matches(nc, r) {

@@ -44,7 +44,10 @@ pub(crate) fn routes() -> Vec<(RouteKey, &'static str, MethodRouter<Arc<Shared>>
             get(conditions_page).post(accept_conditions),
         ),
         (RouteKey::Counter, "/booking/create/{id}/1", get(counter_page).post(choose_counter)),
+        (RouteKey::Slots, "/booking/create/{id}/3", get(slots_page)),
+        // Step 2 was this simulator's slot page before the real module's `/3` was known.
         (RouteKey::Slots, "/booking/create/{id}/2", get(slots_page)),
+        (RouteKey::Slots, "/booking/create/{id}/5/{ts}", get(slot_chosen)),
         (RouteKey::Planning, "/ezjscore/call/{call}", get(planning)),
     ]
 }
@@ -157,7 +160,10 @@ async fn accept_conditions(
         return not_found();
     };
     let (sid, s, set) = session(&shared, &headers);
-    let token_ok = set.is_none() && form.get("_token") == Some(&s.token);
+    // The session cookie is required; a `_token`, when sent, must match. Public scripts that
+    // use the real module post only `condition` and `nextButton`, so a form without the token
+    // is accepted, as it must be for the live probe to run unchanged against the simulator.
+    let token_ok = set.is_none() && form.get("_token").is_none_or(|t| *t == s.token);
     let message = if !token_ok {
         Some(SESSION_EXPIRED)
     } else if form.get("condition").is_none_or(|v| v.trim().is_empty()) {
@@ -235,7 +241,7 @@ async fn choose_counter(
             sess.planning.insert(id, planning);
         }
     }
-    redirect(&step_url(id, 2), &[])
+    redirect(&step_url(id, 3), &[])
 }
 
 /// The week calendar fragment (what the AJAX call returns). `week`: `None` for all slots, or an
@@ -296,7 +302,7 @@ async fn slots_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, h
         return redirect(&step_url(id, 0), &[]);
     };
     let n = shared.state().prefecture_slots;
-    let action = step_url(id, 2);
+    let action = step_url(id, 3);
     // Without a chosen counter the first one applies, so a probe may skip step 1.
     let planning = s.planning.get(&id).copied().unwrap_or(COUNTERS[0].0);
     let label = COUNTERS.iter().find(|(p, _)| *p == planning).map_or("", |(_, l)| l);
@@ -330,4 +336,25 @@ async fn planning(State(shared): State<Arc<Shared>>, Path(call): Path<String>) -
     };
     let n = shared.state().prefecture_slots;
     html(StatusCode::OK, calendar(id, n, Some(week), Utc::now()))
+}
+
+/// `GET /booking/create/{id}/5/{timestamp}`: a free date was chosen; the real module then asks
+/// for a reCAPTCHA (step 6) before any personal data. vigie stops there; so does this page.
+async fn slot_chosen(Path((id, ts)): Path<(String, String)>) -> Response {
+    let (Some(id), Ok(_)) = (form_id(&id), ts.parse::<i64>()) else {
+        return not_found();
+    };
+    let action = step_url(id, 6);
+    html(
+        StatusCode::OK,
+        layout(
+            "Vérification",
+            &format!(
+                "<form id=\"FormBookingCreate\" name=\"create\" method=\"post\" action=\"{action}\">\n\
+                 <p>Veuillez confirmer que vous n'êtes pas un robot.</p>\n\
+                 <div class=\"g-recaptcha\" data-sitekey=\"6LsimulateurVigie\"></div>\n\
+                 <input type=\"submit\" name=\"nextButton\" value=\"Etape suivante\">\n</form>"
+            ),
+        ),
+    )
 }

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 
 use super::pages::{html, redirect};
 use super::server::ResetHandle;
-use super::{FaultMode, RequestRecord, RouteKey, Shared, Site};
+use super::{BotProtection, FaultMode, RequestRecord, RouteKey, Shared, Site};
 
 /// A hanging request is answered (504) after this long, so no task lives forever.
 pub(crate) const HANG_CAP: Duration = Duration::from_secs(600);
@@ -60,9 +60,9 @@ pub(crate) fn gated(
 
 async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
     let arrival = Instant::now();
-    let (site_state, route_state) = {
+    let (site_state, route_state, bot) = {
         let st = super::lock(&g.shared.state);
-        (st.site(g.site), g.route.map(|k| st.route(k)).unwrap_or_default())
+        (st.site(g.site), g.route.map(|k| st.route(k)).unwrap_or_default(), st.bot_protection)
     };
     let limited = g.shared.rate_limited(g.site, site_state.min_interval_ms);
     g.shared.record(RequestRecord {
@@ -80,6 +80,8 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
     });
     let mut resp = if limited {
         bad_gateway()
+    } else if g.site == Site::Rdv && bot != BotProtection::Off {
+        super::bot::page(bot)
     } else {
         if route_state.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(route_state.delay_ms)).await;

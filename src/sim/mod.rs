@@ -9,6 +9,7 @@
 
 mod admin;
 mod booking;
+mod bot;
 mod faults;
 mod pages;
 mod portal;
@@ -16,6 +17,7 @@ mod rdv;
 pub mod scenario;
 mod server;
 mod sessions;
+mod spa;
 pub mod state;
 mod upload;
 
@@ -32,7 +34,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use scenario::{play, Scenario, ScenarioEvent};
-pub use state::{Counters, FaultMode, RouteKey, RoutePatch, RouteState, SimState, Site, SitePatch, SiteState, StatePatch, UploadMode};
+pub use state::{
+    AppMode, BotProtection, Counters, FaultMode, RouteKey, RoutePatch, RouteState, SimState, Site, SitePatch, SiteState, StatePatch,
+    UploadMode,
+};
 
 /// The simulator's built-in test account (the only one that can log in).
 pub const TEST_USERNAME: &str = "TEST-VIGIE-0001";

@@ -28,7 +28,12 @@ pub(crate) const CLIENT_ID: &str = "anef-usagers";
 /// Where a successful login lands (the Angular route of the personal space).
 pub(crate) const ESPACE_PERSONNEL: &str = "/particuliers/#/espace-personnel";
 
-pub(crate) const LOGIN_INVALID: &str = "Identifiant ou mot de passe invalide.";
+pub(crate) const LOGIN_INVALID: &str = "Nom d’utilisateur ou mot de passe invalide, veuillez cliquer sur \"Mot de passe oublié ?\"";
+/// The hint under the login form of the `portail-anef` theme.
+pub(crate) const LOGIN_HINT: &str =
+    "Votre identifiant de connexion est votre numéro d'étranger, si vous n'en n'avez pas, votre adresse mail";
+/// The app's account-creation route, where the login page's « Créer votre compte » leads.
+pub(crate) const SIGNUP_ROUTE: &str = "/particuliers/#/espace-personnel/connexion-inscription";
 pub(crate) const DEMANDE_INVALIDE: &str = "Demande invalide, veuillez réessayer.";
 pub(crate) const EMAIL_SENT: &str = "Un e-mail de confirmation vous a été envoyé";
 
@@ -37,7 +42,11 @@ type Params = Query<HashMap<String, String>>;
 pub(crate) fn routes() -> Vec<(RouteKey, &'static str, MethodRouter<Arc<Shared>>)> {
     vec![
         (RouteKey::Home, "/", get(|| async { redirect(HOME, &[]) })),
-        (RouteKey::Home, HOME, get(home)),
+        (RouteKey::Home, HOME, get(super::spa::shell)),
+        (RouteKey::App, "/particuliers/main.js", get(super::spa::main_js)),
+        (RouteKey::App, "/particuliers/styles.css", get(super::spa::styles)),
+        (RouteKey::Api, "/api/public/parametres", get(super::spa::parametres)),
+        (RouteKey::Register, "/api/usager/inscription", post(super::spa::inscription)),
         (RouteKey::Login, AUTH, get(login_page)),
         (RouteKey::Login, AUTHENTICATE, post(authenticate)),
         (RouteKey::Register, REGISTRATION, get(registration_page).post(register)),
@@ -48,49 +57,12 @@ pub(crate) fn routes() -> Vec<(RouteKey, &'static str, MethodRouter<Arc<Shared>>
     ]
 }
 
-/// The login URL the home page links to, with an absolute `redirect_uri` as Keycloak requires.
-fn login_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let redirect_uri: String = url::form_urlencoded::byte_serialize(format!("http://{host}/particuliers/#").as_bytes()).collect();
-    format!("{AUTH}?client_id={CLIENT_ID}&redirect_uri={redirect_uri}&response_type=code&scope=openid")
-}
-
-async fn home(headers: HeaderMap) -> Response {
-    let login = esc(&login_url(&headers));
-    let register = esc(&format!("{REGISTRATION}?client_id={CLIENT_ID}"));
-    html(
-        StatusCode::OK,
-        format!(
-            r#"<!DOCTYPE html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<title>ANEF - Administration numérique pour les étrangers en France</title>
-<base href="/particuliers/">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="styles.css">
-</head>
-<body>
-<app-root>
-<header class="fr-header" role="banner">
-  <div class="fr-header__brand"><p class="fr-logo">Ministère<br>de l'Intérieur</p></div>
-  <div class="fr-header__service"><p class="fr-header__service-title">Administration numérique pour les étrangers en France</p></div>
-  <nav class="fr-header__tools">
-    <a id="btn-se-connecter" class="fr-btn" href="{login}">SE CONNECTER</a>
-  </nav>
-</header>
-<main id="main" role="main">
-  <h1>Bienvenue sur le site de l'administration numérique pour les étrangers en France</h1>
-  <p>Ce site vous permet d'effectuer vos démarches en ligne : validation de VLS-TS, demande ou renouvellement de titre de séjour, document de circulation, naturalisation, autorisation de travail, changement d'adresse.</p>
-  <p class="fr-callout"><a id="btn-creer-compte" href="{register}">PREMIÈRE VISITE ? CRÉER VOTRE COMPTE</a></p>
-</main>
-</app-root>
-<noscript>Veuillez activer JavaScript pour utiliser ce site.</noscript>
-<script src="runtime.js" type="module"></script><script src="main.js" type="module"></script>
-</body>
-</html>
-"#
-        ),
+/// The login URL as the real app builds it (`theme=portail-anef`, `response_mode=fragment`),
+/// with an absolute `redirect_uri` as Keycloak requires.
+pub(crate) fn login_url(headers: &HeaderMap) -> String {
+    let redirect_uri: String = url::form_urlencoded::byte_serialize(format!("{}/particuliers/#", origin(headers)).as_bytes()).collect();
+    format!(
+        "{AUTH}?client_id={CLIENT_ID}&theme=portail-anef&redirect_uri={redirect_uri}&response_mode=fragment&response_type=code&scope=openid"
     )
 }
 
@@ -164,21 +136,32 @@ fn auth_session(shared: &Shared, headers: &HeaderMap) -> (AuthSession, Option<He
     (s, Some(set_cookie("AUTH_SESSION_ID", &id, REALM, true)))
 }
 
-fn action_url(path: &str, s: &AuthSession) -> String {
+/// The visitor's origin as the `Host` header names it (`http://127.0.0.1:PORT`).
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// A form's action: absolute, as Keycloak's themes render `url.loginAction`.
+fn action_url(origin: &str, path: &str, s: &AuthSession) -> String {
     format!(
-        "{path}?session_code={}&execution={}&client_id={CLIENT_ID}&tab_id={}",
+        "{origin}{path}?session_code={}&execution={}&client_id={CLIENT_ID}&tab_id={}",
         s.session_code, s.execution, s.tab_id
     )
 }
 
-fn registration_url(s: &AuthSession) -> String {
-    format!("{REGISTRATION}?client_id={CLIENT_ID}&tab_id={}", s.tab_id)
-}
-
-/// The login form; `alert` is a general message, `error` the credentials error.
-fn login_form(s: &AuthSession, username: &str, alert: Option<&str>, error: Option<&str>) -> String {
-    let action = esc(&action_url(AUTHENTICATE, s));
-    let register = esc(&registration_url(s));
+/// The login form of the `portail-anef` theme; `alert` is a general message, `error` the
+/// credentials error.
+fn login_form(origin: &str, s: &AuthSession, username: &str, alert: Option<&str>, error: Option<&str>) -> String {
+    let action = esc(&action_url(origin, AUTHENTICATE, s));
+    let reset = esc(&format!(
+        "{REALM}/login-actions/reset-credentials?client_id={CLIENT_ID}&tab_id={}",
+        s.tab_id
+    ));
+    let franceconnect = esc(&format!(
+        "{REALM}/broker/franceconnect-particulier/login?client_id={CLIENT_ID}&tab_id={}",
+        s.tab_id
+    ));
     let alert = alert
         .map(|m| {
             format!("<div class=\"alert-error pf-c-alert pf-m-inline pf-m-danger\"><span class=\"kc-feedback-text\">{m}</span></div>\n")
@@ -193,26 +176,29 @@ fn login_form(s: &AuthSession, username: &str, alert: Option<&str>, error: Optio
         "Se connecter à ANEF",
         &format!(
             r#"<header class="login-pf-header"><h1 id="kc-page-title">Connexion à votre compte</h1></header>
-<div id="kc-content"><div id="kc-content-wrapper">
+<div id="kc-content"><div id="kc-content-wrapper" class="portail-anef">
 {alert}<div id="kc-form"><div id="kc-form-wrapper">
   <form id="kc-form-login" onsubmit="login.disabled = true; return true;" action="{action}" method="post">
     <div class="form-group">
-      <label for="username" class="pf-c-form__label pf-c-form__label-text">Identifiant (numéro étranger ou référence VLS-TS)</label>
-      <input tabindex="1" id="username" class="pf-c-form-control" name="username" value="{username}" type="text" autofocus autocomplete="off" aria-invalid="{invalid}">
+      <label for="login" class="pf-c-form__label pf-c-form__label-text">Identifiant</label>
+      <input tabindex="1" id="login" class="pf-c-form-control" name="username" value="{username}" type="text" autofocus autocomplete="off" aria-invalid="{invalid}">
+      <p class="hint">{LOGIN_HINT}</p>
     </div>
     <div class="form-group">
       <label for="password" class="pf-c-form__label pf-c-form__label-text">Mot de passe</label>
       <input tabindex="2" id="password" class="pf-c-form-control" name="password" type="password" autocomplete="off" aria-invalid="{invalid}">{error}
     </div>
+    <div id="kc-form-options"><a tabindex="5" href="{reset}">Mot de passe oublié ?</a></div>
     <div id="kc-form-buttons" class="form-group">
       <input type="hidden" id="id-hidden-input" name="credentialId" value="">
-      <input tabindex="4" class="pf-c-button pf-m-primary pf-m-block btn-lg" name="login" id="kc-login" type="submit" value="Se connecter">
+      <input tabindex="4" class="pf-c-button pf-m-primary pf-m-block btn-lg" name="login" id="kc-login" type="submit" value="S'identifier">
     </div>
   </form>
+  <div id="kc-social-providers"><a id="social-franceconnect-particulier" href="{franceconnect}">S'identifier avec FranceConnect</a></div>
 </div></div>
 </div></div>
 <div id="kc-info" class="login-pf-signup"><div id="kc-info-wrapper">
-  <div id="kc-registration-container"><div id="kc-registration"><span>Première visite ? <a tabindex="6" href="{register}">Créer votre compte</a></span></div></div>
+  <div id="kc-registration-container"><div id="kc-registration"><span>Première visite ? <a tabindex="6" href="{SIGNUP_ROUTE}">Créer votre compte</a></span></div></div>
 </div></div>"#
         ),
     )
@@ -223,7 +209,7 @@ async fn login_page(State(shared): State<Arc<Shared>>, Query(q): Params, headers
         return resp;
     }
     let (s, set) = auth_session(&shared, &headers);
-    let mut resp = html(StatusCode::OK, login_form(&s, "", None, None));
+    let mut resp = html(StatusCode::OK, login_form(&origin(&headers), &s, "", None, None));
     add_cookies(&mut resp, set.as_slice());
     resp
 }
@@ -247,11 +233,20 @@ async fn authenticate(
     if !code_ok {
         return html(
             StatusCode::OK,
-            login_form(&s, username, Some("Action expirée. Merci de continuer la connexion."), None),
+            login_form(
+                &origin(&headers),
+                &s,
+                username,
+                Some("Action expirée. Merci de continuer la connexion."),
+                None,
+            ),
         );
     }
     if username != TEST_USERNAME || form.get("password").map(String::as_str) != Some(TEST_PASSWORD) {
-        return html(StatusCode::OK, login_form(&s, username, None, Some(LOGIN_INVALID)));
+        return html(
+            StatusCode::OK,
+            login_form(&origin(&headers), &s, username, None, Some(LOGIN_INVALID)),
+        );
     }
     let anef = token();
     lock(&shared.sessions).anef.insert(anef.clone(), ());
@@ -261,6 +256,9 @@ async fn authenticate(
         &[
             set_cookie("KEYCLOAK_SESSION", &token(), REALM, false),
             set_cookie("ANEF_SESSION", &anef, "/", true),
+            // The app reads `auth_token` and sends it as `Authorization: Token …`, as the real one.
+            set_cookie("auth_token", &anef, "/", false),
+            set_cookie("refresh_token", &token(), "/", true),
         ],
     )
 }
@@ -275,8 +273,8 @@ const REGISTER_FIELDS: [(&str, &str, &str); 6] = [
     ("password-confirm", "Confirmation du mot de passe", "password"),
 ];
 
-fn register_form(s: &AuthSession, form: &HashMap<String, String>, errors: &HashMap<&str, &str>) -> String {
-    let action = esc(&action_url(REGISTRATION, s));
+fn register_form(origin: &str, s: &AuthSession, form: &HashMap<String, String>, errors: &HashMap<&str, &str>) -> String {
+    let action = esc(&action_url(origin, REGISTRATION, s));
     let login = esc(&format!(
         "{AUTH}?client_id={CLIENT_ID}&redirect_uri=%2Fparticuliers%2F%23&response_type=code"
     ));
@@ -329,7 +327,10 @@ async fn registration_page(State(shared): State<Arc<Shared>>, Query(q): Params, 
         return resp;
     }
     let (s, set) = auth_session(&shared, &headers);
-    let mut resp = html(StatusCode::OK, register_form(&s, &HashMap::new(), &HashMap::new()));
+    let mut resp = html(
+        StatusCode::OK,
+        register_form(&origin(&headers), &s, &HashMap::new(), &HashMap::new()),
+    );
     add_cookies(&mut resp, set.as_slice());
     resp
 }
@@ -364,7 +365,7 @@ pub(crate) fn registration_errors(form: &HashMap<String, String>) -> HashMap<&'s
 
 /// A deliberately simple check (one `@`, a dotted domain, no spaces), like a form's first line
 /// of defence; the real portal's rule is unknown.
-fn valid_email(s: &str) -> bool {
+pub(crate) fn valid_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
@@ -388,7 +389,7 @@ async fn register(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(fo
     let (s, _) = auth_session(&shared, &headers);
     let errors = registration_errors(&form);
     if !errors.is_empty() {
-        return html(StatusCode::OK, register_form(&s, &form, &errors));
+        return html(StatusCode::OK, register_form(&origin(&headers), &s, &form, &errors));
     }
     // A used token cannot be replayed; the submitted data itself is dropped here.
     if let Some(id) = id.as_deref() {
@@ -412,9 +413,19 @@ async fn register(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(fo
     )
 }
 
-/// Whether the request carries a live portal session.
+/// Whether the request carries a live portal session: the session cookie, the `auth_token`
+/// cookie, or `Authorization: Token <token>` as the app sends it.
 pub(crate) fn logged_in(shared: &Shared, headers: &HeaderMap) -> bool {
-    cookie(headers, "ANEF_SESSION").is_some_and(|id| lock(&shared.sessions).anef.contains(&id))
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Token "))
+        .map(str::to_string);
+    let sessions = lock(&shared.sessions);
+    [cookie(headers, "ANEF_SESSION"), cookie(headers, "auth_token"), bearer]
+        .into_iter()
+        .flatten()
+        .any(|id| sessions.anef.contains(&id))
 }
 
 pub(crate) fn unauthorized() -> Response {
@@ -432,7 +443,11 @@ async fn moi(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response 
             "identifiant": TEST_USERNAME,
             "profil": "USAGER",
             "langue": "fr",
-            "compteActif": true
+            "compteActif": true,
+            "usager": {"identifiant": TEST_USERNAME, "langue": "fr"},
+            "statut_actuel": {"code": "ACTIF"},
+            "blocking": {"should_be_blocked": false},
+            "dossier_en_cours": {"has_dossier_en_cours": true, "id_dossier_en_cours": "SIM-2026-000001"}
         }),
     )
 }
@@ -441,7 +456,10 @@ async fn notifications(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
     if !logged_in(&shared, &headers) {
         return unauthorized();
     }
-    json(StatusCode::OK, json!({"notifications": [], "nonLues": 0}))
+    json(
+        StatusCode::OK,
+        json!({"notifications": [], "nonLues": 0, "_items": [], "_meta": {"page": 1, "per_page": 50, "total": 0}}),
+    )
 }
 
 async fn statut(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -455,6 +473,10 @@ async fn statut(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
             "statut": "EN_COURS_INSTRUCTION",
             "libelle": "En cours d'instruction",
             "dateDepot": "2026-01-15"
-        }]}),
+        }],
+        "statut": "EN_COURS_INSTRUCTION",
+        "libelle": "En cours d'instruction",
+        "etape": "INSTRUCTION",
+        "date_depot": "2026-01-15"}),
     )
 }

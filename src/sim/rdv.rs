@@ -1,7 +1,10 @@
-//! RDV-Préfecture imitation: CGU page with CSRF, the CaptchEtat page (never solvable), and the
-//! slot page `creneau` with its embedded JSON (`datePremiereDispo`, `dateMin`, `dateMax`).
+//! RDV-Préfecture imitation: the conditions page (CSRF, and the CaptchEtat CAPTCHA on the same
+//! form, never solvable), and the slot page `creneau` with its embedded JSON
+//! (`datePremiereDispo`, `dateMin`, `dateMax`).
 //!
-//! The real service always puts a CAPTCHA before the slots, and vigie stops there. The
+//! The real service puts its CAPTCHA on the conditions page itself (public scripts that use it
+//! load `…/cgu/` and find `#captchaFR_CaptchaImage` and `#captchaFormulaireExtInput` there; a
+//! wrong code comes back as `…/cgu/?error=invalidCaptcha`), and vigie stops there. The
 //! simulator can turn it off (`captcha: false`) so that tests and the demo can exercise slot
 //! extraction on the `creneau` page.
 
@@ -9,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Form;
 use chrono::{Days, Duration as ChronoDuration, Utc};
@@ -22,10 +25,14 @@ use super::sessions::RdvSession;
 use super::{lock, RouteKey, Shared};
 
 pub(crate) const NO_SLOT: &str = "Aucun créneau disponible";
-pub(crate) const CAPTCHA_TEXT: &str = "Veuillez recopier les caractères de l'image";
+pub(crate) const CAPTCHA_TEXT: &str = "Saisissez le code de sécurité affiché dans l'image";
+/// The second line of the empty slot page.
+pub(crate) const RETRY_LATER: &str = "Veuillez réessayer ultérieurement.";
 const SESSION_INVALID: &str = "Votre session a expiré ou est invalide. Veuillez recommencer votre démarche.";
 const CAPTCHA_INVALID: &str = "Le code saisi ne correspond pas à l'image. Veuillez réessayer.";
 const COOKIE: &str = "RDVPREF_SESSID";
+/// The CaptchEtat API the widget loads its image from.
+const CAPTCHA_API: &str = "/rdvpref/api/captchetat";
 /// Minutes between two slots, and duration of one appointment.
 const SLOT_MINUTES: u32 = 20;
 
@@ -36,11 +43,7 @@ pub(crate) fn routes() -> Vec<(RouteKey, &'static str, MethodRouter<Arc<Shared>>
             "/rdvpref/reservation/demarche/{id}/cgu/",
             get(cgu_page).post(cgu_submit),
         ),
-        (
-            RouteKey::Captcha,
-            "/rdvpref/reservation/demarche/{id}/captcha/",
-            get(captcha_page).post(captcha_submit),
-        ),
+        (RouteKey::Captcha, CAPTCHA_API, get(captcha_image)),
         (RouteKey::Creneau, "/rdvpref/reservation/demarche/{id}/creneau/", get(creneau_page)),
     ]
 }
@@ -111,9 +114,12 @@ async fn cgu_page(
     };
     let error = if q.contains_key("errorSessionInvalide") {
         alert(SESSION_INVALID)
+    } else if q.get("error").map(String::as_str) == Some("invalidCaptcha") {
+        alert(CAPTCHA_INVALID)
     } else {
         String::new()
     };
+    let captcha = if shared.state().captcha { captcha_widget() } else { String::new() };
     let action = url(id, "cgu");
     let csrf = esc(&csrf);
     let mut resp = html(
@@ -121,7 +127,8 @@ async fn cgu_page(
         layout(
             "Conditions générales d'utilisation",
             &format!(
-                r#"<h1>Conditions générales d'utilisation</h1>
+                r#"<p class="fr-text--sm">Étape 1 sur 6</p>
+<h1>Conditions générales d'utilisation</h1>
 {error}<div class="cgu-text">
 <p>Le service RDV-Préfecture permet de prendre un rendez-vous en préfecture ou en sous-préfecture pour les démarches qui le nécessitent.</p>
 <p>Un rendez-vous est personnel. Toute réservation automatisée ou revente de rendez-vous est interdite et peut entraîner l'annulation des rendez-vous concernés.</p>
@@ -129,7 +136,7 @@ async fn cgu_page(
 </div>
 <form id="cgu-form" method="post" action="{action}">
 <input type="hidden" name="csrf" value="{csrf}">
-<button type="submit" class="fr-btn" name="accepter">J'accepte les conditions générales d'utilisation</button>
+{captcha}<button type="submit" class="fr-btn q-btn q-btn--standard q-btn--actionable" name="accepter">Suivant</button>
 </form>"#
             ),
         ),
@@ -138,6 +145,23 @@ async fn cgu_page(
     resp
 }
 
+/// The CaptchEtat widget as the live CGU page carries it: the element, its image (served by
+/// the CAPTCHA API route), the answer field and the hidden id.
+fn captcha_widget() -> String {
+    let uuid = uuid::Uuid::new_v4();
+    format!(
+        r#"<rdv-captchetat id="captcha" data-captcha-type="captchaFR" data-url-api="{CAPTCHA_API}" data-uuid="{uuid}">
+<img id="captchaFR_CaptchaImage" alt="Code de sécurité à recopier" src="{CAPTCHA_API}?get=image&amp;c=captchaFR&amp;t={uuid}">
+</rdv-captchetat>
+<label class="fr-label" for="captchaFormulaireExtInput">{CAPTCHA_TEXT}</label>
+<input type="text" class="fr-input" id="captchaFormulaireExtInput" name="captchaUsercode" autocomplete="off">
+<input type="hidden" name="captchaId" value="{uuid}">
+"#
+    )
+}
+
+/// `POST …/cgu/`: with the CAPTCHA on, whatever is typed fails (the simulator never lets a
+/// CAPTCHA be "solved"); without it, the conditions are accepted and the slots follow.
 async fn cgu_submit(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
@@ -147,11 +171,14 @@ async fn cgu_submit(
     let Ok(id) = id.parse::<u32>() else {
         return not_found();
     };
+    let captcha = shared.state().captcha;
     let ok = cookie(&headers, COOKIE).is_some_and(|sid| {
         let mut sessions = lock(&shared.sessions);
         match sessions.rdv.get_mut(&sid) {
             Some(s) if form.get("csrf") == Some(&s.csrf) => {
-                s.cgu.insert(id);
+                if !captcha {
+                    s.cgu.insert(id);
+                }
                 true
             }
             _ => false,
@@ -160,56 +187,23 @@ async fn cgu_submit(
     if !ok {
         return session_invalid(id);
     }
-    let next = if shared.state().captcha { "captcha" } else { "creneau" };
-    redirect(&url(id, next), &[])
+    if captcha {
+        return redirect(&format!("{}?error=invalidCaptcha", url(id, "cgu")), &[]);
+    }
+    redirect(&url(id, "creneau"), &[])
 }
 
-async fn captcha_page(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let Ok(id) = id.parse::<u32>() else {
-        return not_found();
-    };
-    if !passed_cgu(&shared, &headers, id) {
-        return session_invalid(id);
-    }
-    if !shared.state().captcha {
-        return redirect(&url(id, "creneau"), &[]);
-    }
-    let error = if q.get("error").map(String::as_str) == Some("invalidCaptcha") {
-        alert(CAPTCHA_INVALID)
-    } else {
-        String::new()
-    };
-    let action = url(id, "captcha");
-    let uuid = uuid::Uuid::new_v4();
-    html(
-        StatusCode::OK,
-        layout(
-            "Vérification",
-            &format!(
-                r#"<h1>Vérification de sécurité</h1>
-{error}<form id="captcha-form" method="post" action="{action}">
-<rdv-captchetat id="captcha" data-captcha-type="captchaFR" data-url-api="/rdvpref/api/captchetat" data-uuid="{uuid}"></rdv-captchetat>
-<p class="fr-hint-text">{CAPTCHA_TEXT}</p>
-<input type="text" class="fr-input" id="captchaUsercode" name="captchaUsercode" autocomplete="off">
-<input type="hidden" name="captchaUuid" value="{uuid}">
-<button type="submit" class="fr-btn">Valider</button>
-</form>"#
-            ),
-        ),
+/// `GET /rdvpref/api/captchetat`: the CAPTCHA image (a one-pixel GIF).
+async fn captcha_image() -> Response {
+    const GIF: [u8; 35] = [
+        0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
+        0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+    ];
+    (
+        [(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")],
+        GIF.to_vec(),
     )
-}
-
-/// Whatever is typed, the CAPTCHA fails: the simulator never lets a CAPTCHA be "solved".
-async fn captcha_submit(Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<u32>() else {
-        return not_found();
-    };
-    redirect(&format!("{}?error=invalidCaptcha", url(id, "captcha")), &[])
+        .into_response()
 }
 
 async fn creneau_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
@@ -219,11 +213,8 @@ async fn creneau_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>,
     if !passed_cgu(&shared, &headers, id) {
         return session_invalid(id);
     }
+    // With the CAPTCHA on, no session ever passes the conditions page: see `cgu_submit`.
     let state = shared.state();
-    if state.captcha {
-        // The CAPTCHA was never passed (it cannot be).
-        return redirect(&url(id, "captcha"), &[]);
-    }
     let now = Utc::now();
     let today = now.with_timezone(&Paris).date_naive();
     let slots = slot_times(state.rdv_slots as usize, SLOT_MINUTES, now);
@@ -240,35 +231,39 @@ async fn creneau_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>,
         })
         .collect();
     let data = json!({
-        "datePremiereDispo": slots.first().map(|t| t.format(fmt).to_string()),
-        "dateMin": today.format("%Y-%m-%d").to_string(),
-        "dateMax": today.checked_add_days(Days::new(90)).unwrap_or(today).format("%Y-%m-%d").to_string(),
+        // As on the live site (vertigo-planning's fields): an empty string when nothing is offered.
+        "critere": {
+            "idDemarche": id,
+            "dateMin": today.format("%Y-%m-%d").to_string(),
+            "dateMax": today.checked_add_days(Days::new(90)).unwrap_or(today).format("%Y-%m-%d").to_string(),
+            "datePremiereDispo": slots.first().map(|t| t.format(fmt).to_string()).unwrap_or_default(),
+        },
         "creneaux": creneaux,
     });
     // `</` cannot appear in generated values, but escaping it keeps the script block safe anyway.
     let data = data.to_string().replace("</", "<\\/");
     let visible = if slots.is_empty() {
-        format!("<div class=\"fr-alert fr-alert--info\" id=\"aucun-creneau\"><p>{NO_SLOT}</p></div>")
+        format!("<div class=\"fr-alert fr-alert--info\" id=\"aucun-creneau\"><h2>{NO_SLOT}</h2><p>{RETRY_LATER}</p></div>")
     } else {
         let items: String = slots
             .iter()
             .enumerate()
             .map(|(i, t)| {
                 format!(
-                    "<li><button type=\"button\" class=\"fr-btn creneau\" data-id=\"{}\">{} {}</button></li>",
-                    i + 1,
+                    "<div class=\"row cellule justify-center radio-card\"><input type=\"radio\" name=\"creneau\" id=\"creneau-{n}\" value=\"{n}\"><label for=\"creneau-{n}\">{} {}</label></div>\n",
                     day_label(t),
-                    t.format("%H:%M")
+                    t.format("%H:%M"),
+                    n = i + 1
                 )
             })
             .collect();
-        format!("<ul id=\"creneaux\" class=\"creneaux\">{items}</ul>")
+        format!("<div id=\"creneaux\" class=\"creneaux\">\n{items}</div>")
     };
     html(
         StatusCode::OK,
         layout(
             "Choix du créneau",
-            &format!("<h1>Choisissez votre créneau</h1>\n{visible}\n<script id=\"app-data\" type=\"application/json\">{data}</script>"),
+            &format!("<p class=\"fr-text--sm\">Étape 2 sur 6</p>\n<h1>Choisissez votre créneau</h1>\n{visible}\n<script id=\"app-data\" type=\"application/json\">{data}</script>"),
         ),
     )
 }

@@ -295,7 +295,7 @@ mod tests {
             ),
             (
                 "cycle: 10s\nevents:\n  - at: 5s\n    patch: { routes: { hom: { mode: normal } } }\n",
-                "t.yaml:4:24: unknown variant `hom`, expected one of home, login, register, api, status, upload, conditions, counter, slots, planning, cgu, captcha, creneau",
+                "t.yaml:4:24: unknown variant `hom`, expected one of home, login, register, app, api, status, upload, conditions, counter, slots, planning, cgu, captcha, creneau",
             ),
             (
                 "cycle: 10s\nevents:\n  - at: 5s\n    patch:\n      routes:\n        home: { mode: nope }\n",

@@ -56,9 +56,13 @@ pub enum RouteKey {
     Home,
     /// Portal: the Keycloak login page and its form target.
     Login,
-    /// Portal: the Keycloak registration page and its form target.
+    /// Portal: account creation: the app's `POST /api/usager/inscription` and the legacy
+    /// Keycloak registration page (kept for older probes; the real portal does not use it).
     Register,
-    /// Portal: `/api/usager/moi`, `/api/notifications`.
+    /// Portal: the single-page app's own files (`/particuliers/main.js`, `styles.css`).
+    App,
+    /// Portal: `/api/usager/moi`, `/api/notifications`, `/api/public/parametres` (the app's
+    /// first call) and the other JSON APIs of the personal space.
     Api,
     /// Portal: `/api/sejour/usager/statut/demande_sejour`.
     Status,
@@ -74,17 +78,18 @@ pub enum RouteKey {
     Planning,
     /// RDV-Préfecture: `…/demarche/{id}/cgu/`.
     Cgu,
-    /// RDV-Préfecture: `…/demarche/{id}/captcha/`.
+    /// RDV-Préfecture: the CaptchEtat image API `/rdvpref/api/captchetat`.
     Captcha,
     /// RDV-Préfecture: `…/demarche/{id}/creneau/`.
     Creneau,
 }
 
 impl RouteKey {
-    pub const ALL: [RouteKey; 13] = [
+    pub const ALL: [RouteKey; 14] = [
         RouteKey::Home,
         RouteKey::Login,
         RouteKey::Register,
+        RouteKey::App,
         RouteKey::Api,
         RouteKey::Status,
         RouteKey::Upload,
@@ -99,7 +104,9 @@ impl RouteKey {
 
     pub fn site(self) -> Site {
         match self {
-            RouteKey::Home | RouteKey::Login | RouteKey::Register | RouteKey::Api | RouteKey::Status | RouteKey::Upload => Site::Portal,
+            RouteKey::Home | RouteKey::Login | RouteKey::Register | RouteKey::App | RouteKey::Api | RouteKey::Status | RouteKey::Upload => {
+                Site::Portal
+            }
             RouteKey::Conditions | RouteKey::Counter | RouteKey::Slots | RouteKey::Planning => Site::Prefecture,
             RouteKey::Cgu | RouteKey::Captcha | RouteKey::Creneau => Site::Rdv,
         }
@@ -110,6 +117,7 @@ impl RouteKey {
             RouteKey::Home => "home",
             RouteKey::Login => "login",
             RouteKey::Register => "register",
+            RouteKey::App => "app",
             RouteKey::Api => "api",
             RouteKey::Status => "status",
             RouteKey::Upload => "upload",
@@ -156,6 +164,31 @@ pub enum FaultMode {
     BadUtf8,
     /// 302 to the same path with an incrementing `loop` query parameter.
     RedirectLoop,
+}
+
+/// How the ANEF single-page app behaves in the browser, whatever its APIs answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppMode {
+    #[default]
+    Normal,
+    /// The app's first API call never answers: the page stays on its loading spinner.
+    Spinner,
+    /// `main.js` throws before rendering anything: a blank page and a console error.
+    ScriptError,
+}
+
+/// What RDV-Préfecture's front protection does to every visitor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BotProtection {
+    /// The service is served.
+    #[default]
+    Off,
+    /// An Imperva (Incapsula) block page, HTTP 403, instead of the service.
+    Imperva,
+    /// A Cloudflare Turnstile challenge page ("Just a moment..."), HTTP 403.
+    Turnstile,
 }
 
 /// What uploads do regardless of the file.
@@ -218,6 +251,12 @@ pub struct SimState {
     /// always does; turning it off is a simulator-only convenience).
     pub captcha: bool,
     pub upload: UploadMode,
+    /// The ANEF single-page app's own failure modes.
+    #[serde(default)]
+    pub app: AppMode,
+    /// RDV-Préfecture's bot protection.
+    #[serde(default)]
+    pub bot_protection: BotProtection,
     /// Not patchable; reset by [`super::SimHandle::reset`].
     #[serde(default)]
     pub counters: Counters,
@@ -232,6 +271,8 @@ impl Default for SimState {
             rdv_slots: 0,
             captcha: true,
             upload: UploadMode::Normal,
+            app: AppMode::Normal,
+            bot_protection: BotProtection::Off,
             counters: Counters::default(),
         }
     }
@@ -281,6 +322,10 @@ pub struct StatePatch {
     pub captcha: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<UploadMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_protection: Option<BotProtection>,
 }
 
 impl StatePatch {
@@ -342,6 +387,12 @@ impl StatePatch {
         }
         if let Some(v) = self.upload {
             state.upload = v;
+        }
+        if let Some(v) = self.app {
+            state.app = v;
+        }
+        if let Some(v) = self.bot_protection {
+            state.bot_protection = v;
         }
     }
 }

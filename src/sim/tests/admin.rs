@@ -37,7 +37,7 @@ async fn state_patch_and_reset_over_http() {
     assert_eq!(st.site(Site::Rdv).min_interval_ms, 50);
 
     for (body, want) in [
-        (r#"{"routes":{"hom":{"mode":"maintenance"}}}"#, "invalid state patch: unknown variant `hom`, expected one of `home`, `login`, `register`, `api`, `status`, `upload`, `conditions`, `counter`, `slots`, `planning`, `cgu`, `captcha`, `creneau` at line 1 column 16"),
+        (r#"{"routes":{"hom":{"mode":"maintenance"}}}"#, "invalid state patch: unknown variant `hom`, expected one of `home`, `login`, `register`, `app`, `api`, `status`, `upload`, `conditions`, `counter`, `slots`, `planning`, `cgu`, `captcha`, `creneau` at line 1 column 16"),
         (r#"{"routes":{"home":{"mode":"maintenance","dealy_ms":5}}}"#, "invalid state patch: unknown field `dealy_ms`, expected `mode` or `delay_ms` at line 1 column 50"),
         (r#"{"sites":{"mars":{"down":true}}}"#, "invalid state patch: unknown variant `mars`, expected one of `portal`, `prefecture`, `rdv` at line 1 column 16"),
         (r#"{"rdv_slots":1000}"#, "invalid state patch: rdv_slots: 1000 is above the maximum of 100"),

@@ -131,7 +131,7 @@ async fn booking_flow_with_free_slots() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
-    assert_eq!(location(&resp), "/booking/create/4242/2");
+    assert_eq!(location(&resp), "/booking/create/4242/3");
 
     let page = c
         .get(format!("{base}/booking/create/4242/2"))

@@ -24,7 +24,8 @@ async fn login_form(sim: &SimHandle, c: &reqwest::Client) -> String {
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.unwrap();
     let action = attr(&page, "form#kc-form-login", "action").expect("login form");
-    format!("{}{action}", sim.portal_url())
+    assert!(action.starts_with(&sim.portal_url()), "Keycloak renders absolute actions: {action}");
+    action
 }
 
 /// Logs the test account in with `c`'s cookie jar.
@@ -58,12 +59,25 @@ async fn home_page_is_the_angular_shell() {
     let href = attr(&html, "a#btn-se-connecter", "href").unwrap();
     assert!(
         href.starts_with(
-            "/auth/realms/anef-usagers/protocol/openid-connect/auth?client_id=anef-usagers&redirect_uri=http%3A%2F%2F127.0.0.1%3A"
+            "/auth/realms/anef-usagers/protocol/openid-connect/auth?client_id=anef-usagers&theme=portail-anef&redirect_uri=http%3A%2F%2F127.0.0.1%3A"
         ),
         "{href}"
     );
-    assert!(href.ends_with("response_type=code&scope=openid"));
+    assert!(
+        href.ends_with("%2Fparticuliers%2F%23&response_mode=fragment&response_type=code&scope=openid"),
+        "{href}"
+    );
     assert_eq!(texts(&html, "a#btn-creer-compte"), ["PREMIÈRE VISITE ? CRÉER VOTRE COMPTE"]);
+    assert_eq!(
+        attr(&html, "a#btn-creer-compte", "href").as_deref(),
+        Some("/particuliers/#/espace-personnel/connexion-inscription"),
+        "account creation is inside the app"
+    );
+    // The app's script and styles come from the simulator itself.
+    assert_eq!(count(&html, "script[src='main.js']"), 1);
+    let js = c.get(format!("{}/particuliers/main.js", sim.portal_url())).send().await.unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(js.text().await.unwrap().contains("connexion-inscription"));
     sim.shutdown().await;
 }
 
@@ -85,8 +99,8 @@ async fn login_end_to_end() {
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.unwrap();
     assert_eq!(texts(&page, "span#input-error"), [LOGIN_INVALID]);
-    assert_eq!(attr(&page, "input#username", "value").as_deref(), Some(TEST_USERNAME));
-    let next_action = format!("{}{}", sim.portal_url(), attr(&page, "form#kc-form-login", "action").unwrap());
+    assert_eq!(attr(&page, "input#login[name=username]", "value").as_deref(), Some(TEST_USERNAME));
+    let next_action = attr(&page, "form#kc-form-login", "action").unwrap();
     assert_ne!(next_action, action, "session_code rotates");
 
     // The old session_code has expired.
@@ -102,7 +116,7 @@ async fn login_end_to_end() {
         texts(&page, ".alert-error .kc-feedback-text"),
         ["Action expirée. Merci de continuer la connexion."]
     );
-    let action = format!("{}{}", sim.portal_url(), attr(&page, "form#kc-form-login", "action").unwrap());
+    let action = attr(&page, "form#kc-form-login", "action").unwrap();
 
     // APIs refuse anonymous visitors.
     let resp = c.get(format!("{}/api/usager/moi", sim.portal_url())).send().await.unwrap();
@@ -203,13 +217,18 @@ async fn account_creation_with_csrf() {
     let sim = sim().await;
     let c = client();
     let base = sim.portal_url();
-    let home = c.get(format!("{base}/particuliers/")).send().await.unwrap().text().await.unwrap();
-    let href = attr(&home, "a#btn-creer-compte", "href").unwrap();
-    let resp = c.get(format!("{base}{href}")).send().await.unwrap();
+    // The legacy Keycloak registration page (the live portal creates accounts in the app).
+    let resp = c
+        .get(format!(
+            "{base}/auth/realms/anef-usagers/login-actions/registration?client_id=anef-usagers"
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(set_cookies(&resp).iter().any(|c| c.starts_with("AUTH_SESSION_ID=")));
     let page = resp.text().await.unwrap();
-    let action = format!("{base}{}", attr(&page, "form#kc-register-form", "action").unwrap());
+    let action = attr(&page, "form#kc-register-form", "action").unwrap();
     let csrf = attr(&page, "form#kc-register-form input[name=csrf_token]", "value").unwrap();
     assert_eq!(csrf.len(), 32);
     for field in [

@@ -22,29 +22,37 @@ async fn pass_cgu(sim: &SimHandle, c: &reqwest::Client, id: u32) -> String {
 }
 
 #[tokio::test]
-async fn cgu_leads_to_the_captcha_wall() {
+async fn the_captcha_stands_on_the_conditions_page_and_is_never_solved() {
     let sim = sim().await;
     let c = client();
     let base = sim.rdv_url();
-    assert_eq!(pass_cgu(&sim, &c, 3109).await, "/rdvpref/reservation/demarche/3109/captcha/");
+    let url = format!("{base}/rdvpref/reservation/demarche/3109/cgu/");
+    let page = c.get(&url).send().await.unwrap().text().await.unwrap();
+    assert_eq!(count(&page, "form#cgu-form rdv-captchetat#captcha"), 1);
+    assert_eq!(
+        count(&page, "form#cgu-form input#captchaFormulaireExtInput[name=captchaUsercode]"),
+        1
+    );
+    assert_eq!(count(&page, "form#cgu-form input[type=hidden][name=captchaId]"), 1);
+    assert!(page.contains(CAPTCHA_TEXT));
+    let image = attr(&page, "img#captchaFR_CaptchaImage", "src").unwrap();
+    let resp = c.get(format!("{base}{image}")).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "image/gif");
+
+    // Whatever is typed, the code is refused, as the live site says in its URL.
+    assert_eq!(
+        pass_cgu(&sim, &c, 3109).await,
+        "/rdvpref/reservation/demarche/3109/cgu/?error=invalidCaptcha"
+    );
     let page = c
-        .get(format!("{base}/rdvpref/reservation/demarche/3109/captcha/"))
+        .get(format!("{url}?error=invalidCaptcha"))
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert_eq!(count(&page, "rdv-captchetat#captcha"), 1);
-    assert!(page.contains(CAPTCHA_TEXT));
-    let resp = c
-        .post(format!("{base}/rdvpref/reservation/demarche/3109/captcha/"))
-        .form(&[("captchaUsercode", "ABCD")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::FOUND);
-    assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/captcha/?error=invalidCaptcha");
+    assert_eq!(count(&page, ".fr-alert--error"), 1);
     // The slots stay behind the CAPTCHA.
     let resp = c
         .get(format!("{base}/rdvpref/reservation/demarche/3109/creneau/"))
@@ -52,7 +60,13 @@ async fn cgu_leads_to_the_captcha_wall() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
-    assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/captcha/");
+    assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/cgu/?errorSessionInvalide");
+
+    // Without the CAPTCHA (a simulator-only switch), the form leads to the slots.
+    sim.apply(&StatePatch::from_json(r#"{"captcha": false}"#).unwrap()).unwrap();
+    let page = c.get(&url).send().await.unwrap().text().await.unwrap();
+    assert_eq!(count(&page, "rdv-captchetat"), 0);
+    assert_eq!(pass_cgu(&sim, &c, 3109).await, "/rdvpref/reservation/demarche/3109/creneau/");
     sim.shutdown().await;
 }
 
@@ -60,15 +74,13 @@ async fn cgu_leads_to_the_captcha_wall() {
 async fn sessions_are_required() {
     let sim = sim().await;
     let base = sim.rdv_url();
-    for page in ["captcha", "creneau"] {
-        let resp = client()
-            .get(format!("{base}/rdvpref/reservation/demarche/3109/{page}/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::FOUND);
-        assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/cgu/?errorSessionInvalide");
-    }
+    let resp = client()
+        .get(format!("{base}/rdvpref/reservation/demarche/3109/creneau/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(location(&resp), "/rdvpref/reservation/demarche/3109/cgu/?errorSessionInvalide");
     let c = client();
     let url = format!("{base}/rdvpref/reservation/demarche/3109/cgu/");
     c.get(&url).send().await.unwrap();
@@ -102,21 +114,21 @@ async fn creneau_page_without_captcha() {
     let url = format!("{base}/rdvpref/reservation/demarche/42/creneau/");
     let page = c.get(&url).send().await.unwrap().text().await.unwrap();
     let data = app_data(&page);
-    let first = data["datePremiereDispo"].as_str().unwrap();
+    let first = data["critere"]["datePremiereDispo"].as_str().unwrap();
     assert!(chrono::DateTime::parse_from_rfc3339(first).unwrap() > chrono::Utc::now());
     assert!(first.ends_with("T09:00:00+01:00") || first.ends_with("T09:00:00+02:00"));
     assert_eq!(data["creneaux"].as_array().unwrap().len(), 2);
     assert_eq!(data["creneaux"][0]["debut"], first);
-    assert!(chrono::NaiveDate::parse_from_str(data["dateMin"].as_str().unwrap(), "%Y-%m-%d").is_ok());
-    assert!(data["dateMax"].as_str().unwrap() > data["dateMin"].as_str().unwrap());
-    assert_eq!(count(&page, "#creneaux button.creneau"), 2);
+    assert!(chrono::NaiveDate::parse_from_str(data["critere"]["dateMin"].as_str().unwrap(), "%Y-%m-%d").is_ok());
+    assert!(data["critere"]["dateMax"].as_str().unwrap() > data["critere"]["dateMin"].as_str().unwrap());
+    assert_eq!(count(&page, "#creneaux .row.cellule.justify-center.radio-card label"), 2);
     assert!(!page.contains(NO_SLOT));
 
     sim.apply(&StatePatch::from_json(r#"{"rdv_slots": 0}"#).unwrap()).unwrap();
     let page = c.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(NO_SLOT));
     let data = app_data(&page);
-    assert!(data["datePremiereDispo"].is_null());
+    assert_eq!(data["critere"]["datePremiereDispo"], "");
     assert_eq!(data["creneaux"], serde_json::json!([]));
     sim.shutdown().await;
 }
