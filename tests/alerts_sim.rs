@@ -185,6 +185,92 @@ async fn portal_and_prefecture_failing_together_make_one_email_each_way() {
     assert_eq!(m[1].subject(), "[vigie] RÉTABLI — 3 démarches rétablies");
 }
 
+const RDV_CGU: &str = r#"name: rdv-conditions
+title: "RDV-Préfecture : conditions"
+target: rdv-sim
+labels: { procedure: rdv-prefecture }
+schedule: "* * * * * *"
+timeout: 2s
+steps:
+  - name: cgu
+    request: { url: "{{ base_url }}/rdvpref/reservation/demarche/{{ demarche_id }}/cgu/" }
+    captcha_when: { css_present: "rdv-captchetat" }
+    expect: { status: 200 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_protection_tells_the_operator_once_per_streak_and_opens_no_outage() {
+    let sink = SmtpSink::start();
+    let sim = start_sim().await;
+    let ws = Workspace::new();
+    ws.write_probe("rdv-conditions", RDV_CGU);
+    let alerts = smtp_sections(sink.port, "0s").replace(
+        "  to: [\"Veille <veille@asso.example>\"]\n",
+        "  to: [\"Veille <veille@asso.example>\"]\n  operator: [\"Exploitation <exploitation@asso.example>\"]\n",
+    );
+    ws.write_config(&sim, &format!("store: {{ path: var/vigie.db }}\n{alerts}"));
+    patch(&sim, r#"{"bot_protection":"imperva"}"#);
+    let t0 = Utc::now();
+    let daemon = start(&ws).await;
+
+    let m = wait_mail(&sink, "the operator's e-mail", Duration::from_secs(15), |m| !m.is_empty()).await;
+    assert_eq!(
+        m[0].subject(),
+        "[vigie] NON OBSERVÉ — RDV-Préfecture : conditions (refusé par la protection anti-robots)"
+    );
+    let to = m[0].header("To").unwrap_or_default().to_string();
+    assert!(to.contains("exploitation@asso.example") && !to.contains("veille@"), "{to}");
+    let text = m[0].text();
+    assert!(text.contains("La protection anti-robots du site a refusé vigie"), "{text}");
+    assert!(text.contains("n'ouvrent aucune panne"), "{text}");
+    // Further refusals of the same streak say nothing more.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sink.messages().len(), 1, "once per streak");
+
+    // The service is seen again (stopped at its CAPTCHA), then refused again: a new streak.
+    patch(&sim, r#"{"bot_protection":"off"}"#);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    patch(&sim, r#"{"bot_protection":"turnstile"}"#);
+    wait_mail(&sink, "the second streak's e-mail", Duration::from_secs(15), |m| m.len() >= 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    daemon.shutdown(Duration::from_secs(5)).await;
+    sim.shutdown().await;
+
+    assert_eq!(kinds(&sink.messages()), vec!["unobserved", "unobserved"]);
+    let s = store(ws.path());
+    let incidents = incidents_between(s.conn(), None, t0 - secs(60), Utc::now()).expect("incidents");
+    assert!(incidents.is_empty(), "a refusal is no outage: {incidents:?}");
+    let blocked: i64 = s
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM runs WHERE outcome = 'unobserved' AND reason = 'blocked'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert!(blocked >= 4, "every refusal is recorded: {blocked}");
+
+    // The report states the refusals as a finding of their own, with the count the store holds.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["report", "--config", "vigie.yaml", "--format", "html", "-o", "rapport.html"])
+        .current_dir(ws.path())
+        .output()
+        .expect("vigie report");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(ws.path().join("rapport.html")).expect("report");
+    let finding = format!("la protection anti-robot du site a refusé vigie {blocked} fois sur 1 jour(s)");
+    assert!(html.contains(&finding), "{finding} in:\n{html}");
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["report", "--config", "vigie.yaml", "--format", "json", "-o", "rapport.json"])
+        .current_dir(ws.path())
+        .output()
+        .expect("vigie report json");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = std::fs::read(ws.path().join("rapport.json")).expect("json report");
+    let json: serde_json::Value = serde_json::from_slice(&json).expect("report json");
+    assert_eq!(json["probes"][0]["refusals"]["runs"], blocked, "{json}");
+}
+
 fn spawn(config: &Path, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_vigie"))

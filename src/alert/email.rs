@@ -153,6 +153,8 @@ fn item(s: &RenderSettings, kind: NoticeKind, n: &Notice) -> ItemView {
         (NoticeKind::Reminder, false) => format!("{outcome} for {duration}"),
         (NoticeKind::Recovered, true) => format!("rétabli après {duration} de panne"),
         (NoticeKind::Recovered, false) => format!("recovered after {duration}"),
+        (NoticeKind::Unobserved, true) => format!("{} depuis {local_hm}", wording::unobserved_cause(lang, n.cause.reason)),
+        (NoticeKind::Unobserved, false) => format!("{} since {local_hm}", wording::unobserved_cause(lang, n.cause.reason)),
     };
     let c = &n.cause;
     ItemView {

@@ -69,6 +69,9 @@ fn notices(p: &Probe, policy: &Policy, runs: &[(i64, Outcome, bool)]) -> Vec<Not
                     }
                 }
                 Action::CloseIncident(c) => closing = Some(c),
+                Action::Notify(NoticeKind::Unobserved) => {
+                    out.push(Notice::unobserved(p, "paris-bureau", policy, &facts, &r, at(*min)));
+                }
                 Action::Notify(kind) => {
                     let outage = closing.as_ref().map(|c| &c.outage).or(next.outage.as_ref()).expect("outage");
                     out.push(Notice::build(NoticeInput {
@@ -270,4 +273,64 @@ fn the_assembled_message_is_stable_and_multipart() {
     ] {
         assert!(text.contains(needle), "missing {needle}");
     }
+}
+
+/// A run refused by bot protection (an Imperva block page).
+fn blocked(p: &Probe, min: i64) -> RunResult {
+    let mut r = run(p, at(min), Outcome::Unobserved);
+    r.reason = Some(crate::probe::Reason::Blocked);
+    r.message = Some(
+        "bot protection page (Imperva: the page contains « Incapsula incident ID ») at https://rdv.prefecture-demo.example/booking/slots"
+            .into(),
+    );
+    let slots = &mut r.steps[1];
+    slots.reason = Some(crate::probe::Reason::Blocked);
+    slots.http_status = Some(403);
+    slots.capture = Some(crate::probe::result::PageCapture {
+        url: "https://rdv.prefecture-demo.example/booking/slots".into(),
+        status: 403,
+        headers: vec![],
+        body: b"<html><body>Request unsuccessful. Incapsula incident ID: 1234-5678</body></html>".to_vec(),
+        truncated: false,
+        received_at: at(min),
+    });
+    r
+}
+
+#[test]
+fn unobserved_streaks_tell_the_operator_once() {
+    let p = rdv();
+    let policy = Policy::default();
+    let mut state = ProbeState::default();
+    let mut out = Vec::new();
+    for (i, min) in [0, 15, 30].into_iter().enumerate() {
+        let r = blocked(&p, min);
+        let facts = notice::facts(i as i64 + 1, &r, None, false);
+        let (next, actions) = machine::step(&state, &facts, &policy, at(min));
+        for a in actions {
+            assert_eq!(a, Action::Notify(NoticeKind::Unobserved));
+            out.push(Notice::unobserved(&p, "paris-bureau", &policy, &facts, &r, at(min)));
+        }
+        state = next;
+    }
+    assert_eq!(out.len(), 1, "once per streak");
+    golden(
+        "unobserved-blocked-fr",
+        &settings(Language::Fr, false),
+        NoticeKind::Unobserved,
+        &[&out[0]],
+    );
+
+    let ns = notices(
+        &anef(),
+        &policy,
+        &[(0, Outcome::Unobserved, false), (5, Outcome::Unobserved, false)],
+    );
+    assert_eq!(ns.len(), 1);
+    golden(
+        "unobserved-monitor-en",
+        &settings(Language::En, false),
+        NoticeKind::Unobserved,
+        &[&ns[0]],
+    );
 }

@@ -17,8 +17,9 @@
 //! - an outage already open stays open through a window; passing runs in the
 //!   window close it (with its recovery e-mail: whoever got the opening e-mail
 //!   needs the closing one); reminders pause during the window;
-//! - an `unobserved` run (vigie's own failure, or bot protection) changes
-//!   nothing: it neither starts, advances nor closes an outage;
+//! - an `unobserved` run (vigie's own failure, or bot protection) neither
+//!   starts, advances nor closes an outage; the first of a streak of them
+//!   tells the operator (once per streak: an observed run ends the streak);
 //! - a run after scheduled runs were missed (vigie was stopped) breaks a
 //!   streak that has not opened an outage yet; on an open outage the silence
 //!   is recorded as a stretch vigie did not observe.
@@ -66,6 +67,9 @@ pub struct ProbeState {
     pub failing_in_maintenance_since: Option<DateTime<Utc>>,
     pub last_run_at: Option<DateTime<Utc>>,
     pub outage: Option<Outage>,
+    /// Since when the runs are `unobserved` (a streak the operator was told of).
+    #[serde(default)]
+    pub unobserved_since: Option<DateTime<Utc>>,
 }
 
 /// An open outage.
@@ -109,16 +113,25 @@ pub enum NoticeKind {
     Opened,
     Reminder,
     Recovered,
+    /// vigie could not observe the probe (bot protection, its own failure):
+    /// for the operator, once per streak; says nothing about the portal.
+    Unobserved,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 3] = [NoticeKind::Opened, NoticeKind::Reminder, NoticeKind::Recovered];
+    pub const ALL: [NoticeKind; 4] = [
+        NoticeKind::Opened,
+        NoticeKind::Reminder,
+        NoticeKind::Recovered,
+        NoticeKind::Unobserved,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             NoticeKind::Opened => "opened",
             NoticeKind::Reminder => "reminder",
             NoticeKind::Recovered => "recovered",
+            NoticeKind::Unobserved => "unobserved",
         }
     }
 
@@ -140,10 +153,22 @@ pub enum Action {
 /// One transition.
 pub fn step(state: &ProbeState, run: &RunFacts, policy: &Policy, now: DateTime<Utc>) -> (ProbeState, Vec<Action>) {
     if !run.outcome.is_observed() {
-        // Nobody saw the portal: nothing to say about it, in either direction.
-        return (state.clone(), Vec::new());
+        // Nobody saw the portal: nothing to say about it, in either direction;
+        // the operator hears of the first run of such a streak.
+        let mut s = state.clone();
+        if s.unobserved_since.is_some() {
+            return (s, Vec::new());
+        }
+        s.unobserved_since = Some(run.started_at);
+        let actions = if policy.notify {
+            vec![Action::Notify(NoticeKind::Unobserved)]
+        } else {
+            Vec::new()
+        };
+        return (s, actions);
     }
     let mut s = state.clone();
+    s.unobserved_since = None;
     let mut actions = Vec::new();
     let failing = policy.failing.contains(run.outcome);
     let in_maintenance = run.maintenance.is_some();

@@ -315,20 +315,44 @@ fn the_same_run_twice_opens_once() {
 
 #[test]
 fn unobserved_runs_neither_open_advance_nor_close_an_outage() {
-    // Only unobserved runs (vigie's own failure, bot protection): nothing happens.
+    // Only unobserved runs (vigie's own failure, bot protection): no outage;
+    // the operator hears of the streak once, at its first run.
     let runs: Vec<RunFacts> = (0..10).map(|m| run(m, Outcome::Unobserved)).collect();
     let (s, a) = feed(&policy(), &runs);
-    assert!(a.is_empty(), "{a:?}");
-    assert_eq!(s, ProbeState::default());
+    assert_eq!(kinds(&a), vec![(0, "unobserved")]);
+    assert_eq!(
+        s,
+        ProbeState {
+            unobserved_since: Some(t(0)),
+            ..ProbeState::default()
+        }
+    );
 
     // An open outage stays open through unobserved runs, with no reminder or recovery.
     let mut runs = vec![run(0, Outcome::Down), run(1, Outcome::Down)];
     runs.extend((2..10).map(|m| run(m, Outcome::Unobserved)));
     let (s, a) = feed(&policy(), &runs);
-    assert_eq!(kinds(&a), vec![(1, "open"), (1, "opened")]);
+    assert_eq!(kinds(&a), vec![(1, "open"), (1, "opened"), (2, "unobserved")]);
     let outage = s.outage.expect("still open");
     assert_eq!(outage.failing_runs, 2);
     assert_eq!(outage.successes, 0);
+}
+
+#[test]
+fn the_operator_hears_once_per_unobserved_streak() {
+    let mut runs: Vec<RunFacts> = (0..3).map(|m| run(m, Outcome::Unobserved)).collect();
+    runs.push(run(3, Outcome::Up));
+    runs.extend((4..6).map(|m| run(m, Outcome::Unobserved)));
+    let (s, a) = feed(&policy(), &runs);
+    // One notice for each streak; the observed run in between ends the first.
+    assert_eq!(kinds(&a), vec![(0, "unobserved"), (4, "unobserved")]);
+    assert_eq!(s.unobserved_since, Some(t(4)));
+
+    // A muted probe tells nobody, but the streak is still tracked.
+    let muted = Policy { notify: false, ..policy() };
+    let (s, a) = feed(&muted, &runs);
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(s.unobserved_since, Some(t(4)));
 }
 
 #[test]

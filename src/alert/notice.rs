@@ -159,6 +159,33 @@ impl Notice {
         }
     }
 
+    /// The notice of the first run of an `unobserved` streak (bot protection,
+    /// vigie's own failure): no outage, no incident; for the operator.
+    pub fn unobserved(probe: &Probe, location: &str, policy: &Policy, cause: &RunFacts, run: &RunResult, now: DateTime<Utc>) -> Notice {
+        Notice {
+            kind: NoticeKind::Unobserved,
+            probe: probe.name.clone(),
+            title: probe.title.clone(),
+            procedure: probe.labels.procedure.clone(),
+            site: probe.labels.site.clone(),
+            target: probe.target.name.clone(),
+            location: location.to_string(),
+            incident_id: 0,
+            started_at: cause.started_at,
+            detected_at: cause.started_at,
+            ended_at: None,
+            last_failure_at: cause.started_at,
+            began_in_maintenance_at: None,
+            unobserved: None,
+            failure_threshold: policy.failure_threshold,
+            failing_runs: 1,
+            cause: cause.clone(),
+            trace_at: run.started_at,
+            trace: TraceLine::of(run),
+            created_at: now,
+        }
+    }
+
     /// The outage's length: to its end, or to the notice for a reminder.
     pub fn duration(&self) -> std::time::Duration {
         let end = self.ended_at.unwrap_or(self.created_at);

@@ -205,6 +205,9 @@ pub struct AlertSettings {
     pub language: Language,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
+    /// Who runs this instance: told when vigie cannot observe a probe (bot
+    /// protection, its own failures). Empty: the global `to`.
+    pub operator: Vec<Mailbox>,
     pub by_procedure: BTreeMap<String, Vec<Mailbox>>,
     pub by_site: BTreeMap<String, Vec<Mailbox>>,
     /// Defaults for every probe.
@@ -244,6 +247,17 @@ impl AlertSettings {
             }
         }
         p
+    }
+
+    /// Who hears that vigie could not observe a probe: `operator`, or else
+    /// the global `to` (never the per-procedure or per-site lists, which
+    /// follow the portal, not the instance).
+    pub fn operators(&self) -> &[Mailbox] {
+        if self.operator.is_empty() {
+            &self.to
+        } else {
+            &self.operator
+        }
     }
 
     /// Everyone who hears about a probe: global, its procedure, its site and

@@ -93,7 +93,8 @@ pub fn run(probe: &Probe, at: DateTime<Utc>, outcome: Outcome) -> RunResult {
         ),
     };
     let mut slots = slots;
-    if !outcome.is_success() {
+    // vigie's own failure saw no page.
+    if !outcome.is_success() && outcome != Outcome::Unobserved {
         slots.capture = Some(PageCapture {
             url: "https://rdv.prefecture-demo.example/booking/slots".into(),
             status: http.unwrap_or(0),

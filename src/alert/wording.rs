@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::machine::NoticeKind;
 use super::notice::{Notice, TraceLine};
 use super::settings::Language;
-use crate::probe::{Outcome, StepStatus};
+use crate::probe::{Outcome, Reason, StepStatus};
 
 /// `27/11/2026 à 14:05 (heure de Paris) — 13:05 UTC`.
 pub fn date_time(lang: Language, tz: chrono_tz::Tz, t: DateTime<Utc>) -> String {
@@ -103,7 +103,7 @@ pub fn visitor_sees(lang: Language, n: &Notice) -> String {
         }
         (Language::Fr, Outcome::Degraded) => "Le site fonctionne, mais les pages mettent très longtemps à s'afficher.".into(),
         (Language::Fr, Outcome::Up) => "Le site fonctionne.".into(),
-        (Language::Fr, Outcome::Unobserved) => "vigie n'a pas pu observer le site : cela ne dit rien de ce que voit un usager.".into(),
+        (lang, Outcome::Unobserved) => not_observed(lang, n.cause.reason),
         (Language::En, Outcome::Down) => "The site does not respond: a visitor cannot reach it.".into(),
         (Language::En, Outcome::Broken) => {
             format!("The site responds, but the procedure fails at step \"{step}\": a visitor cannot complete it.")
@@ -111,7 +111,25 @@ pub fn visitor_sees(lang: Language, n: &Notice) -> String {
         (Language::En, Outcome::NoCapacity) => "The site works, but offers no slot: a visitor cannot book an appointment.".into(),
         (Language::En, Outcome::Degraded) => "The site works, but pages take very long to load.".into(),
         (Language::En, Outcome::Up) => "The site works.".into(),
-        (Language::En, Outcome::Unobserved) => "vigie could not observe the site: this says nothing of what a visitor sees.".into(),
+    }
+}
+
+/// Why vigie saw nothing, and what that means (an operator notice).
+fn not_observed(lang: Language, reason: Option<Reason>) -> String {
+    let blocked = reason == Some(Reason::Blocked);
+    match (lang, blocked) {
+        (Language::Fr, true) => "La protection anti-robots du site a refusé vigie : la vérification n'a pas vu le service. \
+            Ce n'est pas une panne du portail, et vigie n'essaie jamais de contourner cette protection."
+            .into(),
+        (Language::Fr, false) => "vigie n'a pas pu effectuer la vérification, à cause d'une défaillance de la machine qui l'exécute \
+            (navigateur absent ou arrêté, mémoire, fichiers ouverts). Ce n'est pas une panne du portail."
+            .into(),
+        (Language::En, true) => "The site's bot protection refused vigie: the check did not see the service. \
+            This is not an outage of the portal, and vigie never tries to get past such a protection."
+            .into(),
+        (Language::En, false) => "vigie could not perform the check because of a failure of the machine it runs on \
+            (browser missing or stopped, memory, open files). This is not an outage of the portal."
+            .into(),
     }
 }
 
@@ -167,6 +185,16 @@ fn short_url(url: &str) -> String {
     }
 }
 
+/// Why a run was not observed, in a few words.
+pub fn unobserved_cause(lang: Language, reason: Option<Reason>) -> &'static str {
+    match (lang, reason == Some(Reason::Blocked)) {
+        (Language::Fr, true) => "refusé par la protection anti-robots",
+        (Language::Fr, false) => "défaillance de vigie",
+        (Language::En, true) => "refused by bot protection",
+        (Language::En, false) => "vigie's own failure",
+    }
+}
+
 /// The subject line, e.g. `[vigie] PANNE — Préfecture de démo : créneau (inaccessible)`.
 pub fn subject(lang: Language, kind: NoticeKind, notices: &[&Notice]) -> String {
     let fr = lang == Language::Fr;
@@ -177,6 +205,8 @@ pub fn subject(lang: Language, kind: NoticeKind, notices: &[&Notice]) -> String 
         (NoticeKind::Opened, false) => "OUTAGE",
         (NoticeKind::Reminder, false) => "STILL DOWN",
         (NoticeKind::Recovered, false) => "RECOVERED",
+        (NoticeKind::Unobserved, true) => "NON OBSERVÉ",
+        (NoticeKind::Unobserved, false) => "NOT OBSERVED",
     };
     if let [n] = notices {
         let detail = match (kind, fr) {
@@ -185,6 +215,7 @@ pub fn subject(lang: Language, kind: NoticeKind, notices: &[&Notice]) -> String 
             (NoticeKind::Reminder, false) => format!("for {}", duration(lang, n.duration())),
             (NoticeKind::Recovered, true) => format!("panne de {}", duration(lang, n.duration())),
             (NoticeKind::Recovered, false) => format!("outage lasted {}", duration(lang, n.duration())),
+            (NoticeKind::Unobserved, _) => unobserved_cause(lang, n.cause.reason).to_string(),
         };
         return format!("[vigie] {state} — {} ({detail})", n.title);
     }
@@ -196,6 +227,8 @@ pub fn subject(lang: Language, kind: NoticeKind, notices: &[&Notice]) -> String 
         (NoticeKind::Opened, false) => format!("{count} procedures affected"),
         (NoticeKind::Reminder, false) => format!("{count} procedures still affected"),
         (NoticeKind::Recovered, false) => format!("{count} procedures recovered"),
+        (NoticeKind::Unobserved, true) => format!("{count} démarches que vigie n'a pas pu observer"),
+        (NoticeKind::Unobserved, false) => format!("{count} procedures vigie could not observe"),
     };
     format!("[vigie] {state} — {what}")
 }

@@ -19,7 +19,7 @@ use rusqlite::TransactionBehavior;
 
 use super::email::{self, RenderSettings};
 use super::events::{BatchFailed, BatchWritten, Compacted, EmailQueued, OutageClosed, OutageOpened};
-use super::machine::{self, Action, ProbeState};
+use super::machine::{self, Action, NoticeKind, ProbeState};
 use super::maintenance::window_at;
 use super::metrics::AlertMetrics;
 use super::notice::{self, Notice, NoticeInput};
@@ -203,6 +203,11 @@ impl Writer {
                         closing = Some(c);
                         changed_incident = false;
                     }
+                    Action::Notify(NoticeKind::Unobserved) => {
+                        let n = Notice::unobserved(probe, &rt.location, &policy, &facts, r, now);
+                        outbox::insert_notification(&tx, &n)?;
+                        noticed = true;
+                    }
                     Action::Notify(kind) => {
                         let outage = closing.as_ref().map(|c| &c.outage).or(next.outage.as_ref());
                         if let Some(outage) = outage {
@@ -308,7 +313,11 @@ impl Writer {
             if !notice::due(&pending, kind, a.group_window, now) {
                 continue;
             }
-            for e in notice::plan(kind, &pending, |n| a.recipients(&n.probe, &n.procedure, &n.site)) {
+            let recipients_of = |n: &Notice| match kind {
+                NoticeKind::Unobserved => a.operators().to_vec(),
+                _ => a.recipients(&n.probe, &n.procedure, &n.site),
+            };
+            for e in notice::plan(kind, &pending, recipients_of) {
                 let refs: Vec<&Notice> = e.notices.iter().map(|(_, n)| n).collect();
                 let rendered = email::render(&settings, kind, &refs)?;
                 let message_id = format!("{}@{}", uuid::Uuid::new_v4().simple(), a.from.email.domain());
@@ -326,7 +335,8 @@ impl Writer {
                 if recipients.is_empty() {
                     recipients.push(a.from.email.to_string());
                 }
-                let mut incident_ids: Vec<i64> = e.notices.iter().map(|(_, n)| n.incident_id).collect();
+                // Notices of unobserved streaks belong to no incident (id 0).
+                let mut incident_ids: Vec<i64> = e.notices.iter().map(|(_, n)| n.incident_id).filter(|id| *id > 0).collect();
                 incident_ids.dedup();
                 let id = outbox::enqueue(
                     &tx,

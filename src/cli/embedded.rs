@@ -21,15 +21,31 @@ pub static FILES: EmbeddedFiles = EmbeddedFiles(&[
         include_bytes!("../../probes/sim/sim-anef-creation-compte.yaml"),
     ),
     (
+        "probes/sim/sim-anef-creation-compte-navigateur.yaml",
+        include_bytes!("../../probes/sim/sim-anef-creation-compte-navigateur.yaml"),
+    ),
+    (
         "probes/sim/sim-anef-depot-document.yaml",
         include_bytes!("../../probes/sim/sim-anef-depot-document.yaml"),
+    ),
+    (
+        "probes/sim/sim-anef-depot-navigateur.yaml",
+        include_bytes!("../../probes/sim/sim-anef-depot-navigateur.yaml"),
     ),
     (
         "probes/sim/sim-prefecture-rdv.yaml",
         include_bytes!("../../probes/sim/sim-prefecture-rdv.yaml"),
     ),
     (
+        "probes/sim/sim-prefecture-rdv-navigateur.yaml",
+        include_bytes!("../../probes/sim/sim-prefecture-rdv-navigateur.yaml"),
+    ),
+    (
         "probes/sim/sim-rdv-prefecture.yaml",
         include_bytes!("../../probes/sim/sim-rdv-prefecture.yaml"),
+    ),
+    (
+        "probes/sim/sim-rdv-prefecture-navigateur.yaml",
+        include_bytes!("../../probes/sim/sim-rdv-prefecture-navigateur.yaml"),
     ),
 ]);

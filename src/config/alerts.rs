@@ -87,6 +87,7 @@ pub(super) fn compile_sections(
         }
     }
     let to = a.map(|a| mailboxes(&mut s, &a.to)).unwrap_or_default();
+    let operator = a.map(|a| mailboxes(&mut s, &a.operator)).unwrap_or_default();
     let mut by_procedure = BTreeMap::new();
     let mut by_site = BTreeMap::new();
     if let Some(a) = a {
@@ -158,6 +159,7 @@ pub(super) fn compile_sections(
         language,
         from,
         to,
+        operator,
         by_procedure,
         by_site,
         policy,

@@ -40,6 +40,9 @@ pub struct RawAlerts {
     pub language: Option<S<String>>,
     #[serde(default)]
     pub to: Option<S<Vec<S<String>>>>,
+    /// Who runs the instance (vigie could not observe a probe); default: `to`.
+    #[serde(default)]
+    pub operator: Option<S<Vec<S<String>>>>,
     #[serde(default)]
     pub by_procedure: OrderedMap<S<Vec<S<String>>>>,
     #[serde(default)]
