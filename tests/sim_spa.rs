@@ -202,6 +202,11 @@ async fn bot_protection_is_blocked_for_both_kinds_and_never_an_outage() {
 
         let browser = run(&cfg, "sim-rdv-prefecture-navigateur").await;
         expect(&browser, Outcome::Unobserved, Some(Reason::Blocked));
+        let facts = browser.steps[0].browser.as_ref().expect("browser facts");
+        assert!(
+            facts.wait_s.is_some(),
+            "{mode}: the wait ends on the block page, not at its timeout"
+        );
         let (png, _) = shot_and_page(&browser);
         assert!(png > 1000, "{mode}: the screenshot of the block page is kept");
         assert!(!outage_opened(&[&browser, &browser, &browser]));

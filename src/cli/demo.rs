@@ -137,10 +137,14 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
         handle.prefecture_url(),
         handle.rdv_url()
     );
+    let (browser, http): (Vec<_>, Vec<_>) = cfg.probes.iter().partition(|p| p.is_browser());
+    let names = |ps: &[&std::sync::Arc<crate::probe::Probe>]| ps.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
     println!(
-        "  probes:            {} ({}), each every 10 s",
-        cfg.probes.len(),
-        cfg.probes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+        "  probes:            {} over HTTP, every 10 s ({}); {} in Chromium, every 20 s to every minute ({})",
+        http.len(),
+        names(&http),
+        browser.len(),
+        names(&browser)
     );
     println!(
         "  scenario:          a {} s cycle of slow pages, « erreur technique », rejected uploads, an outage and rare slots",

@@ -42,6 +42,17 @@ pub(crate) fn blocked(probe: &Probe, r: &Response) -> Option<String> {
         .map(|m| format!("bot protection (blocked_when): {}", evaluate::describe_match(m, r)))
 }
 
+/// A JavaScript expression, true when the page holds one of the vendors' markers: a browser
+/// wait ends there (the step is then decided `blocked`) instead of waiting out its timeout on a
+/// block page.
+pub(crate) fn js_detector() -> String {
+    let list: Vec<String> = BODY_MARKERS.iter().map(|(_, m)| crate::browser::page::js_string(m)).collect();
+    format!(
+        "(function(){{var h=document.documentElement?document.documentElement.outerHTML:'';return [{}].some(function(m){{return h.indexOf(m)>=0;}});}})()",
+        list.join(",")
+    )
+}
+
 /// The built-in recognition of the known vendors' pages.
 pub(crate) fn builtin(r: &Response) -> Option<String> {
     let challenge_header = r

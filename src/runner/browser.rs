@@ -510,6 +510,11 @@ impl Journey<'_> {
                 format!("text « {t} »"),
             ),
         };
+        // A bot-protection page ends the wait at once: `evaluate` then names it.
+        let js = match &w.target {
+            WaitTarget::SelectorGone(_) => js,
+            _ => format!("({js}) || {}", super::bot_protection::js_detector()),
+        };
         match self.page.wait_until(&js, deadline).await {
             Ok(d) => {
                 facts.wait_s = Some(d.as_secs_f64());

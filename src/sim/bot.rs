@@ -7,18 +7,47 @@
 //! `cf-mitigated: challenge` header and challenge-platform script) so that vigie's built-in
 //! recognition can be tested; nothing in them can be "solved".
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 
-use super::pages::{html, token};
+use super::pages::{esc, html, token};
 use super::BotProtection;
 
-/// The block or challenge page for `mode` (`Off` never reaches here; it gets the block page).
-pub(crate) fn page(mode: BotProtection) -> Response {
-    match mode {
-        BotProtection::Turnstile => turnstile(),
-        BotProtection::Off | BotProtection::Imperva => imperva(),
+/// What the protection answers for `uri` under `mode` (`Off` never reaches here; it gets the
+/// block page): the vendor's own resources (the block page's iframe and scripts), or the block
+/// or challenge page instead of the service.
+pub(crate) fn page(mode: BotProtection, uri: &Uri) -> Response {
+    let query = uri.query().unwrap_or_default();
+    match (mode, uri.path()) {
+        (BotProtection::Off | BotProtection::Imperva, "/_Incapsula_Resource") if query.starts_with("CWUDNSAI") => {
+            let incident = query.split("incident_id=").nth(1).unwrap_or("0-0");
+            imperva_frame(&esc(incident))
+        }
+        (_, "/_Incapsula_Resource") => script(),
+        (_, p) if p.starts_with("/cdn-cgi/challenge-platform/") => script(),
+        (BotProtection::Turnstile, _) => turnstile(),
+        (BotProtection::Off | BotProtection::Imperva, _) => imperva(),
     }
+}
+
+/// The vendors' scripts: nothing that could be "solved".
+fn script() -> Response {
+    let mut resp = (StatusCode::OK, "/* vigie simulator: protection script */\n").into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/javascript"));
+    resp
+}
+
+/// The document inside the block page's iframe: what a person actually reads.
+fn imperva_frame(incident: &str) -> Response {
+    html(
+        StatusCode::OK,
+        format!(
+            "<html><head><meta name=\"ROBOTS\" content=\"NOINDEX, NOFOLLOW\"><title>Request unsuccessful</title></head>\
+<body style=\"font-family:Arial,sans-serif;margin:2rem\"><h1>Request unsuccessful.</h1>\
+<p>Incapsula incident ID: {incident}</p></body></html>"
+        ),
+    )
 }
 
 fn imperva() -> Response {

@@ -81,7 +81,7 @@ async fn gate_fn(State(g): State<Gate>, req: Request, next: Next) -> Response {
     let mut resp = if limited {
         bad_gateway()
     } else if g.site == Site::Rdv && bot != BotProtection::Off {
-        super::bot::page(bot)
+        super::bot::page(bot, req.uri())
     } else {
         if route_state.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(route_state.delay_ms)).await;

@@ -193,17 +193,31 @@ async fn cgu_submit(
     redirect(&url(id, "creneau"), &[])
 }
 
-/// `GET /rdvpref/api/captchetat`: the CAPTCHA image (a one-pixel GIF).
+/// `GET /rdvpref/api/captchetat`: the CAPTCHA image, a few distorted letters (SVG), so that a
+/// screenshot shows where a person would take over.
 async fn captcha_image() -> Response {
-    const GIF: [u8; 35] = [
-        0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
-        0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
-    ];
-    (
-        [(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")],
-        GIF.to_vec(),
-    )
-        .into_response()
+    let code: String = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphabetic())
+        .take(6)
+        .collect();
+    let letters: String = code
+        .to_uppercase()
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let (x, rot) = (14 + i * 26, if i % 2 == 0 { -12 } else { 10 });
+            format!("<text x=\"{x}\" y=\"38\" transform=\"rotate({rot} {x} 30)\">{c}</text>")
+        })
+        .collect();
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"180\" height=\"56\" viewBox=\"0 0 180 56\">\
+<rect width=\"180\" height=\"56\" fill=\"#e8ecf4\"/><path d=\"M0 40 C40 10 80 50 180 18\" stroke=\"#7a869a\" stroke-width=\"2\" fill=\"none\"/>\
+<g font-family=\"monospace\" font-size=\"28\" font-weight=\"bold\" fill=\"#1e2a4a\">{letters}</g></svg>"
+    );
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-store")], svg).into_response()
 }
 
 async fn creneau_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {

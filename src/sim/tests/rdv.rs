@@ -37,7 +37,8 @@ async fn the_captcha_stands_on_the_conditions_page_and_is_never_solved() {
     assert!(page.contains(CAPTCHA_TEXT));
     let image = attr(&page, "img#captchaFR_CaptchaImage", "src").unwrap();
     let resp = c.get(format!("{base}{image}")).send().await.unwrap();
-    assert_eq!(resp.headers()["content-type"], "image/gif");
+    assert_eq!(resp.headers()["content-type"], "image/svg+xml");
+    assert!(resp.text().await.unwrap().starts_with("<svg"));
 
     // Whatever is typed, the code is refused, as the live site says in its URL.
     assert_eq!(
@@ -130,5 +131,40 @@ async fn creneau_page_without_captcha() {
     let data = app_data(&page);
     assert_eq!(data["critere"]["datePremiereDispo"], "");
     assert_eq!(data["creneaux"], serde_json::json!([]));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bot_protection_serves_the_vendors_pages_instead_of_the_service() {
+    let sim = sim().await;
+    let c = client();
+    let base = sim.rdv_url();
+    let cgu = format!("{base}/rdvpref/reservation/demarche/3109/cgu/");
+    sim.apply(&StatePatch::from_json(r#"{"bot_protection": "imperva"}"#).unwrap())
+        .unwrap();
+    let resp = c.get(&cgu).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.headers()["set-cookie"].to_str().unwrap().starts_with("incap_ses_"));
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("Request unsuccessful. Incapsula incident ID:"), "{page}");
+    assert_eq!(count(&page, "form#cgu-form"), 0, "the service is not reached");
+    // The block page's iframe shows the incident to a person.
+    let frame = attr(&page, "iframe#main-iframe", "src").unwrap();
+    let resp = c.get(format!("{base}{frame}")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let inner = resp.text().await.unwrap();
+    let incident = frame.split("incident_id=").nth(1).unwrap();
+    assert!(inner.contains(&format!("Incapsula incident ID: {incident}")), "{inner}");
+
+    sim.apply(&StatePatch::from_json(r#"{"bot_protection": "turnstile"}"#).unwrap())
+        .unwrap();
+    let resp = c.get(&cgu).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(resp.headers()["cf-mitigated"], "challenge");
+    assert!(resp.text().await.unwrap().contains("window._cf_chl_opt"));
+
+    sim.apply(&StatePatch::from_json(r#"{"bot_protection": "off"}"#).unwrap()).unwrap();
+    let resp = c.get(&cgu).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
     sim.shutdown().await;
 }
