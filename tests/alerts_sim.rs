@@ -233,6 +233,22 @@ async fn bot_protection_tells_the_operator_once_per_streak_and_opens_no_outage()
     patch(&sim, r#"{"bot_protection":"turnstile"}"#);
     wait_mail(&sink, "the second streak's e-mail", Duration::from_secs(15), |m| m.len() >= 2).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // Metrics count the refusals apart: not observed, reason blocked.
+    let text = daemon.daemon.metrics().encode();
+    let refused: f64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("vigie_probe_failures_total{") && l.contains("reason=\"blocked\"") && l.contains("probe=\"rdv-conditions\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    assert!(refused >= 2.0, "blocked runs in /metrics: {refused}");
+    let unobserved: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("vigie_probe_runs_total{") && l.contains("outcome=\"unobserved\""))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    assert_eq!(unobserved, refused, "every refusal is an unobserved run");
     daemon.shutdown(Duration::from_secs(5)).await;
     sim.shutdown().await;
 
