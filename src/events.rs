@@ -30,7 +30,8 @@ impl RunFinished<'_> {
                 reason = r.reason.map(|x| x.as_str()),
                 step = r.failed_step.as_deref(),
                 duration_ms = ms,
-                message = r.message.as_deref(),
+                // Not `message`: JSON logs would carry two `message` keys.
+                detail = r.message.as_deref().map(crate::probe::text::escape_controls),
                 "run finished"
             ),
         }

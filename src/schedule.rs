@@ -59,7 +59,7 @@ pub fn spawn_probe_loop(probe: Arc<Probe>, shared: Shared, running: Arc<AtomicBo
             }
             let (probe, shared, running) = (probe.clone(), shared.clone(), running.clone());
             tokio::spawn(async move {
-                shared.metrics.runs_in_flight.inc();
+                let in_flight = InFlight::start(&shared, running);
                 let permit = shared.concurrency.clone().acquire_owned().await;
                 let lateness = (Utc::now() - next).to_std().unwrap_or(Duration::ZERO);
                 RunStarted {
@@ -67,15 +67,37 @@ pub fn spawn_probe_loop(probe: Arc<Probe>, shared: Shared, running: Arc<AtomicBo
                     lateness,
                 }
                 .emit(&shared.metrics);
-                let result = shared.runner.run(&probe, Some(next)).await;
+                // A panic inside the run is vigie's failure: recorded as unobserved.
+                let result = crate::runner::caught::caught(&probe, Some(next), shared.runner.run(&probe, Some(next))).await;
                 drop(permit);
-                shared.metrics.runs_in_flight.dec();
-                running.store(false, Ordering::Release);
+                drop(in_flight);
                 // The pipeline only stops at shutdown; a result sent then is dropped on purpose.
                 let _ = shared.results.send((probe, result)).await;
             });
         }
     })
+}
+
+/// A run in flight: the gauge and the probe's running flag, reset when
+/// dropped, whatever ends the run (even a panic that unwinds the task).
+struct InFlight {
+    gauge: prometheus::IntGauge,
+    running: Arc<AtomicBool>,
+}
+
+impl InFlight {
+    fn start(shared: &Shared, running: Arc<AtomicBool>) -> InFlight {
+        let gauge = shared.metrics.runs_in_flight.clone();
+        gauge.inc();
+        InFlight { gauge, running }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.gauge.dec();
+        self.running.store(false, Ordering::Release);
+    }
 }
 
 /// Describe a schedule for people, with its next start times.

@@ -2,7 +2,8 @@
 //! `/` a status page in French, `/api/status` the same as JSON.
 //!
 //! `app()` builds the router alone so tests drive it with `oneshot`, as in
-//! axum's examples; `serve` adds the listener and graceful shutdown.
+//! axum's examples; `serve` adds the listener, the connection cap, header
+//! and request timeouts and graceful shutdown (see `server_conn`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -107,7 +108,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    crate::server_conn::serve(listener, app, shutdown).await
 }
 
 /// 404 with a hint, for unknown paths.

@@ -17,9 +17,9 @@ fn fixtures() -> PathBuf {
 }
 
 fn options() -> LoadOptions {
-    // A fixed, empty environment: fixtures must not depend on the machine.
+    // A fixed environment: fixtures must not depend on the machine.
     LoadOptions {
-        env: Some(HashMap::new()),
+        env: Some(HashMap::from([("VIGIE_FIXTURE_SHORT_PASSWORD".to_string(), "abc1234".to_string())])),
         ..LoadOptions::default()
     }
 }

@@ -181,6 +181,21 @@ async fn implicit_tls_with_auth_and_the_password_from_a_file() {
     ws.write_file("asso-ca.pem", server.ca_pem().as_bytes());
     // As `echo PASSWORD > file` writes it: the final newline is not part of it.
     ws.write_file("secrets/smtp-password", format!("{PASSWORD}\n").as_bytes());
+    // A secret file must be owner-only (as ssh requires of keys): first
+    // refused as written with the umask's defaults, then accepted.
+    let secret_file = ws.path().join("secrets/smtp-password");
+    std::fs::set_permissions(&secret_file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+    let open = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["check", "--config"])
+        .arg(ws.config_path())
+        .output()
+        .expect("run vigie check");
+    let out = String::from_utf8_lossy(&open.stdout).into_owned() + &String::from_utf8_lossy(&open.stderr);
+    assert!(
+        out.contains("can be read by others (mode 0644): make it owner-only with `chmod 600"),
+        "{out}"
+    );
+    std::fs::set_permissions(&secret_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
     let check = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["check", "--config"])
         .arg(ws.config_path())

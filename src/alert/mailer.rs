@@ -307,23 +307,8 @@ pub fn spool_name(row: &OutboxRow) -> String {
     )
 }
 
-/// Write to a temporary name, sync, then rename: a reader never sees half a file.
+/// Write to a temporary name, sync, then rename: a reader never sees half
+/// a file. Owner-only, never through a link (see `private_fs`).
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("eml.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    crate::private_fs::write(path, bytes).map_err(|e| std::io::Error::other(e.to_string()))
 }

@@ -41,6 +41,7 @@ pub fn probe(name: &str, title: &str, procedure: &str) -> Arc<Probe> {
         degraded_after: None,
         vars: vec![],
         env: vec![],
+        config_secrets: Default::default(),
         broken_when: vec![],
         blocked_when: vec![],
         kind: crate::probe::ProbeKind::Http,

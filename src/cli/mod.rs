@@ -231,6 +231,22 @@ pub enum Command {
     },
 }
 
+/// Libraries whose own log lines carry what vigie redacts (the cookie
+/// crate logs every cookie value at debug level, HTTP libraries log headers
+/// and frames at trace level): capped whatever `--log` asks, so that
+/// `--log trace` shows vigie's own events only, all of them redacted.
+const QUIET_DEPENDENCIES: [&str; 9] = [
+    "cookie_store=off",
+    "reqwest=warn",
+    "hyper=warn",
+    "hyper_util=warn",
+    "h2=warn",
+    "rustls=warn",
+    "lettre=warn",
+    "html5ever=warn",
+    "selectors=warn",
+];
+
 fn init_logging(cli: &Cli, default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = cli
@@ -239,6 +255,10 @@ fn init_logging(cli: &Cli, default: &str) {
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new(default));
+    let filter = QUIET_DEPENDENCIES
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, |f, d| f.add_directive(d));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -259,6 +279,16 @@ pub fn main() -> ExitCode {
         _ => "warn",
     };
     init_logging(&cli, default_log);
+    if !matches!(cli.command, Command::Run { .. } | Command::Demo { .. } | Command::Sim { .. }) {
+        // `vigie check | head -1`: a closed pipe ends a command quietly, as
+        // for any Unix tool, rather than a panic in `println!`. The daemon
+        // keeps Rust's default (SIGPIPE ignored), or a client closing a
+        // socket would kill it.
+        // SAFETY: called before any thread of ours exists; SIG_DFL is valid.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

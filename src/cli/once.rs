@@ -36,7 +36,9 @@ pub async fn once(name: &str, path: &Path, json: bool) -> anyhow::Result<ExitCod
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         let shots = save_screenshots(&result)?;
-        print!("{}", super::trace::render_with(&result, &shots));
+        // Page text, extracted values and URLs come from the network: no
+        // escape sequence reaches the terminal.
+        print!("{}", crate::probe::text::escape_for_terminal(&super::trace::render_with(&result, &shots)));
     }
     Ok(if result.outcome == Outcome::Up {
         ExitCode::SUCCESS

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, ValueEnum};
 
@@ -156,12 +155,8 @@ pub fn report(o: Options) -> anyhow::Result<ExitCode> {
 }
 
 /// Write to a temporary name, then rename: a reader never sees half a file.
+/// Owner-only, never through a link (see `private_fs`).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::private_fs::write(path, bytes)?;
     Ok(())
 }

@@ -384,6 +384,24 @@ fn http_url(s: &mut Sink, u: &Spanned<String>) -> Option<String> {
     }
 }
 
+/// The SMTP password read from its file (the file's mode already checked).
+fn read_password_file(s: &mut Sink, f: &Spanned<String>, file: &Path) -> (Option<Secret>, Option<String>) {
+    match std::fs::read_to_string(file) {
+        Ok(v) if !v.trim().is_empty() => (
+            Some(Secret(v.trim_end_matches(['\r', '\n']).to_string())),
+            Some(format!("file {}", file.display())),
+        ),
+        Ok(_) => {
+            s.err(pos(f), format!("the SMTP password file {} is empty", file.display()));
+            (None, None)
+        }
+        Err(e) => {
+            s.err(pos(f), format!("cannot read the SMTP password file {}: {e}", file.display()));
+            (None, None)
+        }
+    }
+}
+
 fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, files: &dyn Files, opts: &LoadOptions) -> (SmtpSettings, Mailbox) {
     let r = &raw.value;
     if let Some(p) = &r.password {
@@ -445,19 +463,18 @@ fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, files: &dyn Files, opts: &
         },
         (None, Some(f)) => {
             let file = relative_to(s.file, &f.value);
-            match std::fs::read_to_string(&file) {
-                Ok(v) if !v.trim().is_empty() => (
-                    Some(Secret(v.trim_end_matches(['\r', '\n']).to_string())),
-                    Some(format!("file {}", file.display())),
-                ),
-                Ok(_) => {
-                    s.err(pos(f), format!("the SMTP password file {} is empty", file.display()));
-                    (None, None)
-                }
-                Err(e) => {
-                    s.err(pos(f), format!("cannot read the SMTP password file {}: {e}", file.display()));
-                    (None, None)
-                }
+            if let Some(mode) = crate::private_fs::too_open(&file) {
+                s.err(
+                    pos(f),
+                    format!(
+                        "the SMTP password file {} can be read by others (mode {mode:04o}): make it owner-only with `chmod 600 {}`",
+                        file.display(),
+                        file.display()
+                    ),
+                );
+                (None, None)
+            } else {
+                read_password_file(s, f, &file)
             }
         }
         (None, None) => (None, None),

@@ -45,6 +45,18 @@ pub fn load(path: &Path, files: &dyn Files, opts: &LoadOptions) -> Result<Config
     }
 }
 
+/// Gives every probe the secrets of all probes (see `Probe::config_secrets`).
+fn share_secrets(mut probes: Vec<Probe>) -> Vec<Arc<Probe>> {
+    let mut all: Vec<String> = probes.iter().flat_map(|p| p.env.iter().map(|(_, v)| v.clone())).collect();
+    all.sort();
+    all.dedup();
+    let all = Arc::new(all);
+    for p in &mut probes {
+        p.config_secrets = all.clone();
+    }
+    probes.into_iter().map(Arc::new).collect()
+}
+
 fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, opts: &LoadOptions, diags: &mut Diagnostics) -> Config {
     let location = raw.location.value.clone();
     if !valid_name(&location) {
@@ -218,8 +230,9 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         if let Some(a) = probe_alerts {
             alerting.probes.insert(probe.name.clone(), a);
         }
-        probes.push(Arc::new(probe));
+        probes.push(probe);
     }
+    let probes = share_secrets(probes);
 
     alerts::check_with_probes(path, alert_sections(), &alerting, &probes, diags);
 
@@ -486,6 +499,14 @@ fn load_probe(
             continue;
         }
         match opts.env_var(&var) {
+            Some(v) if v.chars().count() < crate::runner::redact::MIN_SECRET_LEN => ctx.err(
+                at,
+                format!(
+                    "environment variable `{var}` holds {} characters: a secret must have at least {} (a shorter one could not be told apart from ordinary text, so it could not be redacted)",
+                    v.chars().count(),
+                    crate::runner::redact::MIN_SECRET_LEN
+                ),
+            ),
             Some(v) => env.push((var, v)),
             None if enabled && !opts.secrets_optional => ctx.err(at, format!("environment variable `{var}` is not set (read as env.{var}); export it before starting vigie, or set `enabled: false` on this probe")),
             None => {}
@@ -521,6 +542,7 @@ fn load_probe(
         degraded_after,
         vars,
         env,
+        config_secrets: Default::default(),
         broken_when,
         blocked_when,
         kind,

@@ -224,8 +224,9 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
         return Err(EvidenceError::Damaged(p.clone()));
     }
 
-    let tmp = out.with_extension("zip.part");
-    let file = std::fs::File::create(&tmp).map_err(EvidenceError::Io)?;
+    // Owner-only, created exclusively next to `out`, never through a link.
+    let pending = crate::private_fs::Pending::create(out).map_err(|e| EvidenceError::Io(std::io::Error::other(e.to_string())))?;
+    let file = pending.file_clone().map_err(EvidenceError::Io)?;
     let mut zip = Zip::new(file, now);
     zip.add("README.txt", bundle_html::README.as_bytes())?;
     zip.add("verify.py", bundle_html::VERIFY_PY.as_bytes())?;
@@ -271,7 +272,7 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
     let (manifest, bytes) = manifest.seal()?;
     zip.add("manifest.json", &bytes)?;
     let size = zip.finish()?;
-    std::fs::rename(&tmp, out).map_err(EvidenceError::Io)?;
+    pending.commit().map_err(|e| EvidenceError::Io(std::io::Error::other(e.to_string())))?;
     Ok(Exported {
         path: out.to_path_buf(),
         summary: manifest.summary,

@@ -89,6 +89,10 @@ pub struct Probe {
     pub vars: Vec<(String, Template)>,
     /// Environment values the probe's templates read (`env.NAME`), always secret.
     pub env: Vec<(String, String)>,
+    /// Every secret of the configuration (all probes' `env.*` values): a
+    /// hostile portal may echo another probe's password, so each run's
+    /// redactor knows them all.
+    pub config_secrets: Arc<Vec<String>>,
     /// Conditions checked on every step's response.
     pub broken_when: Vec<BrokenWhen>,
     /// Conditions that mark a response as a bot-protection page (besides the built-in

@@ -107,6 +107,9 @@ pub enum Reason {
     Tls,
     Timeout,
     ConnectionReset,
+    /// The server answered, but not in HTTP: a garbage status line,
+    /// oversized headers, a truncated body, a corrupt compressed stream.
+    Protocol,
     Http5xx,
     // -> broken
     Status,
@@ -118,6 +121,10 @@ pub enum Reason {
     Duration,
     BodyTooLarge,
     TooManyRedirects,
+    /// A redirect vigie refused to follow: a 307/308 that would resend the
+    /// request body to another origin, or a hop to a loopback, private,
+    /// link-local or metadata address the probe's target is not.
+    UnsafeRedirect,
     Request,
     // -> degraded / no_capacity
     Slow,
@@ -130,12 +137,13 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 22] = [
         Reason::Dns,
         Reason::Connect,
         Reason::Tls,
         Reason::Timeout,
         Reason::ConnectionReset,
+        Reason::Protocol,
         Reason::Http5xx,
         Reason::Status,
         Reason::Assertion,
@@ -146,6 +154,7 @@ impl Reason {
         Reason::Duration,
         Reason::BodyTooLarge,
         Reason::TooManyRedirects,
+        Reason::UnsafeRedirect,
         Reason::Request,
         Reason::Slow,
         Reason::NoCapacity,
@@ -160,6 +169,7 @@ impl Reason {
             Reason::Tls => "tls",
             Reason::Timeout => "timeout",
             Reason::ConnectionReset => "connection_reset",
+            Reason::Protocol => "protocol",
             Reason::Http5xx => "http_5xx",
             Reason::Status => "status",
             Reason::Assertion => "assertion",
@@ -170,6 +180,7 @@ impl Reason {
             Reason::Duration => "duration",
             Reason::BodyTooLarge => "body_too_large",
             Reason::TooManyRedirects => "too_many_redirects",
+            Reason::UnsafeRedirect => "unsafe_redirect",
             Reason::Request => "request",
             Reason::Slow => "slow",
             Reason::NoCapacity => "no_capacity",
@@ -185,7 +196,7 @@ impl Reason {
     /// The outcome a failure for this reason gives the run.
     pub fn outcome(self) -> Outcome {
         match self {
-            Reason::Dns | Reason::Connect | Reason::Tls | Reason::Timeout | Reason::ConnectionReset | Reason::Http5xx => Outcome::Down,
+            Reason::Dns | Reason::Connect | Reason::Tls | Reason::Timeout | Reason::ConnectionReset | Reason::Protocol | Reason::Http5xx => Outcome::Down,
             Reason::Slow => Outcome::Degraded,
             Reason::NoCapacity => Outcome::NoCapacity,
             Reason::MonitorError | Reason::Blocked => Outcome::Unobserved,
@@ -201,6 +212,7 @@ impl Reason {
             Reason::Tls => "erreur de connexion sécurisée (TLS)",
             Reason::Timeout => "délai d'attente dépassé",
             Reason::ConnectionReset => "connexion interrompue par le serveur",
+            Reason::Protocol => "réponse du serveur illisible (protocole HTTP non respecté)",
             Reason::Http5xx => "erreur du serveur (HTTP 5xx)",
             Reason::Status => "réponse inattendue (code HTTP)",
             Reason::Assertion => "la page ne contient pas ce qui est attendu",
@@ -211,6 +223,7 @@ impl Reason {
             Reason::Duration => "étape trop lente",
             Reason::BodyTooLarge => "réponse trop volumineuse",
             Reason::TooManyRedirects => "trop de redirections",
+            Reason::UnsafeRedirect => "redirection refusée par vigie (autre origine ou adresse interdite)",
             Reason::Request => "requête impossible à construire",
             Reason::Slow => "réponse lente",
             Reason::NoCapacity => "aucun créneau proposé",
@@ -226,6 +239,7 @@ impl Reason {
             Reason::Tls => "secure connection error (TLS)",
             Reason::Timeout => "timed out",
             Reason::ConnectionReset => "connection closed by the server",
+            Reason::Protocol => "unreadable server response (HTTP protocol violated)",
             Reason::Http5xx => "server error (HTTP 5xx)",
             Reason::Status => "unexpected HTTP status",
             Reason::Assertion => "the page does not contain what is expected",
@@ -236,6 +250,7 @@ impl Reason {
             Reason::Duration => "step too slow",
             Reason::BodyTooLarge => "response too large",
             Reason::TooManyRedirects => "too many redirects",
+            Reason::UnsafeRedirect => "redirect refused by vigie (another origin or a forbidden address)",
             Reason::Request => "request could not be built",
             Reason::Slow => "slow response",
             Reason::NoCapacity => "no slot offered",

@@ -114,6 +114,23 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// `s` safe for a terminal or a log line: control characters (CR, LF,
+/// escape sequences, and the C1 controls) written as `\u{…}`, so a page
+/// cannot forge log lines or drive the terminal.
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect()
+}
+
+/// A multi-line text for a terminal: controls escaped, line breaks kept.
+pub fn escape_for_terminal(s: &str) -> String {
+    s.split('\n').map(escape_controls).collect::<Vec<_>>().join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +145,15 @@ mod tests {
             visible_text_excerpt(page, 200),
             "Service momentanément indisponible · Veuillez réessayer plus tard. Merci."
         );
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    #[test]
+    fn controls_are_escaped() {
+        assert_eq!(super::escape_controls("a\r\nFAKE\x1b[31mb"), "a\\u{d}\\u{a}FAKE\\u{1b}[31mb");
+        assert_eq!(super::escape_controls("é ok"), "é ok");
+        assert_eq!(super::escape_for_terminal("a\x1b]0;x\x07\nb"), "a\\u{1b}]0;x\\u{7}\nb");
     }
 }

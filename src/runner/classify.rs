@@ -2,7 +2,10 @@
 //!
 //! reqwest wraps hyper, hyper-util, rustls and io errors; the useful signal is
 //! somewhere in the `source()` chain. We walk it and look for typed errors
-//! first, then for the wording of known messages.
+//! first, then for the wording of known messages. The monitor's own
+//! exhaustion (no file descriptors, no memory) is `monitor_error`, and an
+//! answer that is not HTTP (garbage status line, oversized headers, corrupt
+//! compressed body) is `protocol`: the server did answer.
 
 use std::error::Error as StdError;
 
@@ -20,6 +23,9 @@ pub fn classify(e: &reqwest::Error) -> Reason {
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind::*;
+            if is_own_exhaustion(io) {
+                return Reason::MonitorError;
+            }
             match io.kind() {
                 ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable => return Reason::Connect,
                 ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
@@ -34,8 +40,17 @@ pub fn classify(e: &reqwest::Error) -> Reason {
                 }
             }
         }
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() || h.is_incomplete_message() {
+                return Reason::Protocol;
+            }
+        }
         texts.push(err.to_string().to_ascii_lowercase());
         cur = err.source();
+    }
+    if e.is_decode() {
+        // A body that cannot be decoded (corrupt gzip or brotli stream).
+        return Reason::Protocol;
     }
     let all = texts.join(" | ");
     if all.contains("dns error")
@@ -67,6 +82,15 @@ pub fn classify(e: &reqwest::Error) -> Reason {
     } else {
         Reason::ConnectionReset
     }
+}
+
+/// The machine running vigie is out of something (file descriptors,
+/// memory, buffers): vigie's failure, never the portal's.
+pub fn is_own_exhaustion(io: &std::io::Error) -> bool {
+    matches!(
+        io.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
+    ) || io.kind() == std::io::ErrorKind::OutOfMemory
 }
 
 /// A one-line, bounded description of an error chain, for messages.

@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
 use tokio::time::Instant;
 
-use super::{classify, politeness, Runner, Visit};
+use super::{classify, politeness, redirect, Runner, Visit};
 use crate::probe::{Body, JsonTemplate, MultipartPart, PartContent, Reason, RequestPlan};
 use crate::template::MissingVariable;
 
@@ -180,6 +180,9 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
     let request_url = url.clone();
     let mut active = Duration::ZERO;
     let mut redirects = 0u32;
+    // The kinds of network the step's first host is on, looked up only when
+    // a redirect leaves that host.
+    let mut first_kinds: Option<Vec<redirect::AddrKind>> = None;
     loop {
         let slot = runner.budgets.budget(&politeness::host_key(&url)).acquire().await;
         visit.politeness_wait += slot.waited;
@@ -226,6 +229,14 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
+        learn_cookies(&resp_headers, visit);
+        tracing::trace!(
+            method = %method,
+            url = %visit.who.redactor.text(url.as_str()),
+            status = status.as_u16(),
+            headers_ms = time_to_headers.as_millis() as u64,
+            "hop answered"
+        );
         let tls_not_after = resp
             .extensions()
             .get::<reqwest::tls::TlsInfo>()
@@ -294,6 +305,14 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
                         active,
                     )
                 })?;
+                if first_kinds.is_none() && next.host() != request_url.host() {
+                    first_kinds = Some(redirect::kinds(&request_url).await);
+                }
+                let has_body = !matches!(body, Rendered::None);
+                let kinds = first_kinds.as_deref().unwrap_or(&[]);
+                if let Some(why) = redirect::refuse(status.as_u16(), has_body, &request_url, kinds, &next).await {
+                    return Err(fail(Reason::UnsafeRedirect, why, Some(&url), active));
+                }
                 match status.as_u16() {
                     307 | 308 => {}
                     303 => {
@@ -325,6 +344,19 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
             tls_not_after,
             received_at: Utc::now(),
         });
+    }
+}
+
+/// Every cookie a hop sets is a secret of the run, whatever its path or
+/// domain (the jar may never send it back, but a page may echo it).
+fn learn_cookies(headers: &[(String, String)], visit: &mut Visit) {
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case("set-cookie") {
+            if let Some((_, rest)) = v.split_once('=') {
+                let value = rest.split(';').next().unwrap_or_default().trim().trim_matches('"');
+                visit.who.redactor.add(value);
+            }
+        }
     }
 }
 

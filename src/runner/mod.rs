@@ -7,12 +7,15 @@
 mod bot_protection;
 mod browser;
 pub mod browser_env;
+pub mod caught;
 pub mod classify;
 pub mod evaluate;
 mod exchange;
 pub mod http;
 pub mod politeness;
 pub mod redact;
+mod redact_forms;
+pub mod redirect;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,11 +85,20 @@ impl Runner {
         self
     }
 
-    /// Run `probe` once. Never panics on anything the network sends.
+    /// Run `probe` once. Never panics on anything the network sends. Every
+    /// string of the result has passed [`Redactor::result`].
     pub async fn run(&self, probe: &Probe, scheduled_at: Option<DateTime<Utc>>) -> RunResult {
         if let ProbeKind::Browser(settings) = &probe.kind {
-            return self.run_browser(probe, settings, scheduled_at).await;
+            let mut result = self.run_browser(probe, settings, scheduled_at).await;
+            env_redactor(probe).result(&mut result);
+            return result;
         }
+        let (mut result, redactor) = self.run_http(probe, scheduled_at).await;
+        redactor.result(&mut result);
+        result
+    }
+
+    async fn run_http(&self, probe: &Probe, scheduled_at: Option<DateTime<Utc>>) -> (RunResult, Redactor) {
         let started_at = Utc::now();
         let mut result = RunResult {
             probe: probe.name.clone(),
@@ -109,7 +121,7 @@ impl Runner {
                 result.message = Some(msg);
                 result.failed_step = probe.steps.first().map(|s| s.name.clone());
                 result.steps = probe.steps.iter().map(|s| StepResult::skipped(&s.name)).collect();
-                return result;
+                return (result, env_redactor(probe));
             }
         };
         let mut ended = false;
@@ -156,7 +168,7 @@ impl Runner {
                 }
             }
         }
-        result
+        (result, visit.who.redactor)
     }
 
     fn start_visit(&self, probe: &Probe, now: DateTime<Utc>) -> Result<Visit, String> {
@@ -246,17 +258,32 @@ impl Runner {
     }
 
     fn capture(&self, ex: &Exchange, redactor: &Redactor) -> PageCapture {
-        let truncated = ex.body.len() > self.capture_limit;
-        let body = &ex.body[..ex.body.len().min(self.capture_limit)];
+        // Redact the whole body before cutting it: a cut must not leave the
+        // start of a secret behind.
+        let mut body = redactor.bytes(&ex.body);
+        let truncated = body.len() > self.capture_limit;
+        body.truncate(self.capture_limit);
         PageCapture {
             url: redactor.text(ex.url.as_str()),
             status: ex.status,
             headers: ex.headers.iter().map(|(k, v)| (k.clone(), redactor.header(k, v))).collect(),
-            body: redactor.bytes(body),
+            body,
             truncated,
             received_at: ex.received_at,
         }
     }
+}
+
+/// A redactor that knows the configuration's secrets (this probe's and every other's).
+fn env_redactor(probe: &Probe) -> Redactor {
+    let mut r = Redactor::new();
+    for (_, v) in &probe.env {
+        r.add(v);
+    }
+    for v in probe.config_secrets.iter() {
+        r.add(v);
+    }
+    r
 }
 
 /// A new visitor: the probe's variables rendered, its secrets known to the redactor.
@@ -271,6 +298,9 @@ pub(crate) fn visitor(probe: &Probe, now: DateTime<Utc>) -> Result<Visitor, Stri
     for (k, v) in &probe.env {
         redactor.add(v);
         vars.insert(format!("env.{k}"), Value::secret(v.clone()));
+    }
+    for v in probe.config_secrets.iter() {
+        redactor.add(v);
     }
     for (k, t) in &probe.vars {
         let r = t.render(&vars, now).map_err(|e| e.to_string())?;

@@ -1,43 +1,64 @@
 //! Redaction of secrets from everything vigie writes: traces, logs, stored
 //! results, e-mails and evidence.
 //!
-//! Two rules: values known to be secret in this run (environment secrets,
-//! secret extractions, cookies) are replaced wherever they appear, also in
-//! their URL-encoded form; and headers that carry credentials (Cookie,
-//! Set-Cookie, Authorization) never keep their values.
+//! Three rules: values known to be secret in this run (environment secrets,
+//! secret extractions, cookies) are replaced wherever they appear, in every
+//! encoding of [`redact_forms`](super::redact_forms); a string that ends with
+//! the start of a secret (cut by a size limit) loses that start; and headers
+//! that carry credentials (cookies, Authorization, any `*-token` or `*-key`)
+//! never keep their values. [`Redactor::result`] applies them to every
+//! string of a run's result, once, before it leaves the runner.
+
+use crate::probe::result::{BrowserFacts, PageCapture, StepResult};
+use crate::probe::RunResult;
+
+use super::redact_forms;
 
 pub const REDACTED: &str = "«redacted»";
 
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
+    /// Every text form of every secret, longest first.
     secrets: Vec<String>,
+    /// Forms that are not UTF-8 (Latin-1), for raw bodies.
+    byte_secrets: Vec<Vec<u8>>,
+    /// The plain secrets, for a secret cut at the end of a bounded string.
+    plain: Vec<String>,
 }
 
-/// Shorter values would redact ordinary words; such secrets are refused at
-/// configuration time anyway (see config checks) or are not worth hiding.
-const MIN_SECRET_LEN: usize = 4;
+/// Shorter secrets would redact ordinary words: the configuration refuses
+/// them (see `config::compile`), so none reaches a run.
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// A string ending with this many characters of a secret is treated as a
+/// secret cut by a size limit.
+const MIN_CUT_PREFIX: usize = 4;
 
 impl Redactor {
     pub fn new() -> Redactor {
         Redactor::default()
     }
 
+    /// Learn a secret. Values shorter than [`MIN_SECRET_LEN`] (a cookie such
+    /// as `lang=fr`) are ignored rather than redacted everywhere.
     pub fn add(&mut self, secret: &str) {
-        if secret.len() < MIN_SECRET_LEN {
+        if secret.chars().count() < MIN_SECRET_LEN || self.plain.iter().any(|p| p == secret) {
             return;
         }
-        let forms = [
-            secret.to_string(),
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
-            percent_encode_all(secret),
-        ];
-        for f in forms {
+        self.plain.push(secret.to_string());
+        for f in redact_forms::text_forms(secret) {
             if !self.secrets.contains(&f) {
                 self.secrets.push(f);
             }
         }
+        for f in redact_forms::byte_forms(secret) {
+            if !self.byte_secrets.contains(&f) {
+                self.byte_secrets.push(f);
+            }
+        }
         // Longest first, so a secret containing another is replaced whole.
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.byte_secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -51,6 +72,31 @@ impl Redactor {
                 out = out.replace(secret.as_str(), REDACTED);
             }
         }
+        self.cut_tail(out)
+    }
+
+    /// A string cut by a size limit may end with the start of a secret
+    /// (`…passw…`): that start is redacted too.
+    fn cut_tail(&self, mut out: String) -> String {
+        let ellipsis = out.ends_with('…');
+        let body_len = if ellipsis { out.len() - '…'.len_utf8() } else { out.len() };
+        let cut = self.plain.iter().find_map(|p| {
+            let body = &out[..body_len];
+            p.char_indices()
+                .map(|(i, _)| i)
+                .skip(MIN_CUT_PREFIX)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .find(|&i| body.ends_with(&p[..i]))
+        });
+        if let Some(n) = cut {
+            let tail = out.split_off(body_len - n);
+            out.push_str(REDACTED);
+            if tail.ends_with('…') {
+                out.push('…');
+            }
+        }
         out
     }
 
@@ -59,12 +105,16 @@ impl Redactor {
         for secret in &self.secrets {
             out = replace_bytes(&out, secret.as_bytes(), REDACTED.as_bytes());
         }
+        for secret in &self.byte_secrets {
+            out = replace_bytes(&out, secret, REDACTED.as_bytes());
+        }
         out
     }
 
-    /// A header as it may be written down.
+    /// A header as it may be written down: credential headers keep no value.
     pub fn header(&self, name: &str, value: &str) -> String {
-        match name.to_ascii_lowercase().as_str() {
+        let lower = name.to_ascii_lowercase();
+        match lower.as_str() {
             "cookie" => value
                 .split(';')
                 .map(|kv| match kv.split_once('=') {
@@ -77,27 +127,82 @@ impl Redactor {
                 // Keep the cookie's name and attributes, drop its value.
                 Some((k, rest)) => {
                     let attrs = rest.split_once(';').map(|(_, a)| format!(";{a}")).unwrap_or_default();
-                    format!("{k}={REDACTED}{attrs}")
+                    format!("{}={REDACTED}{}", self.text(k), self.text(&attrs))
                 }
                 None => REDACTED.to_string(),
             },
-            "authorization" | "proxy-authorization" | "x-csrf-token" | "x-xsrf-token" => REDACTED.to_string(),
+            _ if is_credential_header(&lower) => REDACTED.to_string(),
             _ => self.text(value),
+        }
+    }
+
+    /// Every string of a run's result, through this redactor: the one
+    /// redaction point all results pass before leaving the runner.
+    pub fn result(&self, r: &mut RunResult) {
+        self.opt(&mut r.message);
+        self.opt(&mut r.failed_step);
+        for s in &mut r.steps {
+            self.step(s);
+        }
+    }
+
+    fn step(&self, s: &mut StepResult) {
+        self.opt(&mut s.message);
+        self.opt(&mut s.request_url);
+        self.opt(&mut s.url);
+        for c in &mut s.checks {
+            c.description = self.text(&c.description);
+        }
+        for x in &mut s.extracted {
+            x.shown = if x.secret { REDACTED.to_string() } else { self.text(&x.shown) };
+        }
+        for (name, _) in &mut s.observations {
+            *name = self.text(name);
+        }
+        if let Some(c) = &mut s.capture {
+            self.capture(c);
+        }
+        if let Some(b) = &mut s.browser {
+            self.browser(b);
+        }
+    }
+
+    fn capture(&self, c: &mut PageCapture) {
+        c.url = self.text(&c.url);
+        c.headers = c.headers.iter().map(|(k, v)| (k.clone(), self.header(k, v))).collect();
+        c.body = self.bytes(&c.body);
+    }
+
+    fn browser(&self, b: &mut BrowserFacts) {
+        b.title = self.text(&b.title);
+        for e in &mut b.console_errors {
+            *e = self.text(e);
+        }
+        for f in &mut b.failed_requests {
+            f.url = self.text(&f.url);
+            self.opt(&mut f.error);
+        }
+    }
+
+    fn opt(&self, s: &mut Option<String>) {
+        if let Some(v) = s {
+            *v = self.text(v);
         }
     }
 }
 
-fn percent_encode_all(s: &str) -> String {
-    // Strict percent-encoding (space as %20), as some pages echo values.
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// Headers whose value is a credential whatever it looks like: cookies,
+/// authorization, and any `*-token`, `*-key`, `*-secret`, `*session*`.
+pub fn is_credential_header(lower: &str) -> bool {
+    lower.contains("cookie")
+        || lower.contains("auth")
+        || lower.contains("token")
+        || lower.contains("secret")
+        || lower.contains("password")
+        || lower.contains("session")
+        || lower.ends_with("-key")
+        || lower.contains("api-key")
+        || lower.contains("apikey")
 }
 
 fn replace_bytes(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
@@ -126,15 +231,17 @@ mod tests {
     fn replaces_plain_and_encoded_forms() {
         let mut r = Redactor::new();
         r.add("p@ss word!");
-        r.add("abc"); // too short: ignored
+        r.add("abcdefg"); // too short: ignored
         assert_eq!(
-            r.text("pw=p@ss word! or p%40ss+word%21 or p%40ss%20word%21 abc"),
-            format!("pw={REDACTED} or {REDACTED} or {REDACTED} abc")
+            r.text("pw=p@ss word! or p%40ss+word%21 or p%40ss%20word%21 abcdefg"),
+            format!("pw={REDACTED} or {REDACTED} or {REDACTED} abcdefg")
         );
         assert_eq!(
             r.bytes(b"\xffp@ss word!\xfe"),
             [b"\xff".as_slice(), REDACTED.as_bytes(), b"\xfe"].concat()
         );
+        assert_eq!(r.text("got \"p@ss wo…"), format!("got \"{REDACTED}…"));
+        assert_eq!(r.text("ends p@s"), "ends p@s", "three characters are not a cut secret");
     }
 
     #[test]
@@ -147,5 +254,8 @@ mod tests {
         assert_eq!(r.header("cookie", "a=1; b=2"), format!("a={REDACTED}; b={REDACTED}"));
         assert_eq!(r.header("Authorization", "Bearer x"), REDACTED);
         assert_eq!(r.header("content-type", "text/html"), "text/html");
+        for h in ["X-Auth-Token", "X-Api-Key", "X-Session-Id", "Refresh-Token"] {
+            assert_eq!(r.header(h, "whatever"), REDACTED, "{h}");
+        }
     }
 }

@@ -91,11 +91,15 @@ impl Store {
     /// Open (creating the file and its folder if needed) and migrate.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|error| StoreError::Folder {
+            crate::private_fs::create_dir(dir).map_err(|e| StoreError::Folder {
                 path: dir.to_path_buf(),
-                error,
+                error: std::io::Error::other(e.to_string()),
             })?;
         }
+        // Owner-only before SQLite opens it: its WAL and shared-memory files
+        // take the database file's mode.
+        let _ = crate::private_fs::precreate(path);
+        crate::private_fs::restrict(path);
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;

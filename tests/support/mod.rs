@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod echo;
 pub mod history;
+pub mod leaky;
 pub mod prometheus;
 pub mod smtp;
 pub mod smtp_tls;
