@@ -88,10 +88,7 @@ impl Pending {
             .mode(FILE_MODE)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
-            .map_err(|error| PrivateFsError::Write {
-                path: tmp.clone(),
-                error,
-            })?;
+            .map_err(|error| PrivateFsError::Write { path: tmp.clone(), error })?;
         Ok(Pending {
             file,
             tmp,
@@ -146,7 +143,9 @@ impl Drop for Pending {
 pub fn write(target: &Path, bytes: &[u8]) -> Result<(), PrivateFsError> {
     let mut p = Pending::create(target)?;
     let tmp = p.tmp.clone();
-    p.file().write_all(bytes).map_err(|error| PrivateFsError::Write { path: tmp, error })?;
+    p.file()
+        .write_all(bytes)
+        .map_err(|error| PrivateFsError::Write { path: tmp, error })?;
     p.commit()
 }
 

@@ -423,3 +423,51 @@ async fn bundles_verify_and_every_tampering_names_the_first_broken_record() {
     assert_eq!(seq, None);
     assert!(msg.contains("was added"), "{msg}");
 }
+
+/// A hostile bundle: a few kilobytes of zip holding a chain of millions of
+/// short lines, and an entry whose name carries terminal escape sequences.
+/// The verdict lists at most a thousand problems and says it stopped; the
+/// command prints the names escaped; more lines than any bundle can hold
+/// stop the verification at once.
+#[test]
+fn a_hostile_bundle_is_verified_within_bounds_and_printed_safely() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut files = BTreeMap::new();
+    files.insert("chain.jsonl".to_string(), "{}\n".repeat(1_000_000).into_bytes());
+    files.insert("pages/\u{1b}]0;pwned\u{7}\r\nOK.txt".to_string(), b"x".to_vec());
+    let bomb = dir.path().join("bomb.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&bomb).expect("create"));
+    let deflate = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in &files {
+        w.start_file(name.as_str(), deflate).expect("start");
+        w.write_all(bytes).expect("write");
+    }
+    w.finish().expect("finish");
+    assert!(std::fs::metadata(&bomb).expect("size").len() < 64 * 1024, "a small zip");
+
+    let v = verify_bundle(&bomb, None).expect("verify");
+    assert!(!v.ok());
+    assert!(v.records.len() <= 1000, "{} problems kept", v.records.len());
+    assert!(v.files.iter().any(|f| f.contains("listing stopped")), "{:?}", v.files);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["evidence", "verify"])
+        .arg(&bomb)
+        .output()
+        .expect("vigie evidence verify");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\r'), "{err:?}");
+    assert!(err.lines().count() < 120, "the listing is bounded: {} lines", err.lines().count());
+
+    // More lines than any bundle can hold: stopped before parsing them.
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&bomb).expect("create"));
+    w.start_file("chain.jsonl", deflate).expect("start");
+    for _ in 0..60 {
+        w.write_all("\n{}".repeat(100_000).as_bytes()).expect("write");
+    }
+    w.finish().expect("finish");
+    let v = verify_bundle(&bomb, None).expect("verify");
+    assert!(v.files.iter().any(|f| f.contains("not a vigie bundle")), "{:?}", v.files);
+    assert!(v.records.is_empty());
+}

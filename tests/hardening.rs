@@ -25,7 +25,9 @@ async fn echo_workspace(sim: &vigie::sim::SimHandle) -> (Workspace, String) {
 }
 
 fn one_step(name: &str, request: &str) -> String {
-    format!("name: {name}\ntitle: {name}\ntarget: echo\nschedule: \"* * * * *\"\ntimeout: 5s\nsteps:\n  - name: s\n    request: {request}\n")
+    format!(
+        "name: {name}\ntitle: {name}\ntarget: echo\nschedule: \"* * * * *\"\ntimeout: 5s\nsteps:\n  - name: s\n    request: {request}\n"
+    )
 }
 
 #[tokio::test]
@@ -80,7 +82,10 @@ async fn redirects_into_metadata_or_private_networks_are_refused() {
         ("private", "http://10.0.0.1/admin"),
         ("ula", "http://[fd00::1]/"),
     ] {
-        ws.write_probe(name, &one_step(name, &format!("{{ url: \"{{{{ base_url }}}}/redirect/302?to={to}\" }}")));
+        ws.write_probe(
+            name,
+            &one_step(name, &format!("{{ url: \"{{{{ base_url }}}}/redirect/302?to={to}\" }}")),
+        );
     }
     let cfg = ws.load();
     for name in ["metadata", "private", "ula"] {
@@ -126,6 +131,16 @@ async fn a_panic_inside_a_run_is_unobserved_not_an_outage() {
 }
 
 /// `vigie run` with only 256 file descriptors, as a small server's limit.
+/// A daemon killed when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn start_limited_daemon(ws: &Workspace, listen: &str) -> std::process::Child {
     std::process::Command::new("sh")
         .args(["-c", "ulimit -n 256 && exec \"$0\" \"$@\""])
@@ -164,7 +179,7 @@ async fn idle_connections_cannot_starve_probing_and_slow_clients_are_dropped() {
         "name: home\ntitle: home\ntarget: anef-sim\nschedule: \"* * * * * *\"\ntimeout: 5s\nsteps:\n  - name: a\n    request: { url: \"{{ base_url }}/particuliers/\" }\n",
     );
     let listen = format!("127.0.0.1:{}", support::smtp::free_port());
-    let mut child = start_limited_daemon(&ws, &listen);
+    let mut child = KillOnDrop(start_limited_daemon(&ws, &listen));
     let deadline = Instant::now() + Duration::from_secs(20);
     while count(&runs_by_outcome(&ws), "up") < 2 {
         assert!(Instant::now() < deadline, "the daemon should probe: {:?}", runs_by_outcome(&ws));
@@ -181,7 +196,11 @@ async fn idle_connections_cannot_starve_probing_and_slow_clients_are_dropped() {
         count(&after, "up") >= count(&before, "up") + 3,
         "probing went on with 1,000 idle connections open: {before:?} → {after:?}"
     );
-    assert_eq!(count(&after, "down"), 0, "vigie's exhaustion is never the portal's outage: {after:?}");
+    assert_eq!(
+        count(&after, "down"),
+        0,
+        "vigie's exhaustion is never the portal's outage: {after:?}"
+    );
     drop(idle);
 
     // A client sending one header byte every 2 s is dropped by the header timeout.
@@ -190,8 +209,10 @@ async fn idle_connections_cannot_starve_probing_and_slow_clients_are_dropped() {
     assert!(took < Duration::from_secs(30), "the trickling client was dropped after {took:?}");
     let metrics = reqwest::get(format!("http://{listen}/metrics")).await.expect("GET /metrics");
     assert_eq!(metrics.status(), 200);
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status();
+    let _ = child.0.wait();
     sim.shutdown().await;
 }
 
@@ -236,7 +257,10 @@ async fn answers_that_are_not_http_are_protocol_errors() {
     let sim = start_sim().await;
     let cases: [(&str, &'static [u8]); 3] = [
         ("garbage-status", b"HTTQ/9.9 banane\r\n\r\n"),
-        ("truncated-body", b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\nshort"),
+        (
+            "truncated-body",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\nshort",
+        ),
         (
             "corrupt-gzip",
             b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 20\r\nConnection: close\r\n\r\n\x1f\x8b\x08\x00garbage-not-gzip",
@@ -254,7 +278,12 @@ async fn answers_that_are_not_http_are_protocol_errors() {
         );
         let cfg = ws.load();
         let r = run(&cfg, name).await;
-        assert_eq!((r.outcome, r.reason), (Outcome::Down, Some(Reason::Protocol)), "{name}: {}", describe(&r));
+        assert_eq!(
+            (r.outcome, r.reason),
+            (Outcome::Down, Some(Reason::Protocol)),
+            "{name}: {}",
+            describe(&r)
+        );
     }
     sim.shutdown().await;
 }

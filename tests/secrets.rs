@@ -101,15 +101,33 @@ fn forms(secret: &str) -> Vec<Vec<u8>> {
     path_url.set_path(secret);
     let qp: String = secret
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("={b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("={b:02X}")
+            }
+        })
         .collect();
     let json_ascii: String = secret
         .chars()
-        .map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", u32::from(c)) })
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                format!("\\u{:04x}", u32::from(c))
+            }
+        })
         .collect();
     let entities: String = secret
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("&#{};", u32::from(c)) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("&#{};", u32::from(c))
+            }
+        })
         .collect();
     let latin1: Vec<u8> = secret.chars().filter_map(|c| u8::try_from(u32::from(c)).ok()).collect();
     let basic = b64.encode(format!("tester:{secret}"));
@@ -171,7 +189,10 @@ fn assert_clean(what: &str, bytes: &[u8]) {
             for f in forms(secret) {
                 if let Some(at) = part.windows(f.len()).position(|w| w == f.as_slice()) {
                     let around = String::from_utf8_lossy(&part[at.saturating_sub(80)..(at + f.len() + 80).min(part.len())]).into_owned();
-                    panic!("{what}: the secret {secret:?} appears as {:?}: …{around}…", String::from_utf8_lossy(&f));
+                    panic!(
+                        "{what}: the secret {secret:?} appears as {:?}: …{around}…",
+                        String::from_utf8_lossy(&f)
+                    );
                 }
             }
         }
@@ -204,7 +225,12 @@ fn workspace(portal: &str, smtp_port: u16) -> Workspace {
         support::alerts::smtp_sections(smtp_port, "0s")
     );
     std::fs::write(ws.config_path(), config).expect("config");
-    for (name, yaml) in [("leak-login", LOGIN), ("leak-slots", SLOTS), ("leak-latin1", LATIN1), ("leak-big", BIG)] {
+    for (name, yaml) in [
+        ("leak-login", LOGIN),
+        ("leak-slots", SLOTS),
+        ("leak-latin1", LATIN1),
+        ("leak-big", BIG),
+    ] {
         ws.write_probe(name, yaml);
     }
     ws
@@ -289,7 +315,20 @@ async fn wait_for_runs(db: &Path, log: &Path) {
     }
 }
 
-async fn stop(mut child: Child) {
+/// The daemon, killed if the test fails before stopping it.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+async fn stop(mut running: Running) {
+    let Some(mut child) = running.0.take() else { return };
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -306,14 +345,19 @@ async fn no_secret_is_written_in_any_encoding_anywhere() {
     let ws = workspace(&portal.url, sink.port);
     let listen = format!("127.0.0.1:{}", support::smtp::free_port());
     let log = ws.path().join("daemon-trace.log");
-    let child = start_daemon(&ws, &listen, &log);
+    let child = Running(Some(start_daemon(&ws, &listen, &log)));
     let db = ws.path().join("var/vigie.db");
     wait_for_runs(&db, &log).await;
     let mails = sink.wait_for("an outage e-mail", Duration::from_secs(30), |m| !m.is_empty());
 
     // While the daemon runs: its pages, and the database with its WAL.
     for page in ["/metrics", "/"] {
-        let body = reqwest::get(format!("http://{listen}{page}")).await.expect("GET").bytes().await.expect("body");
+        let body = reqwest::get(format!("http://{listen}{page}"))
+            .await
+            .expect("GET")
+            .bytes()
+            .await
+            .expect("body");
         assert_clean(&format!("GET {page}"), &body);
     }
     for f in ["var/vigie.db", "var/vigie.db-wal"] {
@@ -332,7 +376,8 @@ async fn no_secret_is_written_in_any_encoding_anywhere() {
     }
     let rows = every_row(&db);
     assert!(
-        rows.iter().any(|(_, b)| expand(b).iter().any(|p| String::from_utf8_lossy(p).contains("«redacted»"))),
+        rows.iter()
+            .any(|(_, b)| expand(b).iter().any(|p| String::from_utf8_lossy(p).contains("«redacted»"))),
         "the echoed secrets must be there, redacted"
     );
 
@@ -348,7 +393,10 @@ async fn no_secret_is_written_in_any_encoding_anywhere() {
         let mut f = z.by_index(i).expect("entry");
         let mut b = Vec::new();
         f.read_to_end(&mut b).expect("read");
-        assert_clean(&format!("{} in the bundle", f.name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())), &b);
+        assert_clean(
+            &format!("{} in the bundle", f.name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())),
+            &b,
+        );
     }
     for probe in ["leak-login", "leak-slots", "leak-latin1", "leak-big"] {
         for extra in [&[][..], &["--json"][..]] {

@@ -6,7 +6,9 @@
 //! vigie is killed, the kernel kills the browser), and the DevTools protocol
 //! over a pipe (`--remote-debugging-pipe`: no port another local program
 //! could connect to). Profiles left behind by a killed vigie are swept at
-//! start (`sweep_stale`).
+//! start (`sweep_stale`); a profile in use holds a lock (`vigie.lock`, an
+//! `flock` held by the vigie process that made it), so two vigie processes
+//! on one machine never sweep each other's browsers.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -54,9 +56,46 @@ pub struct Chromium {
     pgid: i32,
     profile: PathBuf,
     tmp: PathBuf,
+    /// The locks that mark `profile` and `tmp` as in use, released when vigie lets go of them
+    /// (or dies).
+    _locks: [std::fs::File; 2],
     /// vigie → Chromium (Chromium's fd 3) and Chromium → vigie (its fd 4).
     to_browser: Option<OwnedFd>,
     from_browser: Option<OwnedFd>,
+}
+
+/// Name of the lock file inside a directory in use.
+const LOCK_FILE: &str = "vigie.lock";
+
+/// `parent/name`, created with its lock taken before it gets its name: a
+/// directory that bears the profile prefix is always either locked by a
+/// live vigie or stale.
+fn claimed_dir(parent: &Path, name: &str) -> Result<(PathBuf, std::fs::File), BrowserError> {
+    let err = |p: &Path, e: std::io::Error| BrowserError::Launch(format!("{}: {e}", p.display()));
+    let staging = parent.join(format!(".{name}.staging"));
+    std::fs::create_dir_all(&staging).map_err(|e| err(&staging, e))?;
+    let lock_path = staging.join(LOCK_FILE);
+    let lock = std::fs::File::create(&lock_path).map_err(|e| err(&lock_path, e))?;
+    if !try_lock(&lock) {
+        return Err(BrowserError::Launch(format!("{}: cannot lock it", lock_path.display())));
+    }
+    let dir = parent.join(name);
+    std::fs::rename(&staging, &dir).map_err(|e| err(&dir, e))?;
+    Ok((dir, lock))
+}
+
+/// Take `file`'s exclusive lock without waiting.
+fn try_lock(file: &std::fs::File) -> bool {
+    // SAFETY: flock on a descriptor we own; it does not outlive `file`.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Whether `dir` is in use: its lock is held by a live vigie process.
+fn in_use(dir: &Path) -> bool {
+    match std::fs::File::open(dir.join(LOCK_FILE)) {
+        Ok(f) => !try_lock(&f),
+        Err(_) => false,
+    }
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), BrowserError> {
@@ -78,12 +117,10 @@ impl Chromium {
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
-        let profile = profile_root.join(&unique);
-        std::fs::create_dir_all(&profile).map_err(|e| BrowserError::Launch(format!("{}: {e}", profile.display())))?;
+        let (profile, profile_lock) = claimed_dir(profile_root, &unique)?;
         // Chromium puts a Unix socket in TMPDIR: its path must stay under
         // 108 bytes whatever the profile root, so TMPDIR is short, in /tmp.
-        let tmp = std::env::temp_dir().join(&unique);
-        std::fs::create_dir_all(&tmp).map_err(|e| BrowserError::Launch(format!("{}: {e}", tmp.display())))?;
+        let (tmp, tmp_lock) = claimed_dir(&std::env::temp_dir(), &unique)?;
         let (browser_reads, we_write) = pipe()?;
         let (we_read, browser_writes) = pipe()?;
         let mut cmd = Command::new(executable);
@@ -137,6 +174,7 @@ impl Chromium {
             pgid,
             profile,
             tmp,
+            _locks: [profile_lock, tmp_lock],
             to_browser: Some(we_write),
             from_browser: Some(we_read),
         })
@@ -269,6 +307,10 @@ fn sweep_dir(profile_root: &Path) -> usize {
             continue;
         }
         let path = entry.path();
+        if in_use(&path) {
+            // Another vigie process's run (two instances, a demo beside the daemon, tests).
+            continue;
+        }
         for pid in processes_mentioning(&path.to_string_lossy()) {
             // SAFETY: signalling a process we identified by its command line.
             unsafe {
@@ -302,5 +344,26 @@ fn pss_of(pid: i32) -> u64 {
 impl Chromium {
     pub fn pss(&self) -> u64 {
         group_pss(self.pgid)
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    /// A profile another vigie process holds is left alone; once its lock is let go (the
+    /// process died), the next sweep removes it; a bare directory (no lock) is stale.
+    #[test]
+    fn only_profiles_nobody_holds_are_swept() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let other = format!("{PROFILE_PREFIX}999999999-abcdef012345");
+        let (held, lock) = claimed_dir(root.path(), &other).expect("claim");
+        let bare = root.path().join(format!("{PROFILE_PREFIX}1-deadbeef0000"));
+        std::fs::create_dir_all(&bare).expect("bare");
+        assert_eq!(sweep_dir(root.path()), 1, "only the unlocked one");
+        assert!(held.exists() && !bare.exists());
+        drop(lock);
+        assert_eq!(sweep_dir(root.path()), 1);
+        assert!(!held.exists());
     }
 }

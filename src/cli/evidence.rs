@@ -61,18 +61,21 @@ fn anchor(a: Option<&str>) -> anyhow::Result<Option<Anchor>> {
     a.map(|a| a.parse::<Anchor>().map_err(anyhow::Error::msg)).transpose()
 }
 
+/// Problems on standard error, control characters escaped: a hostile bundle's names and
+/// values must not drive the terminal.
 fn print_problems(problems: &[Problem], extra: &[String]) {
+    let safe = |s: String| crate::probe::text::escape_controls(&s);
     if let Some(first) = problems.first() {
-        eprintln!("BROKEN — first broken record: {first}");
+        eprintln!("BROKEN — first broken record: {}", safe(first.to_string()));
     }
     for p in problems.iter().skip(1).take(50) {
-        eprintln!("  {p}");
+        eprintln!("  {}", safe(p.to_string()));
     }
     if problems.len() > 51 {
         eprintln!("  … and {} more", problems.len() - 51);
     }
-    for e in extra {
-        eprintln!("  {e}");
+    for e in extra.iter().take(50) {
+        eprintln!("  {}", safe(e.clone()));
     }
 }
 

@@ -38,7 +38,10 @@ pub async fn once(name: &str, path: &Path, json: bool) -> anyhow::Result<ExitCod
         let shots = save_screenshots(&result)?;
         // Page text, extracted values and URLs come from the network: no
         // escape sequence reaches the terminal.
-        print!("{}", crate::probe::text::escape_for_terminal(&super::trace::render_with(&result, &shots)));
+        print!(
+            "{}",
+            crate::probe::text::escape_for_terminal(&super::trace::render_with(&result, &shots))
+        );
     }
     Ok(if result.outcome == Outcome::Up {
         ExitCode::SUCCESS

@@ -84,6 +84,12 @@ pub fn compile(ctx: &mut FileCtx, raw: &RawStep, at: Pos, default_timeout: Durat
     let action = action(ctx, raw);
     let wait_for = raw.wait_for.as_ref().and_then(|w| wait(ctx, w, default_timeout));
     let timeout = raw.timeout.as_ref().map(|t| t.value.0).unwrap_or(default_timeout);
+    if let Some(t) = raw.timeout.as_ref().filter(|t| t.value.0.is_zero()) {
+        ctx.err(
+            pos(t),
+            "a timeout of 0 would fail every run at once: expected a duration such as 10s",
+        );
+    }
     BrowserStep {
         action,
         wait_for,

@@ -191,7 +191,7 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
     }
 
     // Probe files, by pattern.
-    let mut probe_files: Vec<PathBuf> = Vec::new();
+    let mut probe_files: Vec<(PathBuf, Pos, String)> = Vec::new();
     for pattern in &raw.probes {
         let full = super::relative_to(path, &pattern.value);
         match files.glob(&full) {
@@ -203,16 +203,25 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
                     pattern.value
                 ),
             ),
-            Ok(found) => probe_files.extend(found),
+            Ok(found) => probe_files.extend(found.into_iter().map(|f| {
+                let shown = match f.file_name() {
+                    Some(n) if pattern.value.contains('*') => format!("{} ({})", pattern.value, n.to_string_lossy()),
+                    _ => pattern.value.clone(),
+                };
+                (f, pos(pattern), shown)
+            })),
             Err(e) => diags.push(path, pos(pattern), format!("cannot list `{}`: {e}", pattern.value)),
         }
     }
-    probe_files.dedup();
+    probe_files.dedup_by(|a, b| a.0 == b.0);
 
     let mut probes = Vec::new();
     let mut names: HashMap<String, PathBuf> = HashMap::new();
-    for pf in probe_files {
-        let Some((probe, probe_evidence, name_pos, probe_alerts)) = load_probe(&pf, files, &targets, timezone, opts, diags) else {
+    for (pf, listed_at, shown) in probe_files {
+        let Some(src) = read_probe_file(path, (listed_at, &shown), &pf, files, diags) else {
+            continue;
+        };
+        let Some((probe, probe_evidence, name_pos, probe_alerts)) = load_probe(&pf, &src, files, &targets, timezone, opts, diags) else {
             continue;
         };
         if let Some(first) = names.get(&probe.name) {
@@ -325,22 +334,73 @@ pub fn parse_cron(s: &str) -> Result<croner::Cron, String> {
 /// its `alerts:` section.
 type LoadedProbe = (Probe, Option<ProbeEvidence>, Pos, Option<ProbeAlerts>);
 
+/// A probe file's text. A file that cannot be read is reported at the line
+/// of the configuration that lists it; a file that is not UTF-8 text at the
+/// line and column of its first invalid byte.
+fn read_probe_file(
+    config: &Path,
+    (listed_at, shown): (Pos, &str),
+    path: &Path,
+    files: &dyn Files,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let bytes = match files.read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                std::io::ErrorKind::IsADirectory => "it is a folder, not a probe file (list its files, e.g. `folder/*.yaml`)".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied (vigie's user must be able to read it)".to_string(),
+                _ => e.to_string(),
+            };
+            diags.push(config, listed_at, format!("cannot read the probe file `{shown}`: {why}"));
+            return None;
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(s) if s.contains('\0') => {
+            let at = text_pos(s.as_bytes(), s.find('\0').unwrap_or(0));
+            diags.push(
+                path,
+                at,
+                "this is not a text file (it holds a NUL byte): expected a YAML probe file",
+            );
+            None
+        }
+        Ok(s) => Some(s),
+        Err(e) => {
+            let bad = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let byte = bytes.get(bad).copied().unwrap_or(0);
+            diags.push(
+                path,
+                text_pos(&bytes, bad),
+                format!("not UTF-8 text (byte 0x{byte:02X}): save the probe file as UTF-8"),
+            );
+            None
+        }
+    }
+}
+
+/// Line and column (in characters, 1-based) of byte `offset` of `bytes`.
+fn text_pos(bytes: &[u8], offset: usize) -> Pos {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() as u64 + 1;
+    Pos { line, column }
+}
+
 fn load_probe(
     path: &Path,
+    src: &str,
     files: &dyn Files,
     targets: &[Arc<Target>],
     default_tz: chrono_tz::Tz,
     opts: &LoadOptions,
     diags: &mut Diagnostics,
 ) -> Option<LoadedProbe> {
-    let src = match files.read_string(path) {
-        Ok(s) => s,
-        Err(e) => {
-            diags.push(path, Pos::UNKNOWN, format!("cannot read the probe file: {e}"));
-            return None;
-        }
-    };
-    let raw: RawProbe = match yaml::parse(&src, path) {
+    let raw: RawProbe = match yaml::parse(src, path) {
         Ok(r) => r,
         Err(d) => {
             diags.push(&d.file, d.pos, d.message);
@@ -350,7 +410,7 @@ fn load_probe(
     let before = diags.len();
     let mut ctx = FileCtx {
         file: path.to_path_buf(),
-        src: &src,
+        src,
         diags,
         files,
         scope: HashSet::new(),
@@ -424,6 +484,16 @@ fn load_probe(
         None => default_tz,
     };
     let cron = match parse_cron(&raw.schedule.value) {
+        Ok(c) if c.find_next_occurrence(&chrono::Utc::now().with_timezone(&timezone), false).is_err() => {
+            ctx.err(
+                pos(&raw.schedule),
+                format!(
+                    "the schedule `{}` never fires (no date matches it, such as the 31st of February): the probe would never run",
+                    raw.schedule.value
+                ),
+            );
+            None
+        }
         Ok(c) => Some(c),
         Err(e) => {
             ctx.err(pos(&raw.schedule), format!("invalid schedule `{}`: {e}; expected a crontab line such as \"*/15 * * * *\" (minute hour day month weekday, 1-5 = Monday to Friday) with an optional leading seconds field", raw.schedule.value));
@@ -431,6 +501,17 @@ fn load_probe(
         }
     };
     let timeout = raw.timeout.as_ref().map(|t| t.value.0).unwrap_or(Duration::from_secs(60));
+    for t in [&raw.timeout, &raw.defaults.as_ref().and_then(|d| d.timeout.clone())]
+        .into_iter()
+        .flatten()
+    {
+        if t.value.0.is_zero() {
+            ctx.err(
+                pos(t),
+                "a timeout of 0 would fail every run at once: expected a duration such as 30s",
+            );
+        }
+    }
     let degraded_after = raw.degraded_after.as_ref().map(|d| d.value.0);
     if let (Some(d), Some(spanned)) = (degraded_after, &raw.degraded_after) {
         if d >= timeout {

@@ -332,6 +332,12 @@ fn compile_request(ctx: &mut FileCtx, r: &RawRequest, defaults: &StepDefaults, s
         }
     }
     let timeout = r.timeout.as_ref().map(|t| t.value.0).unwrap_or(defaults.timeout);
+    if let Some(t) = r.timeout.as_ref().filter(|t| t.value.0.is_zero()) {
+        ctx.err(
+            pos(t),
+            "a timeout of 0 would fail every run at once: expected a duration such as 10s",
+        );
+    }
     RequestPlan {
         method,
         url,

@@ -47,11 +47,44 @@ fn clean_message(msg: &str) -> String {
             m.truncate(i);
         }
     }
-    let m = m
+    let m = plain_words(&m)
         .replace("unknown field", "unknown key")
         .replace("missing field", "missing key")
         .replace("expected one of", "expected one of:");
     suggest(&m).map(|s| format!("{m}; did you mean `{s}`?")).unwrap_or(m)
+}
+
+/// The YAML library's own wording (its option names, Rust types, internal
+/// limits) told in the words of a probe file.
+fn plain_words(m: &str) -> String {
+    if let Some(rest) = m.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        return format!("duplicate key `{key}`: each key may appear only once here");
+    }
+    if m.starts_with("multiple YAML documents detected") {
+        return "more than one YAML document (a `---` line): put each probe in a file of its own".into();
+    }
+    if m.contains("budget") && m.contains("breach") {
+        return "this file is far larger than a probe (too many YAML nodes, often aliases that repeat each other): write it out plainly"
+            .into();
+    }
+    if m.contains("recursion limit") {
+        return "this file nests too deeply to be a probe: expected a few levels of keys and lists".into();
+    }
+    for (ty, what) in [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("i64", "a whole number"),
+        ("f64", "a number"),
+    ] {
+        if m == format!("invalid {ty}") || m.ends_with(&format!("expected {ty}")) {
+            return format!("expected {what}");
+        }
+    }
+    m.to_string()
 }
 
 /// For "unknown key `x`, expected one of: a, b", the closest valid key when

@@ -272,7 +272,9 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
     let (manifest, bytes) = manifest.seal()?;
     zip.add("manifest.json", &bytes)?;
     let size = zip.finish()?;
-    pending.commit().map_err(|e| EvidenceError::Io(std::io::Error::other(e.to_string())))?;
+    pending
+        .commit()
+        .map_err(|e| EvidenceError::Io(std::io::Error::other(e.to_string())))?;
     Ok(Exported {
         path: out.to_path_buf(),
         summary: manifest.summary,

@@ -308,7 +308,9 @@ fn capture_block(m: &Manifest, r: &Record, page: Option<&[u8]>, l: Language) -> 
     s.push_str("</dl>\n");
     match page {
         Some(body) if !body.is_empty() => {
-            let ext = r.file.rsplit('.').next().unwrap_or("");
+            // `000042.html.txt`: an HTML page kept under a text name (see `record::extension`).
+            let name = r.file.strip_suffix(".txt").filter(|n| n.ends_with(".html") || n.ends_with(".xml"));
+            let ext = name.unwrap_or(&r.file).rsplit('.').next().unwrap_or("");
             let text = String::from_utf8_lossy(body);
             match ext {
                 "html" | "xml" => {

@@ -17,6 +17,10 @@ use super::{bundle_html, EvidenceError};
 /// Largest member read from a bundle (the chain and HTML pages of a long
 /// period); pages are capped lower. A zip bomb stops here.
 const MAX_MEMBER: usize = 512 * 1024 * 1024;
+/// Records in a bundle's chain: far more than any export (ten years of a capture a minute).
+const MAX_LINES: usize = 5_000_000;
+/// Problems listed: past that, the bundle is broken everywhere and the list says so.
+const MAX_PROBLEMS: usize = 1000;
 
 #[derive(Debug, Clone, Default)]
 pub struct BundleVerdict {
@@ -104,7 +108,20 @@ pub fn verify_bundle(path: &Path, anchor: Option<Anchor>) -> Result<BundleVerdic
     if chain.is_empty() {
         v.files.push("chain.jsonl is missing or empty".into());
     }
-    let text = String::from_utf8_lossy(&chain);
+    let line_count = chain.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    if line_count > MAX_LINES {
+        v.files.push(format!(
+            "chain.jsonl has {line_count} lines, more than a bundle can hold ({MAX_LINES}): this is not a vigie bundle; verification stopped"
+        ));
+        v.manifest = manifest;
+        return Ok(v);
+    }
+    let Ok(text) = String::from_utf8(chain) else {
+        v.files
+            .push("chain.jsonl is not UTF-8 text: it was altered; verification stopped".into());
+        v.manifest = manifest;
+        return Ok(v);
+    };
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let mut pages = BTreeMap::new();
     let mut walker = Walker::mid_chain(anchor);
@@ -113,6 +130,9 @@ pub fn verify_bundle(path: &Path, anchor: Option<Anchor>) -> Result<BundleVerdic
     let mut records: Vec<(Record, String)> = Vec::new();
     let selection = manifest.as_ref().map(|m| &m.selection);
     for (i, line) in lines.iter().enumerate() {
+        if structural.len() >= MAX_PROBLEMS {
+            break;
+        }
         let position = first + i as u64;
         if let Ok(stub) = serde_json::from_str::<Stub>(line) {
             if stub.stub {
@@ -151,6 +171,12 @@ pub fn verify_bundle(path: &Path, anchor: Option<Anchor>) -> Result<BundleVerdic
     }
     structural.sort_by_key(|p| p.seq);
     structural.dedup();
+    if structural.len() >= MAX_PROBLEMS {
+        structural.truncate(MAX_PROBLEMS);
+        v.files.push(format!(
+            "more than {MAX_PROBLEMS} problems: listing stopped there (the bundle is broken in many places)"
+        ));
+    }
     v.records = structural;
     v.manifest = manifest;
     Ok(v)
@@ -161,18 +187,26 @@ fn seq_of(line: &str) -> Option<u64> {
 }
 
 /// Records out of order or missing, from the positions the lines claim.
+/// At most [`MAX_PROBLEMS`], in one pass.
 fn order_problems(lines: &[&str]) -> Vec<Problem> {
     let seqs: Vec<Option<u64>> = lines.iter().map(|l| seq_of(l)).collect();
-    let present: BTreeSet<u64> = seqs.iter().flatten().copied().collect();
+    let mut line_of: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for (i, s) in seqs.iter().enumerate() {
+        if let Some(s) = s {
+            line_of.entry(*s).or_insert(i + 1);
+        }
+    }
     let first = seqs.first().copied().flatten().unwrap_or(1);
     let mut out = Vec::new();
     for (i, s) in seqs.iter().enumerate() {
+        if out.len() >= MAX_PROBLEMS {
+            break;
+        }
         let expected = first + i as u64;
         if *s == Some(expected) {
             continue;
         }
-        let message = if present.contains(&expected) {
-            let at = seqs.iter().position(|x| *x == Some(expected)).unwrap_or(0) + 1;
+        let message = if let Some(at) = line_of.get(&expected) {
             format!(
                 "is out of place (line {at} of chain.jsonl instead of line {}): records were reordered",
                 i + 1

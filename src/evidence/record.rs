@@ -121,20 +121,23 @@ pub fn paris_text(t: DateTime<Utc>) -> String {
 }
 
 /// File extension of a page in a bundle, from its content type.
+/// Pages that a browser would render (HTML, XML, SVG) get a `.txt` ending: opened from an
+/// extracted bundle they show as text and can neither run the captured page's scripts nor
+/// fetch its resources (the bundle's own pages show them in sandboxed frames).
 pub fn extension(content_type: Option<&str>) -> &'static str {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     if ct.contains("html") {
-        "html"
+        "html.txt"
     } else if ct.contains("json") {
         "json"
     } else if ct.starts_with("text/") {
         "txt"
-    } else if ct.contains("xml") {
-        "xml"
+    } else if ct.contains("xml") || ct.contains("svg") {
+        "xml.txt"
     } else if ct.contains("pdf") {
         "pdf"
     } else if ct.is_empty() {
-        "html"
+        "html.txt"
     } else {
         "bin"
     }
@@ -266,7 +269,7 @@ pub fn seal(record: &mut Record, seq: u64, prev: &str) -> Result<(String, String
     Ok((text, hash))
 }
 
-/// `pages/000042.html`.
+/// `pages/000042.html.txt`.
 pub fn page_file(seq: u64, content_type: Option<&str>) -> String {
     format!("pages/{seq:06}.{}", extension(content_type))
 }

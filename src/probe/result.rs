@@ -196,7 +196,13 @@ impl Reason {
     /// The outcome a failure for this reason gives the run.
     pub fn outcome(self) -> Outcome {
         match self {
-            Reason::Dns | Reason::Connect | Reason::Tls | Reason::Timeout | Reason::ConnectionReset | Reason::Protocol | Reason::Http5xx => Outcome::Down,
+            Reason::Dns
+            | Reason::Connect
+            | Reason::Tls
+            | Reason::Timeout
+            | Reason::ConnectionReset
+            | Reason::Protocol
+            | Reason::Http5xx => Outcome::Down,
             Reason::Slow => Outcome::Degraded,
             Reason::NoCapacity => Outcome::NoCapacity,
             Reason::MonitorError | Reason::Blocked => Outcome::Unobserved,

@@ -23,7 +23,15 @@ pub async fn caught(probe: &Probe, scheduled_at: Option<DateTime<Utc>>, run: imp
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(probe = %probe.name, panic = %crate::probe::text::truncate_chars(&what, 200), "a run panicked: recorded as unobserved (monitor_error)");
-            monitor_error(probe, scheduled_at, started_at, format!("vigie failed inside the run (panic: {})", crate::probe::text::truncate_chars(&what, 200)))
+            monitor_error(
+                probe,
+                scheduled_at,
+                started_at,
+                format!(
+                    "vigie failed inside the run (panic: {})",
+                    crate::probe::text::truncate_chars(&what, 200)
+                ),
+            )
         }
     }
 }

@@ -87,10 +87,8 @@ pub fn classify(e: &reqwest::Error) -> Reason {
 /// The machine running vigie is out of something (file descriptors,
 /// memory, buffers): vigie's failure, never the portal's.
 pub fn is_own_exhaustion(io: &std::io::Error) -> bool {
-    matches!(
-        io.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
-    ) || io.kind() == std::io::ErrorKind::OutOfMemory
+    matches!(io.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS))
+        || io.kind() == std::io::ErrorKind::OutOfMemory
 }
 
 /// A one-line, bounded description of an error chain, for messages.

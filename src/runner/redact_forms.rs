@@ -135,7 +135,11 @@ fn base64_cores(bytes: &[u8]) -> Vec<String> {
 /// (upper- and lowercase), and `/` written `\/`.
 fn json_forms(secret: &str) -> Vec<String> {
     let serde = serde_json::to_string(secret).unwrap_or_default();
-    let serde = serde.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or_default().to_string();
+    let serde = serde
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_string();
     let mut out = vec![serde.replace('/', "\\/"), serde];
     for upper in [false, true] {
         let mut s = String::new();
@@ -177,7 +181,11 @@ fn html_forms(secret: &str) -> Vec<String> {
         secret
             .chars()
             .map(|c| {
-                let encode = if all { !c.is_ascii_alphanumeric() } else { !c.is_ascii() || "&<>\"'".contains(c) };
+                let encode = if all {
+                    !c.is_ascii_alphanumeric()
+                } else {
+                    !c.is_ascii() || "&<>\"'".contains(c)
+                };
                 match (encode, hex) {
                     (false, _) => c.to_string(),
                     (true, false) => format!("&#{};", u32::from(c)),
@@ -245,7 +253,10 @@ mod tests {
             assert!(f.iter().any(|x| x == want), "missing {want} in {f:?}");
         }
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("user:{s}"));
-        assert!(f.iter().any(|x| basic.contains(x.as_str()) && x.len() >= 8), "no base64 core inside {basic}");
+        assert!(
+            f.iter().any(|x| basic.contains(x.as_str()) && x.len() >= 8),
+            "no base64 core inside {basic}"
+        );
         assert_eq!(byte_forms(s), vec![b"P\xe9 ss/w\"d+1".to_vec()]);
     }
 }

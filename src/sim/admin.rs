@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn, Next};
 use axum::response::Response;
 use axum::routing::{any, get, post};
@@ -38,13 +38,42 @@ pub(crate) fn allowed(peer: Option<SocketAddr>) -> bool {
     })
 }
 
-async fn loopback_only(req: Request, next: Next) -> Response {
+/// Whether `authority` (a `Host` header, or an `Origin`'s host and port) names this machine's
+/// loopback: `127.x.x.x`, `localhost` or `[::1]`, with any port.
+pub(crate) fn loopback_authority(authority: &str) -> bool {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a request may not drive the simulator, if it may not: a peer outside loopback, a
+/// `Host` that is not loopback (DNS rebinding), or an `Origin` that is not (a web page in a
+/// browser on this machine posting to the admin API).
+fn refusal(req: &Request) -> Option<&'static str> {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     if !allowed(peer) {
-        return json(
-            StatusCode::FORBIDDEN,
-            json!({"error": "the simulator admin API only answers loopback clients"}),
-        );
+        return Some("the simulator admin API only answers loopback clients");
+    }
+    let header = |name: header::HeaderName| req.headers().get(name).map(|v| v.to_str().unwrap_or("?"));
+    if header(header::HOST).is_some_and(|h| !loopback_authority(h)) {
+        return Some("the simulator admin API only answers requests addressed to a loopback name (Host)");
+    }
+    let origin_ok = |o: &str| {
+        o.split_once("://")
+            .is_some_and(|(_, a)| loopback_authority(a.trim_end_matches('/')))
+    };
+    if header(header::ORIGIN).is_some_and(|o| !origin_ok(o)) {
+        return Some("the simulator admin API refuses requests from web pages (Origin)");
+    }
+    None
+}
+
+async fn loopback_only(req: Request, next: Next) -> Response {
+    if let Some(why) = refusal(&req) {
+        return json(StatusCode::FORBIDDEN, json!({ "error": why }));
     }
     next.run(req).await
 }

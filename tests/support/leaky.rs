@@ -76,7 +76,13 @@ pub fn encodings(s: &str) -> String {
     let form: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
     let strict_lower: String = s
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02x}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02x}")
+            }
+        })
         .collect();
     let json_ascii: String = s
         .chars()
@@ -88,7 +94,13 @@ pub fn encodings(s: &str) -> String {
         .collect();
     let entities: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("&#{};", u32::from(c)) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("&#{};", u32::from(c))
+            }
+        })
         .collect();
     format!(
         "<p>plain {s}</p><p>form {form}</p><p>strict {strict_lower}</p><p>b64 {}</p><p>b64url {}</p>\
@@ -101,8 +113,7 @@ pub fn encodings(s: &str) -> String {
 }
 
 async fn login(State(h): State<Hosts>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
-    let ok = form.iter().any(|(k, v)| k == "password" && v == PASSWORD)
-        && headers.get("x-auth-token").is_some_and(|v| v == TOKEN);
+    let ok = form.iter().any(|(k, v)| k == "password" && v == PASSWORD) && headers.get("x-auth-token").is_some_and(|v| v == TOKEN);
     if !ok {
         return (StatusCode::FORBIDDEN, "bad credentials").into_response();
     }
@@ -116,8 +127,10 @@ async fn login(State(h): State<Hosts>, headers: HeaderMap, Form(form): Form<Vec<
 async fn hop(State(h): State<Hosts>) -> Response {
     let mut r = (StatusCode::FOUND, "").into_response();
     let echo: String = url::form_urlencoded::byte_serialize(PASSWORD.as_bytes()).collect();
-    r.headers_mut().insert("location", hv(&format!("http://{}/welcome?echo={echo}", h.a)));
-    r.headers_mut().append("set-cookie", hv(&format!("OTHERHOST={OTHER_HOST_COOKIE}; Path=/")));
+    r.headers_mut()
+        .insert("location", hv(&format!("http://{}/welcome?echo={echo}", h.a)));
+    r.headers_mut()
+        .append("set-cookie", hv(&format!("OTHERHOST={OTHER_HOST_COOKIE}; Path=/")));
     r
 }
 

@@ -131,3 +131,38 @@ async fn admin_refuses_non_loopback_peers() {
     assert!(!sim.state().captcha);
     sim.shutdown().await;
 }
+
+/// A web page (any Origin but loopback's) or a rebound DNS name (a Host that is not loopback)
+/// cannot drive the simulator, even from this machine.
+#[tokio::test]
+async fn admin_refuses_web_pages_and_foreign_host_names() {
+    let sim = sim().await;
+    let app = server::app(&sim.shared, Site::Portal);
+    let call = |headers: &[(&str, &str)]| {
+        let mut req = axum::http::Request::builder().method("POST").uri("/__sim/reset");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut req = req.body(Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo("127.0.0.1:4000".parse::<SocketAddr>().unwrap()));
+        app.clone().oneshot(req)
+    };
+    for headers in [
+        &[("host", "127.0.0.1:8181"), ("origin", "https://evil.example")][..],
+        &[("host", "127.0.0.1:8181"), ("origin", "null")][..],
+        &[("host", "evil.example:8181")][..],
+    ] {
+        let resp = call(headers).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    for headers in [
+        &[("host", "127.0.0.1:8181")][..],
+        &[("host", "localhost:8181"), ("origin", "http://127.0.0.1:8181")][..],
+        &[("host", "[::1]:8181")][..],
+    ] {
+        let resp = call(headers).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{headers:?}");
+    }
+    sim.shutdown().await;
+}
