@@ -58,7 +58,7 @@ pub struct Chromium {
     tmp: PathBuf,
     /// The locks that mark `profile` and `tmp` as in use, released when vigie lets go of them
     /// (or dies).
-    _locks: [std::fs::File; 2],
+    _locks: Vec<std::fs::File>,
     /// vigie → Chromium (Chromium's fd 3) and Chromium → vigie (its fd 4).
     to_browser: Option<OwnedFd>,
     from_browser: Option<OwnedFd>,
@@ -118,9 +118,18 @@ impl Chromium {
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
         let (profile, profile_lock) = claimed_dir(profile_root, &unique)?;
+        let mut locks = vec![profile_lock];
         // Chromium puts a Unix socket in TMPDIR: its path must stay under
-        // 108 bytes whatever the profile root, so TMPDIR is short, in /tmp.
-        let (tmp, tmp_lock) = claimed_dir(&std::env::temp_dir(), &unique)?;
+        // 108 bytes whatever the profile root, so TMPDIR is short, in /tmp
+        // (the profile itself when the profile root is that folder).
+        let tmp_root = std::env::temp_dir();
+        let tmp = if tmp_root == profile_root {
+            profile.clone()
+        } else {
+            let (tmp, tmp_lock) = claimed_dir(&tmp_root, &unique)?;
+            locks.push(tmp_lock);
+            tmp
+        };
         let (browser_reads, we_write) = pipe()?;
         let (we_read, browser_writes) = pipe()?;
         let mut cmd = Command::new(executable);
@@ -174,7 +183,7 @@ impl Chromium {
             pgid,
             profile,
             tmp,
-            _locks: [profile_lock, tmp_lock],
+            _locks: locks,
             to_browser: Some(we_write),
             from_browser: Some(we_read),
         })

@@ -510,6 +510,11 @@ impl Journey<'_> {
                 format!("text « {t} »"),
             ),
         };
+        // A page served with a 5xx is the answer: nothing the step waits for will come, and
+        // `evaluate` names it (`down/http_5xx`, unless the step expects that status).
+        if self.page.log().document.as_ref().is_some_and(|(status, _)| *status >= 500) {
+            return Ok(());
+        }
         // A bot-protection page ends the wait at once: `evaluate` then names it.
         let js = match &w.target {
             WaitTarget::SelectorGone(_) => js,
