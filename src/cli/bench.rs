@@ -29,7 +29,7 @@ fn noise(a: u64, b: u64) -> u64 {
     x ^ (x >> 29)
 }
 
-fn generate(store: &mut Store, probes: u32, days: u32, now: DateTime<Utc>) -> anyhow::Result<u64> {
+fn generate(store: &mut Store, probes: u32, days: u32, every_minutes: u32, now: DateTime<Utc>) -> anyhow::Result<u64> {
     let start = now - Duration::days(i64::from(days));
     let minutes = i64::from(days) * 1440;
     let mut runs = 0u64;
@@ -47,7 +47,7 @@ fn generate(store: &mut Store, probes: u32, days: u32, now: DateTime<Utc>) -> an
                  VALUES (?1, ?2, ?3, ?4, NULL, NULL, 'GET', 'https://bench.example/', ?5, 'HTTP/1.1', ?6, ?6, 20000, 0, '[]', NULL, NULL)",
             )?;
             let mut obs = tx.prepare_cached("INSERT INTO observations (run_id, step_idx, name, value) VALUES (?1, 2, ?2, ?3)")?;
-            for m in day * 1440..((day + 1) * 1440).min(minutes) {
+            for m in (day * 1440..((day + 1) * 1440).min(minutes)).step_by(every_minutes.max(1) as usize) {
                 for p in 0..probes {
                     let at = start + Duration::minutes(m) + Duration::seconds(i64::from(p % 60));
                     let local = at.with_timezone(&chrono_tz::Europe::Paris);
@@ -144,14 +144,17 @@ fn generate(store: &mut Store, probes: u32, days: u32, now: DateTime<Utc>) -> an
     Ok(runs)
 }
 
-pub fn bench_report(db: &Path, probes: u32, days: u32) -> anyhow::Result<ExitCode> {
+pub fn bench_report(db: &Path, probes: u32, days: u32, every_minutes: u32) -> anyhow::Result<ExitCode> {
     let now = Utc::now().with_minute(0).and_then(|t| t.with_second(0)).unwrap_or_else(Utc::now);
     let fresh = !db.exists();
     let mut store = Store::open(db)?;
     if fresh {
-        eprintln!("generating {days} days of {probes} probes run every minute into {}…", db.display());
+        eprintln!(
+            "generating {days} days of {probes} probes run every {every_minutes} minute(s) into {}…",
+            db.display()
+        );
         let t = Instant::now();
-        let runs = generate(&mut store, probes, days, now)?;
+        let runs = generate(&mut store, probes, days, every_minutes, now)?;
         eprintln!(
             "{runs} runs in {:.0} s; rolling up (as the daemon's compaction does)…",
             t.elapsed().as_secs_f64()
