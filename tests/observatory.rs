@@ -289,7 +289,9 @@ fn pages_show_figures_in_words_without_identifiers_or_script() {
     let index = read(&f.site.join("index.html"));
     assert!(index.starts_with("<!DOCTYPE html>\n<html lang=\"fr\">"));
     for expected in [
-        "ANEF : page d&#39;accueil",
+        "<h2 id=\"site-1\">ANEF</h2>",
+        ">Page d&#39;accueil</a></h3>",
+        ">Préfecture : créneau titre de séjour</a></h3>",
         "Préfecture de test",
         "Fonctionne depuis le 19/09/2026 23:30",
         "Fonctionne, aucun créneau proposé depuis le 23/09/2026 10:45",
@@ -672,7 +674,7 @@ async fn the_daemon_publishes_the_site_it_is_configured_for() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let page = read(&index);
-    assert!(page.contains("ANEF : page d&#39;accueil"), "the configured probe is listed");
+    assert!(page.contains(">Page d&#39;accueil</a>"), "the configured probe is listed");
     assert!(std::fs::symlink_metadata(ws.path().join("var/site"))
         .expect("site")
         .file_type()
@@ -698,7 +700,7 @@ async fn the_daemon_publishes_the_site_it_is_configured_for() {
         (status, lang.as_deref(), vary.as_deref()),
         (200, Some("fr"), Some("Accept-Language"))
     );
-    assert!(body.starts_with("<!DOCTYPE html>\n<html lang=\"fr\">") && body.contains("ANEF : page d&#39;accueil"));
+    assert!(body.starts_with("<!DOCTYPE html>\n<html lang=\"fr\">") && body.contains(">Page d&#39;accueil</a>"));
     let (_, lang, _, body) = get("/observatoire/", Some("en-GB,en;q=0.9,fr;q=0.8")).await;
     assert_eq!(lang.as_deref(), Some("en"));
     assert!(body.contains("<html lang=\"en\">") && body.contains("Online procedures observatory"));

@@ -345,10 +345,13 @@ fn others(r: &RunRollup, o: Outcome) -> u32 {
     r.runs.saturating_sub(r.unobserved).saturating_sub(same)
 }
 
+/// The current state, since when, and the last check at all.
+type State = (Current, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// The last observed check's state, since when, and the last check at all.
 /// The hourly rows locate the last hour with another outcome; indexed point
 /// queries inside it give the exact time (a long series is never scanned).
-fn current_state(cx: &Ctx, probe: &str, runs: &[&RunRollup]) -> Result<(Current, Option<DateTime<Utc>>, Option<DateTime<Utc>>), Error> {
+fn current_state(cx: &Ctx, probe: &str, runs: &[&RunRollup]) -> Result<State, Error> {
     let last: Option<(String, i64)> = cx
         .conn
         .prepare_cached(

@@ -42,14 +42,16 @@ dl.win dt{font-size:.8rem;color:#57606a}
 dl.win dd{margin:0;font-weight:600;font-size:1.05rem}
 ul.facts{margin:.3rem 0;padding-left:1.2rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.4rem 0}
-th,td{border-bottom:1px solid #d0d7de;padding:.25rem .4rem;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #d0d7de;padding:.25rem .35rem;text-align:left;vertical-align:top}
+th{vertical-align:bottom}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{white-space:nowrap}
 .legend{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;padding:0;list-style:none;font-size:.9rem}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .sw{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:.35em;vertical-align:-.1em}
 .table-scroll{overflow-x:auto}
 .table-scroll:focus{outline:2px solid #0550ae;outline-offset:2px}
-svg.chart{max-width:100%;height:auto}
+svg.chart{width:100%;height:auto;display:block}
 footer{border-top:1px solid #d0d7de;margin-top:2rem;padding-top:.6rem;color:#57606a;font-size:.88rem}
 @media (max-width:600px){dl.win{grid-template-columns:repeat(2,minmax(0,1fr))}h1{font-size:1.3rem}.wrap{padding:.6rem}}
 @media print{a{color:#1f2328;text-decoration:none}.noprint{display:none}.proc{border-color:#888}body{font-size:10pt}}
@@ -229,18 +231,13 @@ fn unobserved_facts(p: &Procedure, lang: Language) -> String {
     format!("<ul class=\"facts\">{items}</ul>")
 }
 
-fn incidents_table(o: &Observatory, list: &[&IncidentOut], lang: Language, with_title: bool, caption: &str) -> String {
+fn incidents_table(o: &Observatory, list: &[&IncidentOut], lang: Language, caption: &str) -> String {
     let w = words::of(lang);
     if list.is_empty() {
         return format!("<p>{}</p>", esc(w.no_incident));
     }
     let mut s = format!(
-        r#"<div class="table-scroll" tabindex="0" role="region" aria-label="{cap}"><table><caption class="meta">{cap}</caption><thead><tr>{}<th scope="col">{}</th><th scope="col">{}</th><th scope="col" class="n">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-        if with_title {
-            format!(r#"<th scope="col">{}</th>"#, w.procedure)
-        } else {
-            String::new()
-        },
+        r#"<div class="table-scroll" tabindex="0" role="region" aria-label="{cap}"><table><caption class="vh">{cap}</caption><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col" class="n">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
         w.started,
         w.ended,
         w.duration,
@@ -250,22 +247,28 @@ fn incidents_table(o: &Observatory, list: &[&IncidentOut], lang: Language, with_
     for i in list {
         let cause = incident_cause(i, lang);
         s.push_str(&format!(
-            "<tr>{}<td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            if with_title {
-                format!("<td>{}</td>", esc(&i.title))
-            } else {
-                String::new()
-            },
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             fmt::datetime(i.started_at, tz(o), lang),
-            i.ended_at
-                .map(|t| fmt::datetime(t, tz(o), lang))
-                .unwrap_or_else(|| w.ongoing.to_string()),
+            end_text(o, i, lang),
             fmt::duration(i.duration_s, lang),
             esc(&cause)
         ));
     }
     s.push_str("</tbody></table></div>");
     s
+}
+
+/// The end of an incident: its time alone when it ended the day it began.
+fn end_text(o: &Observatory, i: &IncidentOut, lang: Language) -> String {
+    let Some(end) = i.ended_at else {
+        return words::of(lang).ongoing.to_string();
+    };
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz(o)).date_naive();
+    if day(end) == day(i.started_at) {
+        end.with_timezone(&tz(o)).format("%H:%M").to_string()
+    } else {
+        fmt::datetime(end, tz(o), lang)
+    }
 }
 
 /// « site injoignable : délai dépassé » — outcome and reason in words.
@@ -281,7 +284,7 @@ pub fn incident_cause(i: &IncidentOut, lang: Language) -> String {
         .map(|(_, b)| b)
         .unwrap_or(head);
     match words::reason(i.reason.as_deref(), lang) {
-        Some(r) => format!("{head} ({r})"),
+        Some(r) => format!("{head} — {r}"),
         None => head.to_string(),
     }
 }
@@ -333,22 +336,46 @@ fn maintenance(o: &Observatory, lang: Language) -> String {
     s
 }
 
+/// The title under its site's heading: without the site's name when it
+/// starts with it (« ANEF : page d'accueil » under « ANEF » is « Page
+/// d'accueil »).
+fn short_title(p: &Procedure) -> String {
+    let rest = [" : ", ": ", " — ", " – "]
+        .iter()
+        .find_map(|sep| p.title.strip_prefix(&format!("{}{sep}", p.site_title)))
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    match rest {
+        Some(r) => {
+            let mut c = r.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+        }
+        None => p.title.clone(),
+    }
+}
+
 fn procedure_card(o: &Observatory, p: &Procedure, lang: Language) -> String {
     let w = words::of(lang);
     let recent: Vec<&IncidentOut> = p.incidents.iter().take(3).collect();
     format!(
-        r#"<article class="proc" aria-labelledby="t-{slug}"><h3 id="t-{slug}"><a href="procedure/{slug}{sfx}.html">{title}</a></h3>{state}{bar}{windows}{slots}{unobs}<details><summary>{inc} ({n})</summary>{table}</details><p class="noprint"><a href="procedure/{slug}{sfx}.html">{detail}<span class="vh"> — {title}</span></a></p></article>"#,
+        r#"<article class="proc" aria-labelledby="t-{slug}"><h3 id="t-{slug}"><a href="procedure/{slug}{sfx}.html">{title}</a></h3>{state}{bar}{windows}{slots}{unobs}<details><summary>{inc}{colon}{n}{last}</summary>{table}</details><p class="noprint"><a href="procedure/{slug}{sfx}.html">{detail}<span class="vh"> — {title}</span></a></p></article>"#,
         slug = p.slug,
         sfx = suffix(lang),
-        title = esc(&p.title),
+        title = esc(&short_title(p)),
         state = state_line(o, p, lang),
         bar = bar_block(o, p, lang),
         windows = windows(p, lang),
         slots = slot_facts(o, p, lang),
         unobs = unobserved_facts(p, lang),
         inc = w.incidents,
+        colon = w.colon,
         n = p.incidents.len(),
-        table = incidents_table(o, &recent, lang, false, &p.title),
+        last = if p.incidents.len() > recent.len() {
+            format!(" ({} {})", recent.len(), w.incidents_last)
+        } else {
+            String::new()
+        },
+        table = incidents_table(o, &recent, lang, &format!("{} — {}", w.incidents, p.title)),
         detail = w.detail,
     )
 }
@@ -366,6 +393,7 @@ pub fn index(o: &Observatory, lang: Language) -> String {
         esc(w.bar_help),
         sfx = suffix(lang)
     );
+    body.push_str(&legend(lang));
     for (n, g) in o.sites.iter().enumerate() {
         // Numbered ids: a site's label is an identifier, not for the public.
         body.push_str(&format!(
@@ -381,7 +409,6 @@ pub fn index(o: &Observatory, lang: Language) -> String {
         body.push_str("</section>");
     }
     body.push_str(&maintenance(o, lang));
-    body.push_str(&legend(lang));
     body.push_str("</main>");
     page(o, lang, &title, &format!("index{}.html", suffix(other(lang))), &body)
 }
@@ -396,7 +423,7 @@ fn other(lang: Language) -> Language {
 fn daily_table(p: &Procedure, w: &Words, lang: Language) -> String {
     let slots = p.slots.is_some();
     let mut s = format!(
-        r#"<div class="table-scroll" tabindex="0" role="region" aria-label="{cap}"><table><caption class="meta">{cap}</caption><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th>{}</tr></thead><tbody>"#,
+        r#"<div class="table-scroll" tabindex="0" role="region" aria-label="{cap}"><table><caption class="vh">{cap}</caption><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th><th scope="col" class="n">{}</th>{}</tr></thead><tbody>"#,
         w.date,
         w.state,
         w.availability,
@@ -448,7 +475,7 @@ pub fn detail(o: &Observatory, p: &Procedure, lang: Language) -> String {
         String::new()
     };
     let body = format!(
-        r#"<header class="top"><p class="noprint"><a href="../index{sfx}.html">{back}</a></p><h1>{title}</h1><p class="meta">{site}</p></header><main>{state}{bar}{windows}{unobs}<section aria-labelledby="inc"><h2 id="inc">{inc}</h2>{table}</section>{chart}<section aria-labelledby="daily"><h2 id="daily">{daily}</h2>{days}</section>{legend}</main>"#,
+        r#"<header class="top"><p class="noprint"><a href="../index{sfx}.html">{back}</a></p><h1>{title}</h1><p class="meta">{site}</p></header><main>{state}{bar}{windows}{unobs}{legend}<section aria-labelledby="inc"><h2 id="inc">{inc}</h2>{table}</section>{chart}<section aria-labelledby="daily"><h2 id="daily">{daily}</h2>{days}</section></main>"#,
         sfx = suffix(lang),
         back = w.back,
         title = esc(&p.title),
@@ -458,7 +485,7 @@ pub fn detail(o: &Observatory, p: &Procedure, lang: Language) -> String {
         windows = windows(p, lang),
         unobs = unobserved_facts(p, lang),
         inc = w.incidents,
-        table = incidents_table(o, &all, lang, false, &p.title),
+        table = incidents_table(o, &all, lang, &format!("{} — {}", w.incidents, p.title)),
         daily = w.daily_title,
         days = daily_table(p, w, lang),
         legend = legend(lang),

@@ -79,47 +79,70 @@ pub fn bar(days: &[DayFigures], id: &str, lang: Language) -> String {
     s
 }
 
-/// Share of slot checks that offered a slot, per day (days without slot
-/// checks drawn as a baseline tick).
+/// The chart's top: the smallest of 1, 2, 5, 10, 20, 50 and 100 % above
+/// every day's share, so that rare slots stay visible.
+fn slot_scale(days: &[DayFigures]) -> f64 {
+    let max = days
+        .iter()
+        .filter(|d| d.slot_checks > 0)
+        .map(|d| d.slot_offered as f64 / d.slot_checks as f64)
+        .fold(0.0, f64::max);
+    [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+        .into_iter()
+        .find(|s| *s >= max)
+        .unwrap_or(1.0)
+}
+
+/// `5 %` / `0,5 %` (French), `5%` / `0.5%` (English).
+fn percent_label(ratio: f64, lang: Language) -> String {
+    let n = format!("{}", (ratio * 1000.0).round() / 10.0);
+    match lang {
+        Language::Fr => format!("{} %", n.replace('.', ",")),
+        Language::En => format!("{n}%"),
+    }
+}
+
+/// Share of slot checks that offered a slot, per day, on a scale that fits
+/// the largest share. A day whose checks offered none is a dark tick; a day
+/// without slot checks, a light one.
 pub fn slot_chart(days: &[DayFigures], lang: Language) -> String {
-    let (cell, gap, h, top) = (8usize, 2usize, 120.0f64, 10.0f64);
-    let width = days.len() * (cell + gap) + 40;
-    let w = words::of(lang);
+    let (cell, gap, h, top, left) = (6usize, 2usize, 120.0f64, 10.0f64, 48usize);
+    let width = days.len() * (cell + gap) + left;
+    let scale = slot_scale(days);
     let mut s = format!(
-        r#"<svg class="chart" viewBox="0 0 {width} {}" width="{width}" height="{}" role="img" aria-labelledby="slot-chart" xmlns="http://www.w3.org/2000/svg"><title id="slot-chart">{}</title>"#,
-        h + top + 20.0,
-        h + top + 20.0,
-        esc(w.slot_chart)
+        r#"<svg class="chart" viewBox="0 0 {width} {full}" width="{width}" height="{full}" role="img" aria-labelledby="slot-chart" xmlns="http://www.w3.org/2000/svg"><title id="slot-chart">{}</title>"#,
+        esc(words::of(lang).slot_chart),
+        full = h + top + 22.0,
     );
-    for (v, y) in [(100, top), (50, top + h / 2.0), (0, top + h)] {
+    for (v, y) in [(scale, top), (scale / 2.0, top + h / 2.0), (0.0, top + h)] {
         s.push_str(&format!(
-            r##"<line x1="38" x2="{width}" y1="{y}" y2="{y}" stroke="#d0d7de"/><text x="34" y="{}" font-size="10" text-anchor="end" fill="#1f2328">{v} %</text>"##,
-            y + 3.0
+            r##"<line x1="{}" x2="{width}" y1="{y}" y2="{y}" stroke="#d0d7de"/><text x="{}" y="{}" font-size="12" text-anchor="end" fill="#1f2328">{}</text>"##,
+            left - 2,
+            left - 6,
+            y + 4.0,
+            percent_label(v, lang)
         ));
     }
     for (i, d) in days.iter().enumerate() {
-        let x = 40 + i * (cell + gap);
+        let x = left + i * (cell + gap);
         let tip = esc(&day_text(d, lang));
-        if d.slot_checks == 0 {
-            s.push_str(&format!(
-                r##"<rect x="{x}" y="{}" width="{cell}" height="2" fill="#afb8c1"><title>{tip}</title></rect>"##,
-                top + h - 2.0
-            ));
-            continue;
-        }
-        let share = d.slot_offered as f64 / d.slot_checks as f64;
-        let bh = (share * h).max(2.0);
+        let (y, height, fill) = if d.slot_checks == 0 {
+            (top + h - 2.0, 2.0, "#d0d7de")
+        } else if d.slot_offered == 0 {
+            (top + h - 3.0, 3.0, "#57606a")
+        } else {
+            let bh = (d.slot_offered as f64 / d.slot_checks as f64 / scale * h).clamp(3.0, h);
+            (top + h - bh, bh, colour(DayState::NoSlot))
+        };
         s.push_str(&format!(
-            r##"<rect x="{x}" y="{:.1}" width="{cell}" height="{bh:.1}" fill="#8250df"><title>{tip}</title></rect>"##,
-            top + h - bh
+            r##"<rect x="{x}" y="{y:.1}" width="{cell}" height="{height:.1}" fill="{fill}"><title>{tip}</title></rect>"##
         ));
     }
     if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        let y = top + h + 18.0;
         s.push_str(&format!(
-            r##"<text x="40" y="{}" font-size="10" fill="#1f2328">{}</text><text x="{width}" y="{}" font-size="10" text-anchor="end" fill="#1f2328">{}</text>"##,
-            top + h + 14.0,
+            r##"<text x="{left}" y="{y}" font-size="12" fill="#1f2328">{}</text><text x="{width}" y="{y}" font-size="12" text-anchor="end" fill="#1f2328">{}</text>"##,
             fmt::date(first.date, lang),
-            top + h + 14.0,
             fmt::date(last.date, lang)
         ));
     }
