@@ -219,6 +219,25 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         every_minutes: u32,
     },
+    /// Benchmark: generate 90 days of history and time the observatory
+    /// (build, render, publish).
+    #[command(hide = true)]
+    BenchObservatory {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        probes: u32,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        #[arg(long, default_value_t = 5)]
+        every_minutes: u32,
+        /// Where to publish (a scratch folder).
+        #[arg(long)]
+        output: PathBuf,
+        /// Repetitions (the median and the slowest are printed).
+        #[arg(long, default_value_t = 5)]
+        repeat: u32,
+    },
     /// Write the public observatory as static files: pages (French and
     /// English), the Atom feed of incidents, SVG badges, the JSON API.
     ///
@@ -354,6 +373,14 @@ pub fn main() -> ExitCode {
                 days,
                 every_minutes,
             } => bench::bench_report(&db, probes, days, every_minutes),
+            Command::BenchObservatory {
+                db,
+                probes,
+                days,
+                every_minutes,
+                output,
+                repeat,
+            } => bench::bench_observatory(&db, probes, days, every_minutes, &output, repeat),
             Command::Publish { config, db, output } => publish::publish(config.as_deref(), db.as_deref(), output),
         }
     });
