@@ -385,7 +385,7 @@ pub fn index(o: &Observatory, lang: Language) -> String {
     let w = words::of(lang);
     let title = site_title(o, lang);
     let mut body = format!(
-        r#"<header class="top"><h1>{}</h1><p>{}</p><p class="meta noprint"><a href="incidents{sfx}.atom">{}</a> · <a href="api/v1/procedures.json">{}</a></p></header><main><p class="meta">{}</p>"#,
+        r#"<header class="top"><h1>{}</h1><p>{}</p><p class="meta noprint"><a href="incidents{sfx}.atom">{}</a> · <a href="api/v1/procedures.json">{}</a></p></header><main><p class="meta noprint">{}</p>"#,
         esc(&title),
         esc(w.intro),
         w.feed,
