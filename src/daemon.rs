@@ -130,7 +130,9 @@ impl Daemon {
             results_rx,
         ));
         let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+        let observatory = Arc::new(crate::observatory::serve::Latest::default());
         let app = server::app(AppState {
+            observatory: observatory.clone(),
             metrics,
             board: daemon.board.clone(),
             location: daemon.config().location.clone(),
@@ -139,6 +141,7 @@ impl Daemon {
                 c.alerting.evidence_url.as_ref().map(|_| c.store.path.clone())
             },
         });
+        tokio::spawn(Self::publisher(Arc::downgrade(&daemon), observatory, shutdown_rx.clone()));
         let server = tokio::spawn(server::serve(listener, app, async move {
             let _ = shutdown_rx.changed().await;
         }));
@@ -262,6 +265,30 @@ impl Daemon {
         }
     }
 
+    /// Render the public observatory every `publish.every` (read again
+    /// after each reload) for `/observatoire/`, and write it into
+    /// `publish.output` when set. Holds the daemon weakly: shutdown drops it.
+    async fn publisher(daemon: std::sync::Weak<Daemon>, latest: Arc<crate::observatory::serve::Latest>, mut stop: watch::Receiver<bool>) {
+        loop {
+            let Some(config) = daemon.upgrade().map(|d| d.config()) else {
+                return;
+            };
+            let every = config.publish.every;
+            let (c, latest) = (config.clone(), latest.clone());
+            let t = std::time::Instant::now();
+            match tokio::task::spawn_blocking(move || publish_once(&c, &latest)).await {
+                Ok(Ok(files)) => tracing::info!(files, ms = t.elapsed().as_millis() as u64, "observatory published"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot publish the observatory; the previous version stays online"),
+                Err(e) => tracing::error!(error = %e, "the observatory publisher stopped unexpectedly"),
+            }
+            drop(config);
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
     fn stop_loops(&self) {
         let mut loops = self.loops.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(stop) = loops.stop.take() {
@@ -311,4 +338,18 @@ pub async fn wait_for_signals(mut on_hup: impl FnMut()) {
             _ = hup.recv() => { tracing::info!("SIGHUP: reloading the configuration"); on_hup(); }
         }
     }
+}
+
+/// One publication of the observatory: rendered for `/observatoire/`, and
+/// written into `publish.output` when set. Returns the number of files.
+fn publish_once(config: &Config, latest: &crate::observatory::serve::Latest) -> Result<usize, crate::observatory::Error> {
+    let now = chrono::Utc::now();
+    let files = crate::observatory::render_config(config, now)?;
+    let n = files.len();
+    let written = match &config.publish.output {
+        Some(output) => crate::observatory::publish(output, &files, now.timestamp_millis()).map(Some),
+        None => Ok(None),
+    };
+    latest.set(crate::observatory::serve::Site::new(files));
+    written.map(|_| n)
 }

@@ -12,6 +12,7 @@ pub mod diag;
 pub mod events;
 pub mod evidence;
 pub mod metrics;
+pub mod observatory;
 pub mod private_fs;
 pub mod probe;
 pub mod report;

@@ -1,5 +1,6 @@
 //! The HTTP server: `/metrics` for Prometheus, `/healthz` for supervisors,
-//! `/` a status page in French, `/api/status` the same as JSON.
+//! `/` a status page in French for the team, `/api/status` the same as JSON,
+//! `/observatoire/` the public observatory (docs/observatory.md).
 //!
 //! `app()` builds the router alone so tests drive it with `oneshot`, as in
 //! axum's examples; `serve` adds the listener, the connection cap, header
@@ -8,8 +9,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -26,6 +27,8 @@ pub struct AppState {
     /// The history store, when screenshots are served to the team
     /// (`alerts.evidence_url` set): `/preuves/capture/N.png`.
     pub evidence_db: Option<std::path::PathBuf>,
+    /// The public observatory's last publication, served at `/observatoire/`.
+    pub observatory: Arc<crate::observatory::serve::Latest>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -35,6 +38,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/status", get(api_status))
         .route("/", get(status_page))
         .route("/preuves/capture/{file}", get(screenshot))
+        .route(
+            "/observatoire",
+            get(|| async { axum::response::Redirect::permanent("/observatoire/") }),
+        )
+        .route("/observatoire/", get(observatory_root))
+        .route("/observatoire/{*path}", get(observatory))
         .fallback(|| async { not_found() })
         .with_state(state)
 }
@@ -94,12 +103,64 @@ async fn status_page(State(s): State<AppState>) -> impl IntoResponse {
 <style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.5em;text-align:left;vertical-align:top}}
 tr.up td:nth-child(2){{color:#0a7a2f}}tr.degraded td:nth-child(2){{color:#a66b00}}tr.no_capacity td:nth-child(2){{color:#8a5a00}}tr.broken td:nth-child(2),tr.down td:nth-child(2){{color:#b00020}}small{{color:#666}}</style></head>
 <body><h1>État des démarches surveillées</h1>
-<p>Point d'observation : <b>{}</b> · page générée le {now} (heure de Paris) · <a href="/metrics">métriques</a> · <a href="/api/status">JSON</a></p>
+<p>Point d'observation : <b>{}</b> · page générée le {now} (heure de Paris) · <a href="/observatoire/">observatoire public</a> · <a href="/metrics">métriques</a> · <a href="/api/status">JSON</a></p>
 <table><tr><th>Démarche</th><th>État</th><th>Depuis</th><th>Dernier passage</th><th>Passages</th></tr>
 {rows}</table></body></html>"#,
         esc(&s.location)
     );
     Html(page)
+}
+
+#[derive(serde::Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+async fn observatory_root(state: State<AppState>, query: Query<LangQuery>, headers: HeaderMap) -> Response {
+    observatory(state, axum::extract::Path(String::new()), query, headers).await
+}
+
+/// A file of the observatory's last publication, in the language asked
+/// for (`?lang=`, else `Accept-Language` where the address names none).
+async fn observatory(
+    State(s): State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    use crate::observatory::serve;
+    let Some(site) = s.observatory.get() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "l'observatoire n'est pas encore publié (not published yet)\n",
+        )
+            .into_response();
+    };
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let Some(r) = serve::resolve(&path, q.lang.as_deref(), accept) else {
+        return not_found().into_response();
+    };
+    let Some(bytes) = site.get(&r.file) else {
+        return not_found().into_response();
+    };
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, serve::content_type(&r.file)),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        bytes.to_vec(),
+    )
+        .into_response();
+    if let Some(lang) = r.language {
+        if let Ok(v) = lang.as_str().parse() {
+            resp.headers_mut().insert(header::CONTENT_LANGUAGE, v);
+        }
+    }
+    if r.negotiated {
+        resp.headers_mut()
+            .insert(header::VARY, header::HeaderValue::from_static("Accept-Language"));
+    }
+    resp
 }
 
 /// Serve `app` on `listener` until `shutdown` completes.
@@ -139,7 +200,10 @@ async fn screenshot(State(s): State<AppState>, axum::extract::Path(file): axum::
 }
 
 pub fn not_found() -> (StatusCode, &'static str) {
-    (StatusCode::NOT_FOUND, "not found: try /metrics, /healthz, /api/status or /\n")
+    (
+        StatusCode::NOT_FOUND,
+        "not found: try /metrics, /healthz, /api/status, /observatoire/ or /\n",
+    )
 }
 
 #[cfg(test)]
@@ -156,6 +220,7 @@ mod tests {
             metrics: Arc::new(Metrics::new("unit").expect("metrics")),
             board: Arc::new(StatusBoard::default()),
             location: "unit".into(),
+            observatory: Arc::default(),
         }
     }
 
@@ -184,6 +249,11 @@ mod tests {
         let (status, body, _) = get("/").await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("<html lang=\"fr\">"));
+        assert_eq!(
+            get("/observatoire/").await.0,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "nothing published yet"
+        );
         let (status, body, _) = get("/nope").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(body.contains("/metrics"));

@@ -29,7 +29,7 @@ fn noise(a: u64, b: u64) -> u64 {
     x ^ (x >> 29)
 }
 
-fn generate(store: &mut Store, probes: u32, days: u32, now: DateTime<Utc>) -> anyhow::Result<u64> {
+fn generate(store: &mut Store, probes: u32, days: u32, every_minutes: u32, now: DateTime<Utc>) -> anyhow::Result<u64> {
     let start = now - Duration::days(i64::from(days));
     let minutes = i64::from(days) * 1440;
     let mut runs = 0u64;
@@ -47,7 +47,7 @@ fn generate(store: &mut Store, probes: u32, days: u32, now: DateTime<Utc>) -> an
                  VALUES (?1, ?2, ?3, ?4, NULL, NULL, 'GET', 'https://bench.example/', ?5, 'HTTP/1.1', ?6, ?6, 20000, 0, '[]', NULL, NULL)",
             )?;
             let mut obs = tx.prepare_cached("INSERT INTO observations (run_id, step_idx, name, value) VALUES (?1, 2, ?2, ?3)")?;
-            for m in day * 1440..((day + 1) * 1440).min(minutes) {
+            for m in (day * 1440..((day + 1) * 1440).min(minutes)).step_by(every_minutes.max(1) as usize) {
                 for p in 0..probes {
                     let at = start + Duration::minutes(m) + Duration::seconds(i64::from(p % 60));
                     let local = at.with_timezone(&chrono_tz::Europe::Paris);
@@ -144,14 +144,17 @@ fn generate(store: &mut Store, probes: u32, days: u32, now: DateTime<Utc>) -> an
     Ok(runs)
 }
 
-pub fn bench_report(db: &Path, probes: u32, days: u32) -> anyhow::Result<ExitCode> {
-    let now = Utc::now().with_minute(0).and_then(|t| t.with_second(0)).unwrap_or_else(Utc::now);
+/// The benchmark's database: generated and rolled up the first time.
+fn history(db: &Path, probes: u32, days: u32, every_minutes: u32, now: DateTime<Utc>) -> anyhow::Result<Store> {
     let fresh = !db.exists();
     let mut store = Store::open(db)?;
     if fresh {
-        eprintln!("generating {days} days of {probes} probes run every minute into {}…", db.display());
+        eprintln!(
+            "generating {days} days of {probes} probes run every {every_minutes} minute(s) into {}…",
+            db.display()
+        );
         let t = Instant::now();
-        let runs = generate(&mut store, probes, days, now)?;
+        let runs = generate(&mut store, probes, days, every_minutes, now)?;
         eprintln!(
             "{runs} runs in {:.0} s; rolling up (as the daemon's compaction does)…",
             t.elapsed().as_secs_f64()
@@ -165,6 +168,12 @@ pub fn bench_report(db: &Path, probes: u32, days: u32) -> anyhow::Result<ExitCod
         )?;
         eprintln!("{} hours rolled up in {:.0} s", r.hours_rolled_up, t.elapsed().as_secs_f64());
     }
+    Ok(store)
+}
+
+pub fn bench_report(db: &Path, probes: u32, days: u32, every_minutes: u32) -> anyhow::Result<ExitCode> {
+    let now = Utc::now().with_minute(0).and_then(|t| t.with_second(0)).unwrap_or_else(Utc::now);
+    let store = history(db, probes, days, every_minutes, now)?;
     let runs: i64 = store.conn().query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
     let to = now.with_timezone(&chrono_tz::Europe::Paris).date_naive();
     let period = Period::new(Some(to - Duration::days(i64::from(days))), Some(to), chrono_tz::Europe::Paris, now)?;
@@ -196,6 +205,76 @@ pub fn bench_report(db: &Path, probes: u32, days: u32) -> anyhow::Result<ExitCod
             (t.elapsed() - built).as_secs_f64(),
             bytes.len() / 1024
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn median_max(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v.get(v.len() / 2).copied().unwrap_or(0.0), v.last().copied().unwrap_or(0.0))
+}
+
+/// Time the observatory over the benchmark's history: building the figures,
+/// rendering the index page, rendering every file, and publishing them.
+pub fn bench_observatory(db: &Path, probes: u32, days: u32, every_minutes: u32, output: &Path, repeat: u32) -> anyhow::Result<ExitCode> {
+    use crate::alert::settings::Language;
+    use crate::observatory::{self, html, Input, PublishSettings};
+    let now = Utc::now().with_minute(0).and_then(|t| t.with_second(0)).unwrap_or_else(Utc::now);
+    let store = history(db, probes, days, every_minutes, now)?;
+    let runs: i64 = store.conn().query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
+    println!("{} — {runs} raw runs", db.display());
+    let settings = PublishSettings::default();
+    let (mut read, mut build, mut index, mut render, mut write) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut last = None;
+    let period = Period::new(
+        Some((now - Duration::days(90)).date_naive()),
+        Some(now.date_naive()),
+        chrono_tz::Europe::Paris,
+        now,
+    )?;
+    for i in 0..repeat.max(1) {
+        let t = Instant::now();
+        let rows = report::data::load_counts(store.conn(), &period)?;
+        read.push(t.elapsed().as_secs_f64() * 1000.0);
+        drop(rows);
+        let t = Instant::now();
+        let o = observatory::build(
+            store.conn(),
+            &Input {
+                config: None,
+                settings: &settings,
+                now,
+            },
+        )?;
+        build.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let page = html::index(&o, Language::Fr);
+        index.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let files = observatory::site(&o)?;
+        render.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let published = observatory::publish(output, &files, now.timestamp_millis() + i64::from(i))?;
+        write.push(t.elapsed().as_secs_f64() * 1000.0);
+        last = Some((o.procedures.len(), o.incidents().len(), page.len(), published));
+    }
+    if let Some((procedures, incidents, page, p)) = last {
+        println!(
+            "{procedures} procedures, {incidents} incidents; index.html {} KiB; {} files, {} KiB",
+            page / 1024,
+            p.files,
+            p.bytes / 1024
+        );
+    }
+    for (what, v) in [
+        ("build (figures)", build),
+        ("  of which rollups read", read),
+        ("index.html", index),
+        ("every file", render),
+        ("publish (write)", write),
+    ] {
+        let (median, max) = median_max(v);
+        println!("{what:<24} median {median:>8.1} ms   slowest {max:>8.1} ms");
     }
     Ok(ExitCode::SUCCESS)
 }

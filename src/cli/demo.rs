@@ -130,6 +130,10 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     let cfg = daemon.daemon.config();
     println!("vigie demo — the monitoring daemon against a local imitation of the ANEF portal and a prefecture booking module");
     println!("  status page (FR):  http://{}/", daemon.listen);
+    println!(
+        "  observatory:       http://{}/observatoire/ (the public page, refreshed every minute; ?lang=en)",
+        daemon.listen
+    );
     println!("  metrics:           http://{}/metrics", daemon.listen);
     println!(
         "  simulator:         {}/particuliers/ · {}/booking/create/4242/0 · {}/rdvpref/reservation/demarche/1234/cgu/",
@@ -154,7 +158,7 @@ pub async fn demo(opts: DemoOptions) -> anyhow::Result<ExitCode> {
     println!("  e-mails:           {}", crate::alert::describe_for_people(&cfg.alerting.delivery));
     println!("  outbox:            vigie outbox --db {} --all", cfg.store.path.display());
     println!("  evidence:          pages of failing and no-slot runs, chained by SHA-256 in the same database");
-    println!("  afterwards:        vigie report (a French HTML report) · vigie evidence export · vigie evidence verify FILE.zip");
+    println!("  afterwards:        vigie report (a French HTML report) · vigie evidence export · vigie evidence verify FILE.zip · vigie publish --output site");
     println!("  Ctrl-C to stop.\n");
     let player = tokio::spawn(sim::scenario::play(handle.clone(), scenario, move |e| {
         let t = Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%H:%M:%S");

@@ -10,6 +10,7 @@ mod evidence;
 mod history;
 mod once;
 mod outbox;
+mod publish;
 mod report;
 mod run;
 mod sim;
@@ -213,6 +214,49 @@ pub enum Command {
         probes: u32,
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// One run every this many minutes per probe (rollup rows are the
+        /// same number whatever it is).
+        #[arg(long, default_value_t = 1)]
+        every_minutes: u32,
+    },
+    /// Benchmark: generate 90 days of history and time the observatory
+    /// (build, render, publish).
+    #[command(hide = true)]
+    BenchObservatory {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        probes: u32,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        #[arg(long, default_value_t = 5)]
+        every_minutes: u32,
+        /// Where to publish (a scratch folder).
+        #[arg(long)]
+        output: PathBuf,
+        /// Repetitions (the median and the slowest are printed).
+        #[arg(long, default_value_t = 5)]
+        repeat: u32,
+    },
+    /// Write the public observatory as static files: pages (French and
+    /// English), the Atom feed of incidents, SVG badges, the JSON API.
+    ///
+    /// The folder is replaced in one step (it is a link to the latest
+    /// generation): a web server never serves half a site. Any web host can
+    /// serve it; `site/index.html` also opens from disk. See docs/observatory.md.
+    #[command(
+        after_help = "Examples:\n  vigie publish --output site                      # after `vigie demo`, in the same folder\n  vigie publish --config config/vigie.yaml         # into publish.output\n  vigie publish --db var/vigie.db --output /srv/www/observatoire"
+    )]
+    Publish {
+        /// The daemon configuration (titles, sites, maintenance, `publish:`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The history database itself (titles then come from the history).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Folder to write [default: the configuration's publish.output]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// The portal simulator alone (for writing probes, or for tests by hand).
     Sim {
@@ -353,7 +397,21 @@ pub fn main() -> ExitCode {
             }),
             Command::Evidence { command } => evidence::evidence(command),
             Command::Verify { config, db, anchor } => evidence::verify_store(config, db, anchor),
-            Command::BenchReport { db, probes, days } => bench::bench_report(&db, probes, days),
+            Command::BenchReport {
+                db,
+                probes,
+                days,
+                every_minutes,
+            } => bench::bench_report(&db, probes, days, every_minutes),
+            Command::BenchObservatory {
+                db,
+                probes,
+                days,
+                every_minutes,
+                output,
+                repeat,
+            } => bench::bench_observatory(&db, probes, days, every_minutes, &output, repeat),
+            Command::Publish { config, db, output } => publish::publish(config.as_deref(), db.as_deref(), output),
         }
     });
     match result {

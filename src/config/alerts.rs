@@ -117,7 +117,9 @@ pub(super) fn compile_sections(
         Some(g) => g.value.0,
         None => Duration::from_secs(120),
     };
-    let status_page_url = a.and_then(|a| a.status_page_url.as_ref()).and_then(|u| http_url(&mut s, u));
+    let status_page_url = a
+        .and_then(|a| a.status_page_url.as_ref())
+        .and_then(|u| public_url(&mut s, u, "status_page_url"));
     let grafana_url = a.and_then(|a| a.grafana_url.as_ref()).and_then(|u| http_url(&mut s, u));
     let evidence_url = a.and_then(|a| a.evidence_url.as_ref()).and_then(|u| http_url(&mut s, u));
     let retry = compile_retry(&mut s, a);
@@ -371,7 +373,7 @@ fn mailboxes(s: &mut Sink, v: &Option<Spanned<Vec<Spanned<String>>>>) -> Vec<Mai
     v.as_ref().map(|list| mailbox_list(s, list)).unwrap_or_default()
 }
 
-fn http_url(s: &mut Sink, u: &Spanned<String>) -> Option<String> {
+pub(super) fn http_url(s: &mut Sink, u: &Spanned<String>) -> Option<String> {
     match url::Url::parse(&u.value) {
         Ok(x) if matches!(x.scheme(), "http" | "https") => Some(u.value.clone()),
         _ => {
@@ -400,6 +402,27 @@ fn read_password_file(s: &mut Sink, f: &Spanned<String>, file: &Path) -> (Option
             (None, None)
         }
     }
+}
+
+/// An address people who receive an e-mail or read a feed can open: http(s),
+/// and not this machine (a loopback address is a dead link for them).
+pub(super) fn public_url(s: &mut Sink, u: &Spanned<String>, key: &str) -> Option<String> {
+    let value = http_url(s, u)?;
+    let host = url::Url::parse(&value).ok().and_then(|x| x.host().map(|h| h.to_owned()));
+    let local = match &host {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        None => false,
+    };
+    if local {
+        s.err(
+            pos(u),
+            format!("`{key}` points at this machine ({value}): give the address the public uses, or leave it out (e-mails then carry no status-page link)"),
+        );
+        return None;
+    }
+    Some(value)
 }
 
 fn compile_smtp(s: &mut Sink, raw: &Spanned<RawSmtp>, files: &dyn Files, opts: &LoadOptions) -> (SmtpSettings, Mailbox) {

@@ -175,6 +175,12 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
     let mut evidence = super::evidence::compile_evidence(path, &raw.evidence, diags);
     let reports = super::evidence::compile_reports(path, &raw.reports, diags);
     let browser = super::browser_step::compile_browser_settings(path, &raw.browser, diags);
+    let publish = super::publish::compile_publish(path, &raw.publish, diags);
+    // E-mails link to the public observatory unless told otherwise; with
+    // neither, they carry no link (never a loopback address).
+    if alerting.status_page_url.is_none() {
+        alerting.status_page_url = publish.public_url.clone();
+    }
     let mut sections = HashMap::new();
     let raw_sections: [(&'static str, &Option<Spanned<serde_json::Value>>); 1] = [("status_page", &raw.status_page)];
     for (key, v) in raw_sections {
@@ -261,6 +267,7 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         evidence,
         reports,
         browser,
+        publish,
         sections,
     }
 }

@@ -10,6 +10,7 @@ mod browser_step;
 pub mod compile;
 mod evidence;
 pub mod files;
+pub mod publish;
 pub mod raw;
 pub mod raw_alerts;
 pub mod raw_evidence;
@@ -57,6 +58,8 @@ pub struct Config {
     pub reports: ReportSettings,
     /// Chromium for browser probes (`browser:`).
     pub browser: crate::runner::browser_env::BrowserSettings,
+    /// The public observatory (`publish:`).
+    pub publish: crate::observatory::PublishSettings,
     /// Sections read by later stages (the status page), with the position
     /// where each starts.
     pub sections: HashMap<&'static str, Section>,

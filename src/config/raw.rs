@@ -172,6 +172,9 @@ pub struct RawConfig {
     /// Chromium for browser probes.
     #[serde(default)]
     pub browser: Option<S<RawBrowser>>,
+    /// The public observatory (static site, public address).
+    #[serde(default)]
+    pub publish: Option<S<super::publish::RawPublish>>,
 }
 
 #[derive(Debug, Deserialize)]

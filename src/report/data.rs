@@ -30,20 +30,36 @@ pub struct Data {
 }
 
 pub fn load(conn: &Connection, p: &Period) -> Result<Data> {
+    load_with(conn, p, true)
+}
+
+/// As [`load`], without the latency histograms (the public observatory
+/// shows no response times, and 90 days of them are most of the rows).
+pub fn load_counts(conn: &Connection, p: &Period) -> Result<Data> {
+    load_with(conn, p, false)
+}
+
+fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> {
     let watermark = rollup::watermark(conn)?.unwrap_or(p.start);
     let split = watermark.clamp(p.start, p.end);
     let mut hourly = Hourly {
         runs: rollup::run_rollups(conn, None, p.start, split)?,
         failures: rollup::failure_rollups(conn, None, p.start, split)?,
         observations: rollup::observation_rollups(conn, None, p.start, split)?,
-        latency: latency::latency_rollups(conn, None, p.start, split)?,
+        latency: if with_latency {
+            latency::latency_rollups(conn, None, p.start, split)?
+        } else {
+            Vec::new()
+        },
     };
     if split < p.end {
         let live = aggregate::aggregate(conn, None, split, p.end)?;
         hourly.runs.extend(live.runs);
         hourly.failures.extend(live.failures);
         hourly.observations.extend(live.observations);
-        hourly.latency.extend(live.latency);
+        if with_latency {
+            hourly.latency.extend(live.latency);
+        }
     }
     Ok(Data { hourly, live_from: split })
 }

@@ -7,12 +7,12 @@
 //! plus raw runs for the hours not rolled up yet, see `data.rs`); `html`,
 //! `csv` and JSON (serde) render it. See docs/reports.md.
 
-mod compute;
+pub(crate) mod compute;
 pub mod csv;
 pub mod data;
 pub mod fmt;
 pub mod html;
-mod incidents;
+pub(crate) mod incidents;
 mod methodology;
 pub mod model;
 pub mod period;

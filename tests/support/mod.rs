@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod alerts;
+pub mod ci_tools;
 pub mod echo;
 pub mod history;
 pub mod leaky;

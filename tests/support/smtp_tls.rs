@@ -78,19 +78,7 @@ pub struct TlsSmtpServer {
 /// Folders where `.ci/install-smtp.sh` puts aiosmtpd when it cannot go into
 /// the interpreter's own site-packages (`pip install --target`).
 fn python_path() -> std::ffi::OsString {
-    let dirs: Vec<PathBuf> = std::env::var_os("VIGIE_CI_DIR")
-        .map(|d| PathBuf::from(d).join("python"))
-        .into_iter()
-        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/vigie-ci/python")))
-        .chain([PathBuf::from("/opt/vigie-ci/python")])
-        .filter(|d| d.is_dir())
-        .chain(
-            std::env::var_os("PYTHONPATH")
-                .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-                .unwrap_or_default(),
-        )
-        .collect();
-    std::env::join_paths(dirs).unwrap_or_default()
+    super::ci_tools::python_path()
 }
 
 const INSTALL: &str = "run .ci/install-smtp.sh (it runs `python3 -m pip install --target DIR aiosmtpd`, DIR being \
