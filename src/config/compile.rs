@@ -45,6 +45,14 @@ pub fn load(path: &Path, files: &dyn Files, opts: &LoadOptions) -> Result<Config
     }
 }
 
+/// Only the steps of a probe file, read in one pass with the whole document (the other keys
+/// are checked by `RawProbe`).
+#[derive(serde::Deserialize)]
+struct AllSteps {
+    #[serde(default)]
+    steps: Vec<RawStep>,
+}
+
 /// Gives every probe the secrets of all probes (see `Probe::config_secrets`).
 fn share_secrets(mut probes: Vec<Probe>) -> Vec<Arc<Probe>> {
     let mut all: Vec<String> = probes.iter().flat_map(|p| p.env.iter().map(|(_, v)| v.clone())).collect();
@@ -418,6 +426,7 @@ fn load_probe(
     let mut ctx = FileCtx {
         file: path.to_path_buf(),
         src,
+        line_starts: super::step::line_starts(src),
         diags,
         files,
         scope: HashSet::new(),
@@ -570,11 +579,27 @@ fn load_probe(
     }
     let mut steps = Vec::new();
     let mut seen = HashSet::new();
-    for s in &raw.steps {
-        let at = Pos::from_location(&s.referenced);
-        match yaml::reparse_node::<RawStep>(&src, path, at) {
-            Ok(rs) => steps.push(compile_step(&mut ctx, &rs, at, &defaults, &mut seen, browser)),
-            Err(d) => ctx.err(d.pos, d.message),
+    // A file whose steps all read well is read once (linear in its size); only a file
+    // with a broken step is re-read step by step, so that each broken step says why.
+    let all_steps = yaml::parse::<AllSteps>(src, path)
+        .ok()
+        .map(|a| a.steps)
+        .filter(|v| v.len() == raw.steps.len());
+    match all_steps {
+        Some(all) => {
+            for (s, rs) in raw.steps.iter().zip(all) {
+                let at = Pos::from_location(&s.referenced);
+                steps.push(compile_step(&mut ctx, &rs, at, &defaults, &mut seen, browser));
+            }
+        }
+        None => {
+            for s in &raw.steps {
+                let at = Pos::from_location(&s.referenced);
+                match yaml::reparse_node::<RawStep>(src, path, at) {
+                    Ok(rs) => steps.push(compile_step(&mut ctx, &rs, at, &defaults, &mut seen, browser)),
+                    Err(d) => ctx.err(d.pos, d.message),
+                }
+            }
         }
     }
 

@@ -35,12 +35,20 @@ pub struct StepDefaults {
 pub struct FileCtx<'a> {
     pub file: PathBuf,
     pub src: &'a str,
+    /// Where each line of `src` starts (see [`line_starts`]): finding a line is then
+    /// constant-time, so checking a file stays linear in its size.
+    pub line_starts: Vec<usize>,
     pub diags: &'a mut Diagnostics,
     pub files: &'a dyn Files,
     /// Variables known so far (target, config, probe vars, earlier extractions).
     pub scope: HashSet<String>,
     /// `env.NAME` references seen, with the position of the first one.
     pub env_refs: Vec<(String, Pos)>,
+}
+
+/// Byte offset of the start of each line of `src`.
+pub fn line_starts(src: &str) -> Vec<usize> {
+    std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect()
 }
 
 pub fn pos<T>(s: &Spanned<T>) -> Pos {
@@ -55,9 +63,10 @@ impl FileCtx<'_> {
     /// Where character `offset` of the scalar starting at `at` is, when the
     /// scalar sits on one line (quoted or plain); the scalar start otherwise.
     fn pos_in_scalar(&self, at: Pos, offset: usize) -> Pos {
-        let Some(line) = self.src.lines().nth(at.line.saturating_sub(1) as usize) else {
+        let Some(&start_byte) = self.line_starts.get(at.line.saturating_sub(1) as usize) else {
             return at;
         };
+        let line = self.src[start_byte..].lines().next().unwrap_or("");
         let start = at.column.saturating_sub(1) as usize;
         let first = line.chars().nth(start);
         match first {
