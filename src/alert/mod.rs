@@ -161,6 +161,7 @@ impl HistorySink {
             last_compaction: None,
             flush_retry_at: None,
             gauged: HashMap::new(),
+            versions: HashMap::new(),
         };
         let thread = std::thread::Builder::new()
             .name("vigie-history".into())

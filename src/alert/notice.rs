@@ -55,6 +55,9 @@ pub struct TraceLine {
     pub http_status: Option<u16>,
     pub duration_s: f64,
     pub reason: Option<Reason>,
+    /// The requests the step sent when a redirect was followed (redacted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<crate::probe::Hop>,
 }
 
 impl TraceLine {
@@ -70,6 +73,7 @@ impl TraceLine {
                 http_status: s.http_status,
                 duration_s: s.duration.as_secs_f64(),
                 reason: s.reason,
+                chain: s.chain.clone(),
             })
             .collect()
     }

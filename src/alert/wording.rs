@@ -158,7 +158,13 @@ pub fn trace_detail(lang: Language, l: &TraceLine) -> String {
         (None, true) => format!("pas de réponse après {time}"),
         (None, false) => format!("no response after {time}"),
     };
-    let mut out = format!("{} {url} → {answer}", l.method);
+    // The requests as sent: after a redirect, `POST …/1 → 302 → GET …/2`.
+    let sent = if l.chain.is_empty() {
+        format!("{} {url}", l.method)
+    } else {
+        crate::probe::Hop::describe(&l.chain, short_url)
+    };
+    let mut out = format!("{sent} → {answer}");
     match l.status {
         StepStatus::Captcha => out.push_str(if fr {
             " — CAPTCHA atteint (vigie ne les résout jamais)"

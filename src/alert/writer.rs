@@ -28,7 +28,7 @@ use crate::evidence::metrics::EvidenceMetrics;
 use crate::evidence::throttle::Throttle;
 use crate::evidence::{record, Appended, Appender};
 use crate::probe::{Probe, RunResult};
-use crate::store::{incidents, outbox, rollup, runs, Store, StoreError};
+use crate::store::{incidents, outbox, rollup, runs, versions, Store, StoreError};
 
 const BATCH: usize = 256;
 /// How long a stopping writer keeps retrying a batch that fails to write.
@@ -54,6 +54,9 @@ pub(super) struct Writer {
     pub flush_retry_at: Option<Instant>,
     /// Probes that have a `vigie_outage_active` series.
     pub gauged: HashMap<String, [String; 3]>,
+    /// Each probe's compiled version and its `probe_versions` row (the
+    /// probe is kept so a reload's new one is never mistaken for it).
+    pub versions: HashMap<String, (Arc<Probe>, i64)>,
 }
 
 impl Writer {
@@ -153,9 +156,21 @@ impl Writer {
         let mut appended: Vec<Appended> = Vec::new();
         let tx = self.store.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut chain = Appender::open(&tx)?;
+        // Versions registered in this transaction: remembered only once it commits.
+        let mut new_versions: HashMap<String, (Arc<Probe>, i64)> = HashMap::new();
         for (probe, r) in batch {
             let window = window_at(&rt.maintenance, probe, r.started_at).map(|w| w.name.as_str());
-            let run_id = runs::insert_run(&tx, probe, &rt.location, r, window)?;
+            let known = new_versions.get(&probe.name).or_else(|| self.versions.get(&probe.name));
+            let version = match known {
+                Some((p, id)) if Arc::ptr_eq(p, probe) => *id,
+                _ => {
+                    let (hash, description) = crate::report::methodology::version_of(probe);
+                    let id = versions::register(&tx, &probe.name, &hash, &description, now)?;
+                    new_versions.insert(probe.name.clone(), (probe.clone(), id));
+                    id
+                }
+            };
+            let run_id = runs::insert_run(&tx, probe, &rt.location, r, window, Some(version))?;
             let mut screenshot_seq = None;
             if let Some(kind) = throttle.decide(&rt.evidence, r) {
                 if let Some(draft) = record::draft(probe, &rt.location, r, kind, window, rt.evidence.max_body) {
@@ -237,6 +252,7 @@ impl Writer {
         }
         tx.commit()?;
         self.states.extend(touched);
+        self.versions.extend(new_versions);
         self.throttle = throttle;
         for a in &appended {
             self.evidence_metrics.appended(a);

@@ -9,7 +9,6 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::report::{LangArg, PeriodArgs};
-use crate::alert::settings::Language;
 use crate::evidence::bundle::{self, ExportRequest, Selection};
 use crate::evidence::verify::{self, Anchor, Problem};
 use crate::evidence::{bundle_verify, EvidenceError};
@@ -141,12 +140,10 @@ fn export(
         .unwrap_or_default();
     let p = period.period(tz, crate::report::data::earliest_day(store.conn(), tz)?)?;
     let out = output.unwrap_or_else(|| {
-        let stem = if language == Language::Fr {
-            "preuves-vigie"
-        } else {
-            "vigie-evidence"
-        };
-        PathBuf::from(format!("{stem}-{}_{}.zip", p.from_day, p.to_day))
+        PathBuf::from(format!(
+            "{}.zip",
+            crate::evidence::bundle::default_stem(language, p.from_day, p.to_day)
+        ))
     });
     let started = Instant::now();
     eprintln!("vigie evidence export: {} to {} from {}…", p.from_day, p.to_day, src.db.display());

@@ -107,15 +107,16 @@ pub fn render_with(r: &RunResult, shots: &std::collections::HashMap<String, std:
                 .http_status
                 .map(|c| format!("{c} ({})", s.http_version.as_deref().unwrap_or("?")))
                 .unwrap_or_else(|| "no response".into());
-            let target = match (s.redirects, &s.request_url) {
-                (0, _) | (_, None) => s.url.clone().unwrap_or_else(|| "?".into()),
-                (n, Some(first)) => format!("{first} → {n} redirect(s) → {}", s.url.as_deref().unwrap_or("?")),
+            // The requests as sent: `POST …/1 → 302 → GET …/2`.
+            let target = if s.chain.is_empty() {
+                format!("{} {}", s.method, s.url.as_deref().unwrap_or("?"))
+            } else {
+                vigie_hops(&s.chain)
             };
             let _ = writeln!(
                 out,
-                "{mark} {:<width$}  {} {target} → {status} in {} (headers after {}), {}",
+                "{mark} {:<width$}  {target} → {status} in {} (headers after {}), {}",
                 s.name,
-                s.method,
                 format_duration(s.duration),
                 format_duration(s.time_to_headers),
                 size(s.response_bytes)
@@ -169,4 +170,8 @@ pub fn render_with(r: &RunResult, shots: &std::collections::HashMap<String, std:
         let _ = writeln!(out, "stopped at a CAPTCHA in step {step}: reached, not solved");
     }
     out
+}
+
+fn vigie_hops(chain: &[crate::probe::Hop]) -> String {
+    crate::probe::Hop::describe(chain, str::to_string)
 }

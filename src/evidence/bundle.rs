@@ -128,6 +128,23 @@ pub fn manifest_record(r: &Record, hash: &str) -> ManifestRecord {
     }
 }
 
+/// The bundle's default file name without `.zip` (`vigie evidence
+/// export`); reports link to captures in a folder of that name beside them.
+pub fn default_stem(language: crate::alert::settings::Language, from: NaiveDate, to: NaiveDate) -> String {
+    let stem = match language {
+        crate::alert::settings::Language::Fr => "preuves-vigie",
+        crate::alert::settings::Language::En => "vigie-evidence",
+    };
+    format!("{stem}-{from}_{to}")
+}
+
+/// Where a capture is shown inside an unzipped bundle:
+/// `days/2026-09-10.html#r000042` (its day in Europe/Paris, its anchor).
+pub fn capture_path(seq: i64, observed_at: DateTime<Utc>) -> String {
+    let day = observed_at.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    format!("days/{}.html#r{seq:06}", day.format("%Y-%m-%d"))
+}
+
 /// Day of a record in Europe/Paris (evidence is dated for French courts).
 pub fn paris_day(r: &Record) -> Option<NaiveDate> {
     r.observed_at_utc().map(|t| t.with_timezone(&chrono_tz::Europe::Paris).date_naive())

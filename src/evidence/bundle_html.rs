@@ -244,6 +244,13 @@ fn capture_block(m: &Manifest, r: &Record, page: Option<&[u8]>, l: Language) -> 
     };
     dd(w.when, format!("{paris} (UTC{offset}) — {utc} {}", w.utc));
     dd(w.url, format!("<code>{}</code>", esc(&r.url)));
+    if !r.chain.is_empty() {
+        // The requests as sent: after a redirect the page's URL is not the
+        // one first requested, nor with the same method.
+        let sent = if l == Language::Fr { "Requêtes envoyées" } else { "Requests sent" };
+        let status = r.chain.last().and_then(|h| h.status).map(|s| format!(" → {s}")).unwrap_or_default();
+        dd(sent, format!("<code>{}{status}</code>", esc(&crate::probe::Hop::describe(&r.chain, str::to_string))));
+    }
     dd(
         w.response,
         r.http_status

@@ -51,6 +51,11 @@ pub struct Record {
     pub method: String,
     /// The URL of the page (after redirects), redacted.
     pub url: String,
+    /// Every request the step sent when it followed a redirect (method,
+    /// redacted URL, status), in order; absent for a single request and
+    /// from records written before it was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<crate::probe::Hop>,
     /// None when no response came (refused connection, timeout, DNS).
     pub http_status: Option<u16>,
     /// When the page was received (UTC, milliseconds); the run's start when
@@ -216,6 +221,14 @@ pub fn draft_step(
         message: run.message.as_deref().map(|m| redactor.text(m)),
         method: step.method.clone(),
         url: redactor.text(&url),
+        chain: step
+            .chain
+            .iter()
+            .map(|h| crate::probe::Hop {
+                url: redactor.text(&h.url),
+                ..h.clone()
+            })
+            .collect(),
         http_status: capture.map(|c| c.status).or(step.http_status),
         observed_at: utc_text(observed_at),
         observed_at_paris: paris_text(observed_at),

@@ -17,7 +17,7 @@ use regex::Regex;
 use serde_json_path::JsonPath;
 
 use crate::template::Template;
-pub use result::{Outcome, Reason, RunResult, StepResult, StepStatus};
+pub use result::{Hop, Outcome, Reason, RunResult, StepResult, StepStatus};
 
 /// Where probes go, and how politely.
 #[derive(Debug, Clone)]

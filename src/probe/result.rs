@@ -343,6 +343,10 @@ pub struct StepResult {
     pub http_version: Option<String>,
     pub response_bytes: u64,
     pub redirects: u32,
+    /// Every request the step actually sent, redirects included (redacted
+    /// URLs), when there was more than the one request `method url` says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<Hop>,
     pub checks: Vec<CheckResult>,
     pub extracted: Vec<ExtractedValue>,
     pub observations: Vec<(String, f64)>,
@@ -356,6 +360,53 @@ pub struct StepResult {
     /// evidence register stores it.
     #[serde(skip)]
     pub screenshot: Option<Screenshot>,
+}
+
+/// One request a step sent: its method, its URL (redacted) and the status
+/// it got (None when no answer came).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    pub method: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl Hop {
+    /// `POST https://…/1 → 302 → GET https://…/2`: the chain as sent, each
+    /// URL passed through `url` (e.g. shortened); the last hop's status is
+    /// left to the caller, who words the answer.
+    pub fn describe(chain: &[Hop], url: impl Fn(&str) -> String) -> String {
+        let mut out = String::new();
+        for (i, h) in chain.iter().enumerate() {
+            if i > 0 {
+                let status = chain[i - 1].status.map(|s| s.to_string()).unwrap_or_else(|| "?".into());
+                out.push_str(&format!(" → {status} → "));
+            }
+            out.push_str(&h.method);
+            out.push(' ');
+            out.push_str(&url(&h.url));
+        }
+        out
+    }
+}
+
+impl StepResult {
+    /// The requests the step sent: its chain, or the single request its
+    /// method and URL describe.
+    pub fn hops(&self) -> Vec<Hop> {
+        if !self.chain.is_empty() {
+            return self.chain.clone();
+        }
+        match self.url.as_ref().or(self.request_url.as_ref()) {
+            Some(u) if !self.method.is_empty() => vec![Hop {
+                method: self.method.clone(),
+                url: u.clone(),
+                status: self.http_status,
+            }],
+            _ => vec![],
+        }
+    }
 }
 
 /// A request of the page that failed: a network error or a status ≥ 400.
@@ -415,6 +466,7 @@ impl StepResult {
             http_version: None,
             response_bytes: 0,
             redirects: 0,
+            chain: vec![],
             checks: vec![],
             extracted: vec![],
             observations: vec![],

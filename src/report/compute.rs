@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{Datelike, Timelike};
 use chrono_tz::Tz;
 
 use super::model::{Availability, Cell, Day, FailureRow, LatencyRow, ProbeReport, ProcedureReport, Ratio, Refusals};
@@ -45,24 +45,6 @@ pub fn availability(rows: &[&RunRollup], office: &OfficeHours, tz: Tz) -> Availa
         }
     }
     a
-}
-
-/// Seconds of the period covered by hours in which the probe ran: the time
-/// vigie actually watched (a stopped daemon watches nothing).
-pub fn observed_seconds(rows: &[&RunRollup], p: &Period) -> f64 {
-    let hours: BTreeSet<DateTime<Utc>> = rows.iter().map(|r| r.hour).collect();
-    hours
-        .iter()
-        .map(|h| {
-            let start = (*h).max(p.start);
-            let end = (*h + chrono::Duration::hours(1)).min(p.end);
-            (end - start).num_milliseconds().max(0) as f64 / 1000.0
-        })
-        .sum()
-}
-
-pub fn hours_observed(rows: &[&RunRollup]) -> u64 {
-    rows.iter().map(|r| r.hour).collect::<BTreeSet<_>>().len() as u64
 }
 
 pub fn daily(rows: &[&RunRollup], slots: &[&ObservationRollup], p: &Period) -> Vec<Day> {

@@ -64,11 +64,17 @@ impl Out {
             ("down", a.down),
             ("captcha", a.captcha),
             ("maintenance_runs", a.maintenance_runs),
-            ("hours_observed", p.hours_observed),
-            ("hours_in_period", p.hours_in_period),
         ] {
             self.row("availability", n, pr, "", "", "", m, v);
         }
+        for (m, v) in [
+            ("observed_s", p.observed_s),
+            ("period_s", p.period_s),
+            ("not_observed_s", p.not_observed_s),
+        ] {
+            self.row("availability", n, pr, "", "", "", m, v);
+        }
+        self.row("availability", n, pr, "", "", "", "not_observed_stretches", p.not_observed_count);
         self.ratio("availability", n, pr, "", "", &a.all);
         self.ratio("availability", n, pr, "", "_excluding_maintenance", &a.excluding_maintenance);
         self.ratio("availability", n, pr, "", "_office_hours", &a.office_hours);

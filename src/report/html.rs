@@ -179,7 +179,7 @@ fn availability(s: &mut String, r: &Report, w: &Words, l: Language) {
         let a = &p.availability;
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}/{} h</td></tr>",
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             probe_name(p),
             fmt::int(a.all.runs, l),
             pct(&a.all, l),
@@ -188,11 +188,11 @@ fn availability(s: &mut String, r: &Report, w: &Words, l: Language) {
             fmt::int(a.degraded, l),
             fmt::int(a.no_capacity, l),
             fmt::int(a.all.failed, l),
-            p.hours_observed,
-            p.hours_in_period
+            coverage(p, l),
         );
     }
     s.push_str("</table>\n");
+    not_observed(s, r, w, l);
     refusals(s, r, l);
     let columns: Vec<String> = r
         .probes
@@ -234,6 +234,66 @@ fn availability(s: &mut String, r: &Report, w: &Words, l: Language) {
     }
 }
 
+/// Links to the incident's captures in the bundle beside the report.
+fn capture_links(i: &super::model::IncidentRow, w: &Words) -> String {
+    if i.captures.is_empty() {
+        return "—".into();
+    }
+    i.captures
+        .iter()
+        .map(|c| format!("<a href=\"{}\">{} {}</a>", esc(&c.href), w.capture_n, c.seq))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `11 min / 24 h 00 min (0,76 %)`: observed time, to the minute.
+fn coverage(p: &ProbeReport, l: Language) -> String {
+    format!(
+        "{} / {} ({})",
+        fmt::duration(p.observed_s, l),
+        fmt::duration(p.period_s, l),
+        fmt::percent(p.coverage, l)
+    )
+}
+
+/// Each probe's longest not-observed stretches, with their dates.
+fn not_observed(s: &mut String, r: &Report, w: &Words, l: Language) {
+    let tz: chrono_tz::Tz = r.period.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let mut items = String::new();
+    for p in r.probes.iter().filter(|p| p.not_observed_count > 0) {
+        let stretches: Vec<String> = p
+            .not_observed
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} ({} {} {} {})",
+                    fmt::duration(g.duration_s, l),
+                    w.from_to.0,
+                    fmt::datetime(g.from, tz, l),
+                    w.from_to.1,
+                    fmt::datetime(g.to, tz, l)
+                )
+            })
+            .collect();
+        let more = p.not_observed_count.saturating_sub(p.not_observed.len() as u64);
+        let more = if more > 0 {
+            format!(" ; {more} {}", w.not_observed_more)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            items,
+            "<li>{} — {} : {}{more}</li>",
+            probe_name(p),
+            fmt::duration(p.not_observed_s, l),
+            stretches.join(" ; ")
+        );
+    }
+    if !items.is_empty() {
+        let _ = writeln!(s, "<h3>{}</h3>\n<ul>\n{items}</ul>", w.not_observed);
+    }
+}
+
 fn incidents(s: &mut String, r: &Report, w: &Words, l: Language) {
     let _ = writeln!(s, "<h2 id=\"incidents\">{}</h2>\n<p>{}</p>", w.incidents, w.incidents_intro);
     let _ = writeln!(
@@ -263,8 +323,8 @@ fn incidents(s: &mut String, r: &Report, w: &Words, l: Language) {
     }
     let _ = writeln!(
         s,
-        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>HTTP</th></tr>",
-        w.probe, w.start, w.end, w.duration, w.step, w.reason
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>HTTP</th><th>{}</th></tr>",
+        w.probe, w.start, w.end, w.duration, w.step, w.reason, w.captures_col
     );
     for i in &r.incidents {
         let end = match i.ended_at {
@@ -281,16 +341,26 @@ fn incidents(s: &mut String, r: &Report, w: &Words, l: Language) {
         }
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{end}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{end}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&i.title),
             dt(i.started_at, r, l),
             fmt::duration(i.duration_s, l),
             esc(i.failed_step.as_deref().unwrap_or("—")),
             esc(&reason),
-            i.last_http_status.map(|x| x.to_string()).unwrap_or_else(|| "—".into())
+            i.last_http_status.map(|x| x.to_string()).unwrap_or_else(|| "—".into()),
+            capture_links(i, w)
         );
     }
     s.push_str("</table>\n");
+    if r.incidents.iter().any(|i| !i.captures.is_empty()) {
+        let _ = writeln!(
+            s,
+            "<p class=\"muted\">{} <code>{}</code>{}</p>",
+            w.captures_note.0,
+            esc(&r.evidence_folder),
+            w.captures_note.1
+        );
+    }
 }
 
 fn slots(s: &mut String, r: &Report, w: &Words, l: Language) {
@@ -448,6 +518,34 @@ fn list(s: &mut String, title: &str, items: &[String]) {
     s.push_str("</ul>\n");
 }
 
+/// Which version of the probe this is and when it ran; or that it is the
+/// configuration at report time.
+fn version_line(s: &mut String, p: &super::model::ProbeMethod, r: &Report, w: &Words) {
+    let l = if r.language == "en" { Language::En } else { Language::Fr };
+    let tz: chrono_tz::Tz = r.period.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    match &p.version {
+        Some(v) => {
+            let _ = writeln!(
+                s,
+                "<p class=\"meta\"><strong>{} <code>{}</code></strong> — {} {} {} {} ({} {}) — {} {}</p>",
+                w.version_word,
+                esc(&v.hash),
+                w.ran_from,
+                fmt::datetime(v.first_run, tz, l),
+                w.from_to.1,
+                fmt::datetime(v.last_run, tz, l),
+                fmt::int(v.runs, l),
+                w.runs,
+                w.first_seen,
+                fmt::datetime(v.first_seen, tz, l),
+            );
+        }
+        None => {
+            let _ = writeln!(s, "<p class=\"meta\"><em>{}</em></p>", w.config_now);
+        }
+    }
+}
+
 fn methodology(s: &mut String, r: &Report, w: &Words) {
     let m = &r.methodology;
     let _ = writeln!(s, "<h2 id=\"methodologie\">{}</h2>\n<table>", w.methodology);
@@ -471,6 +569,7 @@ fn methodology(s: &mut String, r: &Report, w: &Words) {
     }
     for p in &m.probes {
         let _ = writeln!(s, "<h3>{} <span class=\"muted\">({})</span></h3>", esc(&p.title), esc(&p.probe));
+        version_line(s, p, r, w);
         if let Some(d) = &p.description {
             let _ = writeln!(s, "<p>{}</p>", esc(d));
         }

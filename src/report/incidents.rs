@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::model::{IncidentRow, IncidentStats};
+use super::observed::Observed;
 use super::period::Period;
 use super::settings::OfficeHours;
 use crate::store::Incident;
@@ -43,12 +44,44 @@ pub fn row(i: &Incident, p: &Period) -> IncidentRow {
         last_http_status: i.last_http_status,
         failing_runs: i.failing_runs,
         began_in_maintenance_at: i.began_in_maintenance_at,
+        captures: Vec::new(),
     }
 }
 
+/// Captures linked per incident (the first ones of the incident).
+pub const CAPTURES_LINKED: u32 = 3;
+
+/// The incident's captures inside the period, linked into the bundle
+/// folder `folder` beside the report.
+pub fn captures(
+    conn: &rusqlite::Connection,
+    i: &IncidentRow,
+    p: &Period,
+    folder: &str,
+) -> crate::store::Result<Vec<super::model::CaptureLink>> {
+    let from = i.started_at.max(p.start);
+    // The capture of the run that ended it is not the incident's; a capture
+    // taken in the same millisecond as the start is.
+    let to = i.ended_at.unwrap_or(p.end).min(p.end);
+    if to <= from {
+        return Ok(Vec::new());
+    }
+    let rows = crate::store::evidence::of_probe_between(conn, &i.probe, from, to, CAPTURES_LINKED)?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, at)| super::model::CaptureLink {
+            seq,
+            at,
+            href: format!("{folder}/{}", crate::evidence::bundle::capture_path(seq, at)),
+        })
+        .collect())
+}
+
 /// Figures for one probe's incidents (those overlapping the period).
-/// `observed_s` is the time vigie watched the probe in the period.
-pub fn stats(incidents: &[&Incident], p: &Period, office: &OfficeHours, observed_s: f64) -> IncidentStats {
+/// `observed` is what vigie watched of the probe in the period: MTBF is the
+/// observed time outside incidents per incident started.
+pub fn stats(incidents: &[&Incident], p: &Period, office: &OfficeHours, observed: &Observed) -> IncidentStats {
+    let mut observed_outage_ms = 0i64;
     let mut s = IncidentStats {
         count: incidents.len() as u64,
         ..IncidentStats::default()
@@ -58,6 +91,7 @@ pub fn stats(incidents: &[&Incident], p: &Period, office: &OfficeHours, observed
         let end = i.ended_at.unwrap_or(p.end);
         let (a, b) = (i.started_at.max(p.start), end.min(p.end));
         if b > a {
+            observed_outage_ms += observed.overlap_ms(a.timestamp_millis(), b.timestamp_millis());
             s.total_s += secs(b - a);
             s.office_hours_lost_s += office_seconds(a, b, office, p);
         }
@@ -72,6 +106,7 @@ pub fn stats(incidents: &[&Incident], p: &Period, office: &OfficeHours, observed
         }
     }
     s.mttr_s = (!closed.is_empty()).then(|| closed.iter().sum::<f64>() / closed.len() as f64);
-    s.mtbf_s = (s.started_in_period > 0).then(|| (observed_s - s.total_s).max(0.0) / s.started_in_period as f64);
+    let up_s = observed.seconds - observed_outage_ms as f64 / 1000.0;
+    s.mtbf_s = (s.started_in_period > 0).then(|| up_s.max(0.0) / s.started_in_period as f64);
     s
 }

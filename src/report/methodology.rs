@@ -91,13 +91,57 @@ fn broken(b: &BrokenWhen, l: Language) -> String {
 }
 
 /// A template as a reader should see it: the target's address and
-/// variables filled in, what a run extracts left as `{{ name }}`.
-fn shown(t: &crate::template::Template, p: &Probe) -> String {
+/// variables filled in (the values used), what a run computes described in
+/// words (a value read on an earlier page, a secret, a random value).
+fn shown(t: &crate::template::Template, p: &Probe, l: Language) -> String {
     let mut s = t.to_string().replace("{{ base_url }}", &p.target.base_url);
     for (k, v) in &p.target.vars {
         s = s.replace(&format!("{{{{ {k} }}}}"), v);
     }
-    s
+    in_words(&s, p, l)
+}
+
+/// Every `{{ … }}` left in `s`, as words.
+fn in_words(s: &str, p: &Probe, l: Language) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("{{") {
+        let Some(j) = rest[i..].find("}}") else { break };
+        out.push_str(&rest[..i]);
+        out.push_str(&variable_words(rest[i + 2..i + j].trim(), p, l));
+        rest = &rest[i + j + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn variable_words(name: &str, p: &Probe, l: Language) -> String {
+    let f = fr(l);
+    if let Some(env) = name.strip_prefix("env.") {
+        return if f {
+            format!("‹valeur secrète {env}›")
+        } else {
+            format!("‹secret value {env}›")
+        };
+    }
+    if let Some(helper) = name.strip_suffix("()") {
+        let what = match (helper, f) {
+            ("uuid", true) => "identifiant aléatoire",
+            ("uuid", false) => "random identifier",
+            ("random_email", true) => "adresse e-mail aléatoire",
+            ("random_email", false) => "random e-mail address",
+            (_, true) => "valeur générée à chaque passage",
+            (_, false) => "value generated at each run",
+        };
+        return format!("‹{what}›");
+    }
+    let step = p.steps.iter().find(|s| s.extract.iter().any(|e| e.name == name));
+    match (step, f) {
+        (Some(s), true) => format!("‹{name} : valeur relevée sur la page de l'étape « {} »›", s.name),
+        (Some(s), false) => format!("‹{name}: value read on the page of step “{}”›", s.name),
+        (None, true) => format!("‹{name} : valeur calculée pendant le passage›"),
+        (None, false) => format!("‹{name}: value computed during the run›"),
+    }
 }
 
 fn size(bytes: u64, l: Language) -> String {
@@ -110,9 +154,9 @@ fn size(bytes: u64, l: Language) -> String {
 }
 
 fn request_line(p: &Probe, r: &RequestPlan, i: usize, l: Language) -> String {
-    let mut req = format!("{}. {} {}", i + 1, r.method, shown(&r.url, p));
+    let mut req = format!("{}. {} {}", i + 1, r.method, shown(&r.url, p, l));
     if !r.query.is_empty() {
-        let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={}", shown(v, p))).collect();
+        let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={}", shown(v, p, l))).collect();
         let _ = write!(req, "?{}", q.join("&"));
     }
     match &r.body {
@@ -172,7 +216,7 @@ fn browser_line(p: &Probe, b: &BrowserStep, i: usize, l: Language) -> String {
             "{}. {} {}",
             i + 1,
             if f { "navigateur : ouvrir" } else { "browser: open" },
-            shown(u, p)
+            shown(u, p, l)
         ),
         BrowserAction::Click(c) => format!(
             "{}. {} {}",
@@ -371,7 +415,42 @@ fn probe_method(p: &Probe, l: Language, now: DateTime<Utc>) -> ProbeMethod {
         schedule: schedule_text(p, l, now),
         timeout,
         steps,
+        version: None,
     }
+}
+
+/// The description kept with each version of a compiled probe (JSON of its
+/// methodology in French and English) and its hash (SHA-256 of that JSON,
+/// hex). Irregular schedules are described over a fixed reference week, so
+/// the same probe always gives the same text.
+pub fn version_of(p: &Probe) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let reference = DateTime::<Utc>::from_timestamp(1_767_571_200, 0).unwrap_or_default();
+    let both = serde_json::json!({
+        "fr": probe_method(p, Language::Fr, reference),
+        "en": probe_method(p, Language::En, reference),
+    });
+    let text = both.to_string();
+    (hex::encode(Sha256::digest(text.as_bytes())), text)
+}
+
+/// A version that ran, described as it was, with its dates.
+fn ran(v: &crate::store::versions::VersionUse, l: Language) -> Option<ProbeMethod> {
+    let mut m = stored_method(&v.description, l)?;
+    m.version = Some(super::model::VersionOut {
+        hash: v.hash.chars().take(12).collect(),
+        first_seen: v.first_seen,
+        first_run: v.first_run,
+        last_run: v.last_run,
+        runs: v.runs,
+    });
+    Some(m)
+}
+
+/// A stored version's description in `l` (None if it does not parse).
+pub fn stored_method(description: &str, l: Language) -> Option<ProbeMethod> {
+    let mut v: serde_json::Value = serde_json::from_str(description).ok()?;
+    serde_json::from_value(v.get_mut(l.as_str())?.take()).ok()
 }
 
 fn rules(l: Language, contact: Option<&str>) -> Vec<String> {
@@ -403,18 +482,20 @@ fn computation(l: Language, live_from: DateTime<Utc>, s: &ReportSettings, tz: ch
         vec![
             "Disponibilité : part des vérifications (exécutions d'une sonde) qui ne se sont terminées ni « inaccessible » (pas de réponse, erreur 5xx) ni « en échec » (la démarche n'a pas abouti). Une réponse lente ou « aucun créneau » compte comme disponible : le système a répondu ; l'absence de créneau est mesurée à part. Trois chiffres : toutes vérifications comprises, hors fenêtres de maintenance annoncées, et pendant les heures ouvrées (maintenance comprise : c'est ce qu'a rencontré une personne pendant ces heures).".into(),
             "Incidents : de la première vérification en échec à la première vérification réussie qui suit (seuils de la politique d'alerte). Durée cumulée et temps perdu en heures ouvrées : part de chaque incident comprise dans la période (et dans les heures ouvrées). MTTR : durée moyenne des incidents terminés. MTBF : temps observé hors incident divisé par le nombre d'incidents commencés dans la période.".into(),
+            "Temps observé : chaque vérification observe la sonde depuis l'heure où elle était prévue jusqu'à l'heure prévue de la suivante selon le calendrier de la sonde (par exemple 3 minutes pour une sonde lancée toutes les 3 minutes), sans dépasser la vérification suivante réellement faite ni l'heure du rapport. Le temps avant la première vérification, après l'intervalle de la dernière, et tout écart plus long que l'intervalle prévu (vigie arrêté, vérification sautée) est « non observé » et indiqué comme tel ; une vérification que vigie n'a pas pu mener (défaillance de vigie, protection anti-robots) n'observe rien. Ces durées sont calculées à la milliseconde et affichées à la minute.".into(),
             format!("Créneaux : part des vérifications ayant atteint la page des créneaux qui en proposaient au moins un (observation « {} »). Plus longue période sans créneau : de la première à la dernière vérification n'en trouvant aucun avant qu'un créneau réapparaisse ; toutes les vérifications de cette période n'en ont trouvé aucun. Délai jusqu'à la première date libre (observation « {} ») : moyenne horaire, à une demi-heure près.", s.slot_observation, s.first_free_observation),
             "Temps de réponse : percentiles calculés à partir d'histogrammes horaires (classes larges de 19 %, soit ±9 % sur chaque valeur) ; « exécution complète » : vérifications allées jusqu'au bout (disponible, lent ou aucun créneau) ; étapes : celles qui ont reçu une réponse (un délai dépassé est un échec, pas un temps de réponse).".into(),
-            format!("Données : agrégats horaires de l'historique (conservés 5 ans par défaut), et vérifications brutes pour les heures récentes non encore agrégées (depuis le {live}). Les heures où vigie ne tournait pas ne sont comptées nulle part : la couverture de chaque sonde est indiquée."),
+            format!("Données : agrégats horaires de l'historique (conservés 5 ans par défaut), et vérifications brutes pour les heures récentes non encore agrégées (depuis le {live}). Le temps où vigie ne tournait pas n'est compté nulle part : le temps observé de chaque sonde est indiqué."),
             "Répartition des échecs : par jour de la semaine et heure (heure de Paris), hors maintenance.".into(),
         ]
     } else {
         vec![
             "Availability: the share of checks (probe runs) that ended neither \"down\" (no response, HTTP 5xx) nor \"broken\" (the procedure failed). A slow answer or \"no slot\" counts as available: the system answered; the lack of slots is measured apart. Three figures: all checks, outside announced maintenance windows, and in office hours (maintenance included: what a person met during those hours).".into(),
             "Incidents: from the first failing check to the first passing one after it (alerting policy thresholds). Total and office hours lost: the part of each incident inside the period (and inside office hours). MTTR: mean duration of the incidents that ended. MTBF: observed time without outage divided by the incidents that started in the period.".into(),
+            "Observed time: each check observes the probe from its scheduled time to the next scheduled time of the probe's schedule (e.g. 3 minutes for a probe run every 3 minutes), never past the next check actually made nor the report's time. Time before the first check, after the last one's interval, and any gap longer than the scheduled interval (vigie stopped, a check skipped) is \"not observed\" and shown as such; a check vigie could not make (its own failure, bot protection) observes nothing. Computed to the millisecond, shown to the minute.".into(),
             format!("Slots: the share of checks that reached the slot page and were offered at least one (observation \"{}\"). Longest stretch without slot: from the first to the last check finding none before a slot was offered again; every check in it found none. Delay to the first free date (observation \"{}\"): hourly means, to within half an hour.", s.slot_observation, s.first_free_observation),
             "Response times: percentiles from hourly histograms (buckets 19 % wide, so ±9 % on each value); \"whole run\": checks that went to their end (up, slow or no slot); steps: those that received a response (a timeout is a failure, not a response time).".into(),
-            format!("Data: hourly rollups of the history (kept 5 years by default), and raw checks for recent hours not rolled up yet (since {live}). Hours when vigie was not running count nowhere: each probe's coverage is given."),
+            format!("Data: hourly rollups of the history (kept 5 years by default), and raw checks for recent hours not rolled up yet (since {live}). Time when vigie was not running counts nowhere: each probe's observed time is given."),
             "Failure pattern: by weekday and hour (Paris time), outside maintenance.".into(),
         ]
     }
@@ -452,6 +533,8 @@ pub struct Input<'a> {
     pub locations: Vec<String>,
     pub live_from: DateTime<Utc>,
     pub now: DateTime<Utc>,
+    /// The versions each probe ran under in the period (from the runs).
+    pub versions: &'a std::collections::BTreeMap<String, Vec<crate::store::versions::VersionUse>>,
 }
 
 pub fn build(i: Input) -> Methodology {
@@ -499,12 +582,22 @@ pub fn build(i: Input) -> Methodology {
                 m.note.as_ref().map(|n| format!(" — {n}")).unwrap_or_default()
             ));
         }
-        for p in c.probes.iter().filter(|p| i.probes.contains(&p.name)) {
-            probes.push(probe_method(p, l, i.now));
+    }
+    let mut described_from_config = false;
+    for name in i.probes {
+        match i.versions.get(name).filter(|v| !v.is_empty()) {
+            Some(used) => probes.extend(used.iter().filter_map(|v| ran(v, l))),
+            None => {
+                if let Some(p) = c.and_then(|c| c.probes.iter().find(|p| &p.name == name)) {
+                    probes.push(probe_method(p, l, i.now));
+                    described_from_config = true;
+                }
+            }
         }
     }
     Methodology {
         from_configuration: c.is_some(),
+        described_from_configuration: described_from_config,
         vigie_version: env!("CARGO_PKG_VERSION").into(),
         locations: i.locations,
         user_agent: c.map(|c| c.user_agent()),

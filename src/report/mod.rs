@@ -13,7 +13,8 @@ pub mod data;
 pub mod fmt;
 pub mod html;
 pub(crate) mod incidents;
-mod methodology;
+pub mod methodology;
+mod observed;
 pub mod model;
 pub mod period;
 pub mod settings;
@@ -163,6 +164,7 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
     let data = data::load(conn, p)?;
     let all_incidents = store_incidents::incidents_between(conn, None, p.start, p.end)?;
     let known = known_probes(conn, req, &data, &all_incidents);
+    let oldest_raw = crate::store::observed::oldest_raw(conn)?;
     let selected: Vec<(&String, &Known)> = known.iter().filter(|(n, k)| req.filter.accepts(n, &k.procedure, &k.site)).collect();
     let names: Vec<String> = selected.iter().map(|(n, _)| (*n).clone()).collect();
     let h = &data.hourly;
@@ -184,7 +186,8 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
         let failures: Vec<_> = h.failures.iter().filter(|r| &r.probe == *name).collect();
         let incs: Vec<_> = all_incidents.iter().filter(|i| &i.probe == *name).collect();
         let availability = compute::availability(&runs, office, tz);
-        let observed = compute::observed_seconds(&runs, p);
+        let observed = observed::compute(conn, name, p, &runs, oldest_raw, req.now)?;
+        let (not_observed, not_observed_count) = observed.listed_gaps();
         let slots = if k.observes_slots || !slot_rows.is_empty() {
             Some(slots::stats(
                 conn,
@@ -203,9 +206,13 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
             title: k.title.clone(),
             procedure: k.procedure.clone(),
             site: k.site.clone(),
-            hours_observed: compute::hours_observed(&runs),
-            hours_in_period: p.hours().count() as u64,
-            incidents: incidents::stats(&incs, p, office, observed),
+            observed_s: observed.seconds,
+            period_s: observed.period_s,
+            coverage: (observed.period_s > 0.0).then(|| observed.seconds / observed.period_s),
+            not_observed_s: (observed.period_s - observed.seconds).max(0.0),
+            not_observed,
+            not_observed_count,
+            incidents: incidents::stats(&incs, p, office, &observed),
             slots,
             latency: compute::latency(&latency, &k.steps),
             failures: compute::failures(&failures),
@@ -215,15 +222,21 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
         });
     }
     let selected_runs: Vec<_> = h.runs.iter().filter(|r| names.contains(&r.probe)).collect();
-    let incidents: Vec<_> = all_incidents
-        .iter()
-        .filter(|i| names.contains(&i.probe))
-        .map(|i| incidents::row(i, p))
-        .collect();
+    let evidence_folder = crate::evidence::bundle::default_stem(req.language, p.from_day, p.to_day);
+    let mut incidents = Vec::new();
+    for i in all_incidents.iter().filter(|i| names.contains(&i.probe)) {
+        let mut row = incidents::row(i, p);
+        row.captures = incidents::captures(conn, &row, p, &evidence_folder)?;
+        incidents.push(row);
+    }
     progress("evidence");
     let only = (!req.filter.is_empty()).then_some(names.as_slice());
     let (captures, days) = crate::store::evidence::count_between(conn, p.start, p.end, only)?;
     let head = crate::store::evidence::head(conn)?.map(|(s, h)| format!("{s}:{h}"));
+    let mut versions = BTreeMap::new();
+    for name in &names {
+        versions.insert(name.clone(), crate::store::versions::used_between(conn, name, p.start, p.end)?);
+    }
     let methodology = methodology::build(methodology::Input {
         config: req.config,
         settings: &req.settings,
@@ -233,9 +246,11 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
         locations: locations(conn, req.config),
         live_from: data.live_from,
         now: req.now,
+        versions: &versions,
     });
     Ok(Report {
         format: "vigie-report/1".into(),
+        evidence_folder,
         generated_at: req.now,
         vigie_version: env!("CARGO_PKG_VERSION").into(),
         language: req.language.as_str().into(),

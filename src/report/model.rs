@@ -134,9 +134,17 @@ pub struct ProbeReport {
     pub title: String,
     pub procedure: String,
     pub site: String,
-    /// Hours with at least one run, and hours in the period.
-    pub hours_observed: u64,
-    pub hours_in_period: u64,
+    /// Time the probe's runs observed in the period (docs/reports.md,
+    /// « Observed time »), the period's length up to now, and their ratio.
+    pub observed_s: f64,
+    pub period_s: f64,
+    pub coverage: Option<f64>,
+    /// The rest of the period: no run observed it.
+    pub not_observed_s: f64,
+    /// The longest not-observed stretches (at most 10), in time order, and
+    /// how many there are in all.
+    pub not_observed: Vec<Gap>,
+    pub not_observed_count: u64,
     pub availability: Availability,
     pub incidents: IncidentStats,
     pub slots: Option<SlotStats>,
@@ -145,6 +153,14 @@ pub struct ProbeReport {
     /// Runs refused by bot protection (reason `blocked`): a finding of its own.
     pub refusals: Refusals,
     pub daily: Vec<Day>,
+}
+
+/// A stretch of the period no run observed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gap {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub duration_s: f64,
 }
 
 /// How often, and on how many days, bot protection refused vigie.
@@ -183,6 +199,20 @@ pub struct IncidentRow {
     pub failing_runs: u32,
     /// When the failure began inside a maintenance window.
     pub began_in_maintenance_at: Option<DateTime<Utc>>,
+    /// The captures of the incident kept in the evidence register (the
+    /// first ones), as found in a bundle exported for the same period.
+    #[serde(default)]
+    pub captures: Vec<CaptureLink>,
+}
+
+/// A capture in the evidence bundle of the same period: its number and
+/// its path relative to the report, the bundle being unzipped beside the
+/// report in a folder named like the zip (docs/reports.md).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CaptureLink {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub href: String,
 }
 
 /// Failed runs / runs for one weekday (Monday first) and hour, local time,
@@ -201,13 +231,13 @@ pub struct EvidenceSummary {
     pub register_head: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StepText {
     pub name: String,
     pub lines: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ProbeMethod {
     pub probe: String,
     pub title: String,
@@ -217,11 +247,30 @@ pub struct ProbeMethod {
     pub schedule: String,
     pub timeout: String,
     pub steps: Vec<StepText>,
+    /// The version that ran (first 12 hex digits of its hash) and its
+    /// first and last run in the period; None when described from the
+    /// configuration at report time (no recorded version in the period).
+    #[serde(default)]
+    pub version: Option<VersionOut>,
+}
+
+/// Which version of a probe a description is, and when it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct VersionOut {
+    pub hash: String,
+    pub first_seen: DateTime<Utc>,
+    pub first_run: DateTime<Utc>,
+    pub last_run: DateTime<Utc>,
+    pub runs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Methodology {
     pub from_configuration: bool,
+    /// True when a probe is described from the configuration at report
+    /// time, because no run of the period recorded its version (runs
+    /// recorded before versions were kept).
+    pub described_from_configuration: bool,
     pub vigie_version: String,
     pub locations: Vec<String>,
     pub user_agent: Option<String>,
@@ -248,6 +297,9 @@ pub struct PeriodOut {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub format: String,
+    /// The folder, beside the report, where the evidence bundle of the
+    /// same period is expected unzipped (capture links point into it).
+    pub evidence_folder: String,
     pub generated_at: DateTime<Utc>,
     pub vigie_version: String,
     pub language: String,

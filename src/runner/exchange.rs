@@ -27,8 +27,19 @@ pub struct Exchange {
     /// Active time of all hops (without politeness waits).
     pub active: Duration,
     pub redirects: u32,
+    /// Every request sent, in order (not redacted yet), when there was
+    /// more than one; empty for a single request.
+    pub hops: Vec<RawHop>,
     pub tls_not_after: Option<DateTime<Utc>>,
     pub received_at: DateTime<Utc>,
+}
+
+/// One request as sent, before redaction.
+#[derive(Debug, Clone)]
+pub struct RawHop {
+    pub method: Method,
+    pub url: url::Url,
+    pub status: Option<u16>,
 }
 
 pub struct ExchangeError {
@@ -36,6 +47,9 @@ pub struct ExchangeError {
     pub message: String,
     pub url: Option<String>,
     pub duration: Duration,
+    /// The requests sent before the failure (after a redirect), the failing
+    /// one last; empty when the first request failed.
+    pub hops: Vec<RawHop>,
 }
 
 /// A request body rendered once per step, rebuildable for each hop (a
@@ -64,6 +78,7 @@ fn fail(reason: Reason, message: impl Into<String>, url: Option<&url::Url>, dura
         message: message.into(),
         url: url.map(|u| u.to_string()),
         duration,
+        hops: Vec::new(),
     }
 }
 
@@ -154,7 +169,33 @@ fn attach(mut req: reqwest::RequestBuilder, body: &Rendered) -> Result<reqwest::
     Ok(req)
 }
 
+/// Send the step's request and follow its redirects. The chain of requests
+/// sent is kept (in the result or the error) when there was more than one.
 pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, budget: Duration) -> Result<Exchange, ExchangeError> {
+    let mut hops = Vec::new();
+    let result = send(runner, plan, visit, budget, &mut hops).await;
+    if hops.len() < 2 {
+        hops.clear();
+    }
+    match result {
+        Ok(mut ex) => {
+            ex.hops = hops;
+            Ok(ex)
+        }
+        Err(mut e) => {
+            e.hops = hops;
+            Err(e)
+        }
+    }
+}
+
+async fn send(
+    runner: &Runner,
+    plan: &RequestPlan,
+    visit: &mut Visit,
+    budget: Duration,
+    hops: &mut Vec<RawHop>,
+) -> Result<Exchange, ExchangeError> {
     let missing = |e: MissingVariable| fail(Reason::Request, e.to_string(), None, Duration::ZERO);
     let url_text = render(&plan.url, visit).map_err(missing)?;
     let mut url =
@@ -202,6 +243,11 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
             req = req.headers(headers.clone());
         }
         let req = attach(req, &body).map_err(|m| fail(Reason::Request, m, Some(&url), active))?;
+        hops.push(RawHop {
+            method: method.clone(),
+            url: url.clone(),
+            status: None,
+        });
         let sent = tokio::time::timeout(left, req.send()).await;
         let mut resp = match sent {
             Err(_) => {
@@ -223,6 +269,9 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
         };
         let time_to_headers = t0.elapsed();
         let status = resp.status();
+        if let Some(h) = hops.last_mut() {
+            h.status = Some(status.as_u16());
+        }
         let version = format!("{:?}", resp.version());
         let resp_headers: Vec<(String, String)> = resp
             .headers()
@@ -341,6 +390,7 @@ pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, bud
             time_to_headers,
             active,
             redirects,
+            hops: Vec::new(),
             tls_not_after,
             received_at: Utc::now(),
         });

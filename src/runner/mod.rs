@@ -205,8 +205,10 @@ impl Runner {
                 message,
                 url,
                 duration,
+                hops,
             }) => {
                 sr.duration = duration;
+                sr.chain = chain(&hops, &visit.who.redactor);
                 sr.url = url.map(|u| visit.who.redactor.text(&u));
                 sr.reason = Some(reason);
                 let msg = visit.who.redactor.text(&message);
@@ -222,6 +224,7 @@ impl Runner {
         sr.http_version = Some(ex.version.clone());
         sr.response_bytes = ex.body.len() as u64;
         sr.redirects = ex.redirects;
+        sr.chain = chain(&ex.hops, &visit.who.redactor);
         sr.tls_not_after = ex.tls_not_after;
 
         let cookies = cookies_for(&visit.jar, &ex.url);
@@ -275,6 +278,17 @@ impl Runner {
 }
 
 /// A redactor that knows the configuration's secrets (this probe's and every other's).
+/// The requests a step sent, their URLs through the run's redactor.
+fn chain(hops: &[exchange::RawHop], redactor: &Redactor) -> Vec<crate::probe::Hop> {
+    hops.iter()
+        .map(|h| crate::probe::Hop {
+            method: h.method.to_string(),
+            url: redactor.text(h.url.as_str()),
+            status: h.status,
+        })
+        .collect()
+}
+
 fn env_redactor(probe: &Probe) -> Redactor {
     let mut r = Redactor::new();
     for (_, v) in &probe.env {

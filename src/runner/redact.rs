@@ -150,6 +150,9 @@ impl Redactor {
         self.opt(&mut s.message);
         self.opt(&mut s.request_url);
         self.opt(&mut s.url);
+        for h in &mut s.chain {
+            h.url = self.text(&h.url);
+        }
         for c in &mut s.checks {
             c.description = self.text(&c.description);
         }

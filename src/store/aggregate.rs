@@ -26,6 +26,7 @@ pub struct Hourly {
 
 #[derive(Default)]
 struct RunAcc {
+    observed_ms: i64,
     procedure: String,
     site: String,
     by_outcome: [u32; 6],
@@ -95,6 +96,20 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             latency.entry(key).or_default().add(r.get(3)?);
         }
     }
+    // Observed time: each run's span, filed under the hour it started in.
+    let probes = match probe {
+        Some(p) => vec![p.to_string()],
+        None => super::observed::probes_between(conn, from_ms(from), from_ms(to))?,
+    };
+    for name in probes {
+        for s in super::observed::spans(conn, &name, from_ms(from), from_ms(to), DateTime::<Utc>::MAX_UTC)? {
+            if s.started_at >= from {
+                if let Some(acc) = runs.get_mut(&(name.clone(), hour_of(s.started_at), s.maintenance)) {
+                    acc.observed_ms += s.to - s.from;
+                }
+            }
+        }
+    }
     let mut observations: BTreeMap<(String, i64, String), ObsAcc> = BTreeMap::new();
     {
         let mut stmt = conn.prepare_cached(
@@ -140,6 +155,7 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             duration_max_s: d.last().copied().unwrap_or(0.0),
             duration_p50_s: percentile(d, 50.0),
             duration_p95_s: percentile(d, 95.0),
+            observed_s: Some(a.observed_ms as f64 / 1000.0),
         });
     }
     out.failures = failures

@@ -153,3 +153,22 @@ pub fn count_between(
     }
     Ok((n, days.into_iter().collect()))
 }
+
+/// The records of `probe` received in `[from, to)`, oldest first, at most
+/// `limit`: (seq, received at).
+pub fn of_probe_between(
+    conn: &Connection,
+    probe: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<(i64, DateTime<Utc>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, received_at_ms FROM evidence WHERE probe = ?1 AND received_at_ms >= ?2 AND received_at_ms < ?3
+         ORDER BY received_at_ms, seq LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![probe, to_ms(from), to_ms(to), limit], |r| {
+        Ok((r.get::<_, i64>(0)?, from_ms(r.get(1)?)))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}

@@ -10,10 +10,12 @@ pub mod aggregate;
 pub mod evidence;
 pub mod incidents;
 pub mod latency;
+pub mod observed;
 pub mod outbox;
 pub mod rollup;
 pub mod runs;
 pub mod schema;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -83,8 +83,8 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
     let h = aggregate::aggregate(conn, None, from_ms(hour), from_ms(hour + HOUR_MS))?;
     let mut put = conn.prepare_cached(
         "INSERT OR REPLACE INTO rollup_runs (probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken,
-            down, captcha, duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s, unobserved)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            down, captcha, duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s, unobserved, observed_s)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
     for a in &h.runs {
         put.execute(params![
@@ -106,6 +106,7 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
             a.duration_p50_s,
             a.duration_p95_s,
             a.unobserved,
+            a.observed_s,
         ])?;
     }
     for table in ["rollup_failures", "rollup_observations", "rollup_latency"] {
@@ -163,13 +164,17 @@ pub struct RunRollup {
     pub duration_max_s: f64,
     pub duration_p50_s: f64,
     pub duration_p95_s: f64,
+    /// Seconds observed by the hour's runs (each run's span, whole, under
+    /// the hour it started in: `store::observed`); None for hours rolled up
+    /// before it was kept.
+    pub observed_s: Option<f64>,
 }
 
 /// Rollups of hours starting in `[from, to)`.
 pub fn run_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RunRollup>> {
     let mut stmt = conn.prepare_cached(
         "SELECT probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken, down, captcha,
-                duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s, unobserved
+                duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s, unobserved, observed_s
          FROM rollup_runs WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, maintenance",
     )?;
     let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
@@ -192,6 +197,7 @@ pub fn run_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, 
             duration_p50_s: r.get(15)?,
             duration_p95_s: r.get(16)?,
             unobserved: r.get(17)?,
+            observed_s: r.get(18)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

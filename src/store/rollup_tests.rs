@@ -28,7 +28,7 @@ fn closed_hours_roll_up_with_outcomes_percentiles_and_observations() {
         r.duration = Duration::from_millis(100 * (i as u64 + 1));
         r.steps[1].observations = vec![("appointment_slots".into(), if outcome == Outcome::Up { 3.0 } else { 0.0 })];
         let maintenance = (outcome == Outcome::Down).then_some("nuit");
-        insert_run(store.conn(), &p, "paris", &r, maintenance).expect("insert");
+        insert_run(store.conn(), &p, "paris", &r, maintenance, None).expect("insert");
     }
     // Not closed yet at 14:10 (settling), closed at 14:20.
     let rep = compact(store.conn_mut(), hour + chrono::Duration::minutes(70), day(), day() * 365).expect("compact");
@@ -66,7 +66,7 @@ fn retention_deletes_raw_runs_then_rollups() {
     let start = t0();
     for d in 0..5 {
         let r = run(&p, start + chrono::Duration::days(d), Outcome::Up);
-        insert_run(store.conn(), &p, "paris", &r, None).expect("insert");
+        insert_run(store.conn(), &p, "paris", &r, None, None).expect("insert");
     }
     // Day 5: keep 2 days of runs, 3 days of rollups.
     let now = start + chrono::Duration::days(5);

@@ -9,17 +9,35 @@ use serde::Serialize;
 
 use super::{from_ms, to_ms, Result};
 use crate::probe::result::CheckResult;
-use crate::probe::{Outcome, Probe, Reason, RunResult, StepStatus};
+use crate::probe::{Hop, Outcome, Probe, Reason, RunResult, StepStatus};
 
 /// Characters of page text kept for failing and no-slot steps.
 pub const EXCERPT_CHARS: usize = 400;
 
+/// The stretch a scheduled run observes: from its scheduled time to the
+/// schedule's next time (None for a run outside the schedule, `vigie once`).
+pub fn interval_s(probe: &Probe, r: &RunResult) -> Option<f64> {
+    let at = r.scheduled_at?;
+    let next = probe.schedule.next_times(at, 2).into_iter().find(|t| *t > at)?;
+    Some((next - at).num_milliseconds() as f64 / 1000.0)
+}
+
 /// Record one run with its steps and observations; returns its id.
-pub fn insert_run(conn: &Connection, probe: &Probe, location: &str, r: &RunResult, maintenance: Option<&str>) -> Result<i64> {
+/// `version` is the `probe_versions` row of the compiled probe it ran
+/// under (`store::versions`).
+pub fn insert_run(
+    conn: &Connection,
+    probe: &Probe,
+    location: &str,
+    r: &RunResult,
+    maintenance: Option<&str>,
+    version: Option<i64>,
+) -> Result<i64> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO runs (probe, procedure, site, target, location, scheduled_at_ms, started_at_ms, duration_s,
-            politeness_wait_s, outcome, reason, failed_step, message, captcha_step, last_http_status, maintenance)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            politeness_wait_s, outcome, reason, failed_step, message, captcha_step, last_http_status, maintenance,
+            version_id, interval_s)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?;
     stmt.execute(params![
         r.probe,
@@ -38,12 +56,14 @@ pub fn insert_run(conn: &Connection, probe: &Probe, location: &str, r: &RunResul
         r.captcha_step,
         r.last_http_status(),
         maintenance,
+        version,
+        interval_s(probe, r),
     ])?;
     let run_id = conn.last_insert_rowid();
     let mut step_stmt = conn.prepare_cached(
         "INSERT INTO steps (run_id, idx, name, status, reason, message, method, url, http_status, http_version,
-            duration_s, time_to_headers_s, response_bytes, redirects, checks, tls_not_after_ms, excerpt)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            duration_s, time_to_headers_s, response_bytes, redirects, checks, tls_not_after_ms, excerpt, chain)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?;
     let mut obs_stmt = conn.prepare_cached("INSERT INTO observations (run_id, step_idx, name, value) VALUES (?1, ?2, ?3, ?4)")?;
     for (i, s) in r.steps.iter().enumerate() {
@@ -65,6 +85,7 @@ pub fn insert_run(conn: &Connection, probe: &Probe, location: &str, r: &RunResul
             serde_json::to_string(&s.checks)?,
             s.tls_not_after.map(to_ms),
             s.capture.as_ref().map(|c| c.text_excerpt(EXCERPT_CHARS)),
+            chain_json(&s.chain)?,
         ])?;
         for (name, value) in &s.observations {
             if value.is_finite() {
@@ -73,6 +94,21 @@ pub fn insert_run(conn: &Connection, probe: &Probe, location: &str, r: &RunResul
         }
     }
     Ok(run_id)
+}
+
+/// The chain as stored: NULL for a single request (the common case costs
+/// nothing), else a JSON list of `[method, url, status]`.
+fn chain_json(chain: &[Hop]) -> Result<Option<String>> {
+    if chain.len() < 2 {
+        return Ok(None);
+    }
+    let rows: Vec<(&str, &str, Option<u16>)> = chain.iter().map(|h| (h.method.as_str(), h.url.as_str(), h.status)).collect();
+    Ok(Some(serde_json::to_string(&rows)?))
+}
+
+fn chain_from_json(text: Option<String>) -> Vec<Hop> {
+    let rows: Vec<(String, String, Option<u16>)> = text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    rows.into_iter().map(|(method, url, status)| Hop { method, url, status }).collect()
 }
 
 pub fn step_status_str(s: StepStatus) -> &'static str {
@@ -165,11 +201,13 @@ pub struct StoredStep {
     pub duration_s: f64,
     pub checks: Vec<(String, bool)>,
     pub excerpt: Option<String>,
+    /// The requests sent when a redirect was followed (empty otherwise).
+    pub chain: Vec<Hop>,
 }
 
 pub fn steps(conn: &Connection, run_id: i64) -> Result<Vec<StoredStep>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT idx, name, status, reason, message, method, url, http_status, duration_s, checks, excerpt
+        "SELECT idx, name, status, reason, message, method, url, http_status, duration_s, checks, excerpt, chain
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     )?;
     let rows = stmt.query_map([run_id], |row| {
@@ -188,6 +226,7 @@ pub fn steps(conn: &Connection, run_id: i64) -> Result<Vec<StoredStep>> {
             duration_s: row.get(8)?,
             checks: checks.into_iter().map(|c| (c.description, c.passed)).collect(),
             excerpt: row.get(10)?,
+            chain: chain_from_json(row.get(11)?),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this binary writes.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -268,6 +268,33 @@ ALTER TABLE rollup_runs ADD COLUMN unobserved INTEGER NOT NULL DEFAULT 0;
 /// beside the page in the evidence register; their SHA-256 is in the record.
 const V4: &str = r#"
 ALTER TABLE evidence ADD COLUMN screenshot BLOB;
+"#;
+
+/// Version 5: what ran, and for how long it watched.
+/// - `probe_versions`: each distinct compiled probe, once per hash, with its
+///   description in words (JSON `{"fr": …, "en": …}` of the report's
+///   `ProbeMethod`) and when it was first seen; `runs.version_id` names the
+///   version a run ran under.
+/// - `runs.interval_s`: from the run's scheduled time to its schedule's next
+///   time, the stretch the run observes (`store::observed`).
+/// - `steps.chain`: JSON list of the requests a step sent (method, redacted
+///   URL, status), only when a redirect was followed (NULL otherwise: the
+///   single request is `method` `url`).
+/// - `rollup_runs.observed_s`: the time observed by the hour's runs (NULL
+///   for hours rolled up before this version).
+const V5: &str = r#"
+CREATE TABLE probe_versions (
+    id            INTEGER PRIMARY KEY,
+    probe         TEXT NOT NULL,
+    hash          TEXT NOT NULL,
+    first_seen_ms INTEGER NOT NULL,
+    description   TEXT NOT NULL,
+    UNIQUE (probe, hash)
+);
+ALTER TABLE runs ADD COLUMN version_id INTEGER;
+ALTER TABLE runs ADD COLUMN interval_s REAL;
+ALTER TABLE steps ADD COLUMN chain TEXT;
+ALTER TABLE rollup_runs ADD COLUMN observed_s REAL;
 "#;
 
 pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
