@@ -64,16 +64,18 @@ impl Observed {
     }
 }
 
-/// Where exact figures start: the period's start when raw runs reach back
-/// that far, else the hour of the oldest raw run kept.
-pub fn exact_from(p: &Period, oldest_raw: Option<DateTime<Utc>>, end: DateTime<Utc>) -> DateTime<Utc> {
-    match oldest_raw {
+/// Where exact figures start: the period's start, unless raw runs of the
+/// period were deleted after their retention (rollup rows exist before the
+/// hour of the oldest raw run kept): then that hour.
+pub fn exact_from(p: &Period, rows: &[&RunRollup], oldest_raw: Option<DateTime<Utc>>, end: DateTime<Utc>) -> DateTime<Utc> {
+    let candidate = match oldest_raw {
         None => end,
-        Some(t) if t <= p.start => p.start,
-        Some(t) => {
-            let hour = from_ms(to_ms(t).div_euclid(3_600_000) * 3_600_000);
-            hour.clamp(p.start, end)
-        }
+        Some(t) => from_ms(to_ms(t).div_euclid(3_600_000) * 3_600_000).clamp(p.start, end),
+    };
+    if rows.iter().any(|r| r.hour < candidate) {
+        candidate
+    } else {
+        p.start
     }
 }
 
@@ -86,7 +88,7 @@ pub fn compute(
     now: DateTime<Utc>,
 ) -> Result<Observed> {
     let end = p.end.min(now).max(p.start);
-    let exact = exact_from(p, oldest_raw, end);
+    let exact = exact_from(p, rows, oldest_raw, end);
     let mut seconds = rolled_up_seconds(rows, p.start, exact);
     let raw = observed::spans(conn, probe, exact, end, now)?;
     let spans = merged(&raw, to_ms(exact), to_ms(end));
