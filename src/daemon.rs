@@ -258,7 +258,7 @@ impl Daemon {
                 result: &result,
             }
             .emit(&metrics);
-            board.record(&result);
+            board.record(&probe, &result);
             for sink in &sinks {
                 sink.on_result(&probe, &result);
             }

@@ -64,6 +64,20 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// `2 h 13 min depuis le 07/12/2026 06:00`: what the runs since vigie
+/// started observed, to the minute.
+fn observed(p: &crate::status::ProbeStatus) -> String {
+    let l = crate::alert::settings::Language::Fr;
+    match p.observed_since {
+        Some(t) => format!(
+            "{}<br><small>depuis le {}</small>",
+            crate::report::fmt::duration(p.observed_s, l),
+            crate::report::fmt::datetime(t, chrono_tz::Europe::Paris, l)
+        ),
+        None => "—".into(),
+    }
+}
+
 async fn status_page(State(s): State<AppState>) -> impl IntoResponse {
     let paris = chrono_tz::Europe::Paris;
     let mut rows = String::new();
@@ -85,7 +99,7 @@ async fn status_page(State(s): State<AppState>) -> impl IntoResponse {
                 .unwrap_or_default()
         };
         rows.push_str(&format!(
-            "<tr class=\"{class}\"><td>{}<br><small>{} · {}</small></td><td><b>{}</b><br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr class=\"{class}\"><td>{}<br><small>{} · {}</small></td><td><b>{}</b><br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             esc(&p.title),
             esc(&p.procedure),
             esc(&p.site),
@@ -93,7 +107,8 @@ async fn status_page(State(s): State<AppState>) -> impl IntoResponse {
             why,
             fmt(p.since),
             fmt(p.last_run),
-            p.runs
+            p.runs,
+            observed(&p)
         ));
     }
     let now = Utc::now().with_timezone(&paris).format("%d/%m/%Y %H:%M:%S");
@@ -104,7 +119,7 @@ async fn status_page(State(s): State<AppState>) -> impl IntoResponse {
 tr.up td:nth-child(2){{color:#0a7a2f}}tr.degraded td:nth-child(2){{color:#a66b00}}tr.no_capacity td:nth-child(2){{color:#8a5a00}}tr.broken td:nth-child(2),tr.down td:nth-child(2){{color:#b00020}}small{{color:#666}}</style></head>
 <body><h1>État des démarches surveillées</h1>
 <p>Point d'observation : <b>{}</b> · page générée le {now} (heure de Paris) · <a href="/observatoire/">observatoire public</a> · <a href="/metrics">métriques</a> · <a href="/api/status">JSON</a></p>
-<table><tr><th>Démarche</th><th>État</th><th>Depuis</th><th>Dernier passage</th><th>Passages</th></tr>
+<table><tr><th>Démarche</th><th>État</th><th>Depuis</th><th>Dernier passage</th><th>Passages</th><th>Temps observé</th></tr>
 {rows}</table></body></html>"#,
         esc(&s.location)
     );

@@ -71,6 +71,13 @@ impl Schedule {
         let local = after.with_timezone(&self.timezone);
         self.cron.iter_after(local).take(n).map(|t| t.with_timezone(&chrono::Utc)).collect()
     }
+
+    /// From `at` (a scheduled time) to the schedule's next time: the
+    /// stretch a run scheduled at `at` observes.
+    pub fn interval_after(&self, at: chrono::DateTime<chrono::Utc>) -> Option<chrono::Duration> {
+        let next = self.next_times(at, 2).into_iter().find(|t| *t > at)?;
+        Some(next - at)
+    }
 }
 
 #[derive(Debug, Clone)]

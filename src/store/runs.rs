@@ -17,9 +17,8 @@ pub const EXCERPT_CHARS: usize = 400;
 /// The stretch a scheduled run observes: from its scheduled time to the
 /// schedule's next time (None for a run outside the schedule, `vigie once`).
 pub fn interval_s(probe: &Probe, r: &RunResult) -> Option<f64> {
-    let at = r.scheduled_at?;
-    let next = probe.schedule.next_times(at, 2).into_iter().find(|t| *t > at)?;
-    Some((next - at).num_milliseconds() as f64 / 1000.0)
+    let d = probe.schedule.interval_after(r.scheduled_at?)?;
+    Some(d.num_milliseconds() as f64 / 1000.0)
 }
 
 /// Record one run with its steps and observations; returns its id.
