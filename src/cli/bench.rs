@@ -38,8 +38,8 @@ fn generate(store: &mut Store, probes: u32, days: u32, every_minutes: u32, now: 
         {
             let mut run = tx.prepare_cached(
                 "INSERT INTO runs (probe, procedure, site, target, location, scheduled_at_ms, started_at_ms, duration_s, politeness_wait_s,
-                    outcome, reason, failed_step, message, captcha_step, last_http_status, maintenance)
-                 VALUES (?1, ?2, ?3, 'bench', 'bench', ?4, ?4, ?5, 0, ?6, ?7, ?8, NULL, NULL, ?9, ?10)",
+                    outcome, reason, failed_step, message, captcha_step, last_http_status, maintenance, interval_s)
+                 VALUES (?1, ?2, ?3, 'bench', 'bench', ?4, ?4, ?5, 0, ?6, ?7, ?8, NULL, NULL, ?9, ?10, ?11)",
             )?;
             let mut step = tx.prepare_cached(
                 "INSERT INTO steps (run_id, idx, name, status, reason, message, method, url, http_status, http_version, duration_s,
@@ -89,6 +89,7 @@ fn generate(store: &mut Store, probes: u32, days: u32, every_minutes: u32, now: 
                         failed_step,
                         http,
                         maintenance.then_some("dimanche-soir"),
+                        f64::from(every_minutes.max(1) * 60),
                     ])?;
                     let id = tx.last_insert_rowid();
                     for (i, dur) in d.iter().enumerate() {
