@@ -170,7 +170,7 @@ async fn minutes_observed_with_a_stop_give_exact_figures() {
     let html = String::from_utf8(report::render(&r, Format::Html, Some(&config)).expect("html")).expect("utf-8");
     for needle in [
         "11 min / 1 j 00 h (0,76 %)",
-        "13 min (du 10/09/2026 10:07 au 10/09/2026 10:20)",
+        "13 min (du 10/09/2026 10:07:00 au 10/09/2026 10:20:00)",
         "2 min 40 s",
     ] {
         assert!(html.contains(needle), "the HTML report lacks {needle:?}");

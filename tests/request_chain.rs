@@ -119,4 +119,20 @@ async fn a_post_answered_by_a_redirect_is_recorded_and_shown_as_both_requests() 
     assert!(day.contains(&shown), "the capture page lacks the chain:\n{day}");
     let chain = String::from_utf8_lossy(&files["chain.jsonl"]).into_owned();
     assert!(chain.contains(r#""chain":[{"method":"POST""#), "the record keeps the chain: {chain}");
+
+    // `vigie once` traces the same chain.
+    let cfg = ws.config_path();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .args(["once", "sim-prefecture-rdv", "--config"])
+            .arg(&cfg)
+            .output()
+            .expect("run vigie once")
+    })
+    .await
+    .expect("join");
+    let trace = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("POST {base}/1 → 302 → GET {base}/3 → 500");
+    assert!(trace.contains(&expected), "the trace lacks {expected:?}:\n{trace}");
+    sim.shutdown().await;
 }

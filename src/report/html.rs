@@ -269,9 +269,9 @@ fn not_observed(s: &mut String, r: &Report, w: &Words, l: Language) {
                     "{} ({} {} {} {})",
                     fmt::duration(g.duration_s, l),
                     w.from_to.0,
-                    fmt::datetime(g.from, tz, l),
+                    fmt::datetime_s(g.from, tz, l),
                     w.from_to.1,
-                    fmt::datetime(g.to, tz, l)
+                    fmt::datetime_s(g.to, tz, l)
                 )
             })
             .collect();
@@ -281,9 +281,10 @@ fn not_observed(s: &mut String, r: &Report, w: &Words, l: Language) {
         } else {
             String::new()
         };
+        let colon = if l == Language::Fr { " :" } else { ":" };
         let _ = writeln!(
             items,
-            "<li>{} — {} : {}{more}</li>",
+            "<li>{} — {}{colon} {}{more}</li>",
             probe_name(p),
             fmt::duration(p.not_observed_s, l),
             stretches.join(" ; ")

@@ -165,6 +165,10 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
     let all_incidents = store_incidents::incidents_between(conn, None, p.start, p.end)?;
     let known = known_probes(conn, req, &data, &all_incidents);
     let oldest_raw = crate::store::observed::oldest_raw(conn)?;
+    progress("observed time");
+    let all_rows: Vec<_> = data.hourly.runs.iter().collect();
+    let exact = observed::exact_from(p, &all_rows, oldest_raw, p.end.min(req.now).max(p.start));
+    let scanned = crate::store::observed::scan(conn, exact, p.end, req.now)?;
     let selected: Vec<(&String, &Known)> = known.iter().filter(|(n, k)| req.filter.accepts(n, &k.procedure, &k.site)).collect();
     let names: Vec<String> = selected.iter().map(|(n, _)| (*n).clone()).collect();
     let h = &data.hourly;
@@ -186,7 +190,7 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
         let failures: Vec<_> = h.failures.iter().filter(|r| &r.probe == *name).collect();
         let incs: Vec<_> = all_incidents.iter().filter(|i| &i.probe == *name).collect();
         let availability = compute::availability(&runs, office, tz);
-        let observed = observed::compute(conn, name, p, &runs, oldest_raw, req.now)?;
+        let observed = observed::compute(conn, name, p, &runs, exact, scanned.get(*name).map(|s| &s.spans), req.now)?;
         let (not_observed, not_observed_count) = observed.listed_gaps();
         let slots = if k.observes_slots || !slot_rows.is_empty() {
             Some(slots::stats(
@@ -235,7 +239,8 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
     let head = crate::store::evidence::head(conn)?.map(|(s, h)| format!("{s}:{h}"));
     let mut versions = BTreeMap::new();
     for name in &names {
-        versions.insert(name.clone(), crate::store::versions::used_between(conn, name, p.start, p.end)?);
+        let used = scanned.get(name).map(|s| s.versions.as_slice()).unwrap_or_default();
+        versions.insert(name.clone(), crate::store::versions::described(conn, used)?);
     }
     let methodology = methodology::build(methodology::Input {
         config: req.config,

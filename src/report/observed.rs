@@ -79,19 +79,24 @@ pub fn exact_from(p: &Period, rows: &[&RunRollup], oldest_raw: Option<DateTime<U
     }
 }
 
+/// `scanned`: the probe's stretches from raw runs in `[exact, end)`
+/// (`store::observed::scan`), None when no run of the probe started there.
 pub fn compute(
     conn: &Connection,
     probe: &str,
     p: &Period,
     rows: &[&RunRollup],
-    oldest_raw: Option<DateTime<Utc>>,
+    exact: DateTime<Utc>,
+    scanned: Option<&Vec<(i64, i64)>>,
     now: DateTime<Utc>,
 ) -> Result<Observed> {
     let end = p.end.min(now).max(p.start);
-    let exact = exact_from(p, rows, oldest_raw, end);
     let mut seconds = rolled_up_seconds(rows, p.start, exact);
-    let raw = observed::spans(conn, probe, exact, end, now)?;
-    let spans = merged(&raw, to_ms(exact), to_ms(end));
+    let spans = match scanned {
+        Some(s) => s.clone(),
+        // No run started in the window: the one before may still reach into it.
+        None => merged(&observed::spans(conn, probe, exact, end, now)?, to_ms(exact), to_ms(end)),
+    };
     seconds += spans.iter().map(|(a, b)| (b - a) as f64 / 1000.0).sum::<f64>();
     let gaps = complement(&spans, to_ms(exact), to_ms(end));
     Ok(Observed {

@@ -181,7 +181,7 @@ pub const FR: Words = Words {
     version: "Version de vigie",
     user_agent: "Identification (User-Agent)",
     office_hours: "Heures ouvrées",
-    no_config: "La configuration n'a pas été fournie (rapport établi à partir de l'historique seul) : la description des sondes n'est pas disponible.",
+    no_config: "La configuration n'a pas été fournie (rapport établi à partir de l'historique seul) : seules les sondes dont les vérifications ont enregistré leur version sont décrites ci-dessous, telles qu'elles ont tourné.",
     nothing: "Aucune donnée pour cette période et ces sondes.",
 };
 
@@ -272,7 +272,7 @@ pub const EN: Words = Words {
     version: "vigie version",
     user_agent: "Identification (User-Agent)",
     office_hours: "Office hours",
-    no_config: "No configuration was given (report made from the history alone): probe descriptions are not available.",
+    no_config: "No configuration was given (report made from the history alone): only probes whose checks recorded their version are described below, as they ran.",
     nothing: "No data for this period and these probes.",
 };
 

@@ -108,6 +108,110 @@ fn from_ticks(ticks: &[Tick], after: Option<Tick>, now: i64) -> Vec<Span> {
     out
 }
 
+/// What one pass over the runs of a period gives per probe: its observed
+/// stretches (merged, cut to the window) and the versions its runs ran
+/// under (`(version id, first run, last run, runs)` in UTC ms).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scanned {
+    pub spans: Vec<(i64, i64)>,
+    pub versions: Vec<(i64, i64, i64, u64)>,
+}
+
+/// Per probe, while scanning: the run waiting for the next one to know
+/// where its stretch ends.
+#[derive(Default)]
+struct Pending {
+    last: Option<Tick>,
+    shortest_gap: Option<i64>,
+    out: Scanned,
+}
+
+impl Pending {
+    fn push(&mut self, t: Tick, window: (i64, i64), now: i64) {
+        if let Some(prev) = self.last.take() {
+            let gap = t.at - prev.at;
+            if gap > 0 {
+                self.shortest_gap = Some(self.shortest_gap.map_or(gap, |g| g.min(gap)));
+            }
+            self.close(prev, Some(t.at), window, now);
+        }
+        self.last = Some(t);
+    }
+
+    fn close(&mut self, t: Tick, next: Option<i64>, window: (i64, i64), now: i64) {
+        let interval = t.interval_ms.or(self.shortest_gap).unwrap_or(0).max(0);
+        let mut end = t.at + interval;
+        if let Some(n) = next {
+            end = end.min(n.max(t.at));
+        }
+        end = end.min(now.max(t.at));
+        let (a, b) = (t.at.max(window.0), end.min(window.1));
+        if !t.observed || b <= a {
+            return;
+        }
+        match self.out.spans.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => self.out.spans.push((a, b)),
+        }
+    }
+}
+
+/// One pass, in time order, over every run that started in `[from, to)`
+/// (the time index: pages are read once, whatever the number of probes),
+/// plus each probe's run before `from`: observed stretches cut to
+/// `[from, min(to, now))` and versions used, per probe.
+pub fn scan(
+    conn: &Connection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<std::collections::BTreeMap<String, Scanned>> {
+    let (from, to, now) = (to_ms(from), to_ms(to), to_ms(now));
+    let window = (from, to.min(now));
+    let mut probes: std::collections::BTreeMap<String, Pending> = Default::default();
+    let sql = format!("SELECT probe, version_id, {TICK_COLUMNS} FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY started_at_ms, id");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![from, to])?;
+    while let Some(r) = rows.next()? {
+        let name: String = r.get(0)?;
+        let version: Option<i64> = r.get(1)?;
+        let t = Tick {
+            at: r.get(2)?,
+            interval_ms: r.get::<_, Option<f64>>(3)?.map(|s| (s * 1000.0).round() as i64),
+            observed: Outcome::parse(&r.get::<_, String>(4)?) != Some(Outcome::Unobserved),
+            maintenance: r.get(5)?,
+            started_at: r.get(6)?,
+        };
+        if !probes.contains_key(&name) {
+            let mut p = Pending::default();
+            if let Some(before) = neighbour(conn, &name, from, true)? {
+                p.push(before, window, now);
+            }
+            probes.insert(name.clone(), p);
+        }
+        let Some(p) = probes.get_mut(&name) else { continue };
+        if let Some(v) = version {
+            match p.out.versions.iter_mut().find(|x| x.0 == v) {
+                Some(x) => {
+                    x.2 = t.started_at;
+                    x.3 += 1;
+                }
+                None => p.out.versions.push((v, t.started_at, t.started_at, 1)),
+            }
+        }
+        p.push(t, window, now);
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for (name, mut p) in probes {
+        if let Some(last) = p.last.take() {
+            let next = neighbour(conn, &name, to, false)?.map(|n| n.at);
+            p.close(last, next, window, now);
+        }
+        out.insert(name, p.out);
+    }
+    Ok(out)
+}
+
 /// The probes with a run that started in `[from, to)`.
 pub fn probes_between(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT DISTINCT probe FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2")?;

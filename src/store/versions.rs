@@ -33,28 +33,28 @@ pub struct VersionUse {
     pub runs: u64,
 }
 
-/// The versions of `probe` its raw runs in `[from, to)` ran under, in the
-/// order they were first used. Runs recorded before versions were kept
-/// (NULL `version_id`) are left out.
-pub fn used_between(conn: &Connection, probe: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<VersionUse>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT v.id, v.hash, v.first_seen_ms, v.description, MIN(r.started_at_ms), MAX(r.started_at_ms), COUNT(*)
-         FROM runs r JOIN probe_versions v ON v.id = r.version_id
-         WHERE r.probe = ?1 AND r.started_at_ms >= ?2 AND r.started_at_ms < ?3
-         GROUP BY v.id ORDER BY MIN(r.started_at_ms)",
-    )?;
-    let rows = stmt.query_map(params![probe, to_ms(from), to_ms(to)], |r| {
-        Ok(VersionUse {
-            id: r.get(0)?,
-            hash: r.get(1)?,
-            first_seen: from_ms(r.get(2)?),
-            description: r.get(3)?,
-            first_run: from_ms(r.get(4)?),
-            last_run: from_ms(r.get(5)?),
-            runs: r.get::<_, i64>(6)?.max(0) as u64,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+/// The versions named by `used` (`(id, first run, last run, runs)`, UTC
+/// ms, from `store::observed::scan`), with their descriptions, in order.
+pub fn described(conn: &Connection, used: &[(i64, i64, i64, u64)]) -> Result<Vec<VersionUse>> {
+    let mut stmt = conn.prepare_cached("SELECT hash, first_seen_ms, description FROM probe_versions WHERE id = ?1")?;
+    let mut out = Vec::new();
+    for (id, first, last, runs) in used {
+        let row = stmt
+            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
+            .optional()?;
+        if let Some((hash, seen, description)) = row {
+            out.push(VersionUse {
+                id: *id,
+                hash,
+                first_seen: from_ms(seen),
+                description,
+                first_run: from_ms(*first),
+                last_run: from_ms(*last),
+                runs: *runs,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The description of one version, by id.
