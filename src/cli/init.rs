@@ -162,4 +162,24 @@ fn print_next_steps(config: &Path, lang: Lang) {
             )
         )
     );
+    if chromium_missing() {
+        println!(
+            "{}",
+            lang.pick(
+                &format!(
+                    "  Les sondes navigateur (kind: browser) ont besoin de Chromium, absent ici : sudo {}",
+                    crate::browser::INSTALL_HINT
+                ),
+                &format!(
+                    "  Browser probes (kind: browser) need Chromium, missing here: sudo {}",
+                    crate::browser::INSTALL_HINT
+                )
+            )
+        );
+    }
+}
+
+/// Whether no Chromium is installed where vigie looks for one.
+fn chromium_missing() -> bool {
+    crate::browser::find_chromium(None).is_none()
 }
