@@ -79,7 +79,7 @@ else
   exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
   mkdir -p /var/lib/vigie && chown nobody:nogroup /var/lib/vigie && chmod 0750 /var/lib/vigie
   tmp=$(mktemp -d) && chown nobody:nogroup "$tmp"
-  (cd /var/lib/vigie && TMPDIR="$tmp" setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs \
+  (cd /var/lib/vigie && TMPDIR="$tmp" exec setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs \
     $exec_start --listen "127.0.0.1:$port" >/tmp/vigie-deb-check.log 2>&1) &
   pid=$!
   stop_service() { kill -TERM "$pid"; wait "$pid" || true; rm -rf "$tmp"; }
@@ -93,12 +93,31 @@ grep -q 'vigie_build_info{.*location="ci-debian"' /tmp/vigie-metrics.txt || fail
 grep -q "vigie_probes_configured{location=\"ci-debian\"} $enabled" /tmp/vigie-metrics.txt || fail "not $enabled probes configured"
 echo "/metrics answers: $(grep -c '^vigie_' /tmp/vigie-metrics.txt) vigie series"
 
+step "docs/deploy.md's examples against the running service"
+bash .ci/deploy-docs-check.sh "$port"
+
 step "vigie backup while the daemon runs"
 for _ in $(seq 1 50); do [ -f /var/lib/vigie/vigie.db ] && break; sleep 0.2; done
-rm -f /tmp/vigie-deb-check-backup.db
-vigie backup --config /etc/vigie/vigie.yaml -o /tmp/vigie-deb-check-backup.db
+backup=/tmp/vigie-deb-check-backup.db
+rm -f "$backup"
+vigie backup --config /etc/vigie/vigie.yaml -o "$backup"
 stop_service
-rm -f /tmp/vigie-deb-check-backup.db
+
+step "restore as docs/deploy.md says, then the evidence chain verifies"
+rm -f /var/lib/vigie/vigie.db-wal /var/lib/vigie/vigie.db-shm
+cp "$backup" /var/lib/vigie/vigie.db
+vigie verify --config /etc/vigie/vigie.yaml
+rm -f "$backup"
+
+step "upgrade: a newer package keeps the operator's edits and the history"
+echo "# edited by the operator" >>/etc/vigie/probes/anef-accueil.yaml
+cargo deb --no-build --locked --deb-revision 2 >/dev/null
+deb2=$(ls -t "$target"/debian/vigie_*-2_*.deb | head -n 1)
+dpkg -i "$deb2"
+dpkg -s vigie | grep -q '^Version: .*-2$' || fail "the upgrade did not install"
+grep -q "edited by the operator" /etc/vigie/probes/anef-accueil.yaml || fail "the upgrade lost the operator's edit"
+[ -f /var/lib/vigie/vigie.db ] || fail "the upgrade lost the history"
+vigie check --config /etc/vigie/vigie.yaml >/dev/null
 
 step "remove: the history and the configuration stay"
 dpkg -r vigie

@@ -49,6 +49,13 @@ fn init(dir: &Path, extra: &[&str]) -> Output {
     vigie(&args)
 }
 
+/// How many live probes the repository ships (init copies them all).
+fn live_probes() -> usize {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/probes/live"))
+        .expect("probes/live")
+        .count()
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -60,12 +67,21 @@ fn init_with_flags_writes_a_configuration_that_checks_and_says_what_next() {
     let out = init(&dir, &[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains(&format!("créé       {}", dir.join("vigie.yaml").display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("créé       {}", dir.join("vigie.yaml").display())),
+        "{stdout}"
+    );
     assert!(stdout.contains("probes/rdv-prefecture.yaml"), "{stdout}");
-    assert!(stdout.contains("OK — 5 probe(s)"), "vigie check ran: {stdout}");
+    assert!(
+        stdout.contains(&format!("OK — {} probe(s)", live_probes())),
+        "vigie check ran: {stdout}"
+    );
     assert!(stdout.contains("location \"lyon-test\""), "{stdout}");
     assert!(stdout.contains("Prochaines étapes"), "{stdout}");
-    assert!(stdout.contains("vigie new 'https://www.<département>.gouv.fr/booking/create/<id>/0'"), "{stdout}");
+    assert!(
+        stdout.contains("vigie new 'https://www.<département>.gouv.fr/booking/create/<id>/0'"),
+        "{stdout}"
+    );
     let cfg = read(&dir.join("vigie.yaml"));
     assert!(cfg.contains("\nlocation: \"lyon-test\"\n"), "{cfg}");
     assert!(cfg.contains("\ncontact: \"veille@asso.example\"\n"), "{cfg}");
@@ -91,7 +107,10 @@ fn init_never_replaces_an_edited_file_without_force_and_keeps_it_then() {
     let again = init(&dir, &[]);
     let (stdout, stderr) = text(&again);
     assert_eq!(again.status.code(), Some(2), "{stdout}\n{stderr}");
-    assert!(stderr.contains(&format!("{} existe déjà et a été modifié", config.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} existe déjà et a été modifié", config.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("Rien n'a été écrit"), "{stderr}");
     assert_eq!(read(&config), edited, "the edit is untouched");
 
@@ -99,7 +118,10 @@ fn init_never_replaces_an_edited_file_without_force_and_keeps_it_then() {
     let (stdout, stderr) = text(&forced);
     assert_eq!(forced.status.code(), Some(0), "{stdout}\n{stderr}");
     let backup = PathBuf::from(format!("{}.avant-init", config.display()));
-    assert!(stdout.contains(&format!("l'ancien est gardé dans {}", backup.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("l'ancien est gardé dans {}", backup.display())),
+        "{stdout}"
+    );
     assert!(stdout.contains("inchangé   "), "unedited probes are left alone: {stdout}");
     assert_eq!(read(&backup), edited);
     assert!(read(&config).contains("concurrency: 8 "));
@@ -158,8 +180,14 @@ fn init_refuses_bad_values_at_their_future_line_and_writes_nothing() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let file = dir.join("vigie.yaml");
-    assert!(stderr.contains(&format!("{}:13:11: invalid location `Lyon Bureau`", file.display())), "{stderr}");
-    assert!(stderr.contains(&format!("{}:17:10: `contact` must be an e-mail address or a URL", file.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:13:11: invalid location `Lyon Bureau`", file.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:17:10: `contact` must be an e-mail address or a URL", file.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("Rien n'a été écrit."), "{stderr}");
     assert!(!dir.exists());
 }
@@ -171,7 +199,10 @@ fn init_replaces_the_package_copy_without_force_and_says_so() {
     let t = vigie(&["init", "--template", "--dir", s(&dir)]);
     assert_eq!(t.status.code(), Some(0), "{:?}", text(&t));
     let shipped = read(&dir.join("vigie.yaml"));
-    assert!(shipped.contains("\nlocation: \"a-renseigner\"\n") && shipped.contains("\"/var/lib/vigie/vigie.db\""), "{shipped}");
+    assert!(
+        shipped.contains("\nlocation: \"a-renseigner\"\n") && shipped.contains("\"/var/lib/vigie/vigie.db\""),
+        "{shipped}"
+    );
     let out = init(&dir, &["--store", "/var/lib/vigie/vigie.db"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -192,8 +223,14 @@ fn new_refuses_unknown_addresses_listing_the_known_ones() {
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(2), "{bad}: {stdout}\n{stderr}");
         assert!(stderr.contains(&format!("« {bad} »")), "{stderr}");
-        assert!(stderr.contains("vigie new connaît ces adresses / knows these addresses:"), "{stderr}");
-        assert!(stderr.contains("https://www.<département>.gouv.fr/booking/create/<id>/<étape>"), "{stderr}");
+        assert!(
+            stderr.contains("vigie new connaît ces adresses / knows these addresses:"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("https://www.<département>.gouv.fr/booking/create/<id>/<étape>"),
+            "{stderr}"
+        );
     }
     assert_eq!(std::fs::read_dir(tmp.path()).expect("dir").count(), 0, "nothing written");
 }
@@ -221,7 +258,11 @@ fn new_from_each_kind_of_address_gives_a_probe_that_checks() {
     assert!(stdout.contains("cible « prefecture-essonne » : déjà dans"), "added once: {stdout}");
     let other = vigie(&["new", BOOKING_URL, "--config", s(&config), "--planning", "14471"]);
     let (_, stderr) = text(&other);
-    assert_eq!(other.status.code(), Some(2), "a different probe of the same name is refused: {stderr}");
+    assert_eq!(
+        other.status.code(),
+        Some(2),
+        "a different probe of the same name is refused: {stderr}"
+    );
     assert!(stderr.contains("existe déjà avec un autre contenu"), "{stderr}");
 
     let rdv = vigie(&["new", RDV_URL, "--config", s(&config)]);
@@ -232,23 +273,39 @@ fn new_from_each_kind_of_address_gives_a_probe_that_checks() {
     let anef = vigie(&["new", ANEF_URL, "--config", s(&config)]);
     assert_eq!(anef.status.code(), Some(0), "{:?}", text(&anef));
     let yaml = read(&dir.join("probes/anef-espace-personnel-mon-compte.yaml"));
-    assert!(yaml.contains("kind: browser") && yaml.contains("goto: \"{{ base_url }}/particuliers/#/espace-personnel/mon-compte\""), "{yaml}");
+    assert!(
+        yaml.contains("kind: browser") && yaml.contains("goto: \"{{ base_url }}/particuliers/#/espace-personnel/mon-compte\""),
+        "{yaml}"
+    );
 
     let check = vigie(&["check", "--config", s(&config)]);
     let (stdout, stderr) = text(&check);
     assert_eq!(check.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("OK — 8 probe(s)"), "{stdout}");
-    assert!(stdout.contains("prefecture-essonne-4242  — Préfecture (essonne)"), "enabled: {stdout}");
+    assert!(stdout.contains(&format!("OK — {} probe(s)", live_probes() + 3)), "{stdout}");
+    assert!(
+        stdout.contains("prefecture-essonne-4242  — Préfecture (essonne)"),
+        "enabled: {stdout}"
+    );
 }
 
 #[test]
 fn new_without_a_configuration_prints_the_target_to_add() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let out = vigie(&["new", "https://www.seine-saint-denis.gouv.fr/booking/create/9829/0", "--dir", s(tmp.path()), "--lang", "en"]);
+    let out = vigie(&[
+        "new",
+        "https://www.seine-saint-denis.gouv.fr/booking/create/9829/0",
+        "--dir",
+        s(tmp.path()),
+        "--lang",
+        "en",
+    ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("add under `targets:` in vigie.yaml"), "{stdout}");
-    assert!(stdout.contains("  prefecture-seine-saint-denis:\n    base_url: \"https://www.seine-saint-denis.gouv.fr\""), "{stdout}");
+    assert!(
+        stdout.contains("  prefecture-seine-saint-denis:\n    base_url: \"https://www.seine-saint-denis.gouv.fr\""),
+        "{stdout}"
+    );
     assert!(tmp.path().join("prefecture-seine-saint-denis-9829.yaml").is_file());
 }
 
@@ -258,7 +315,9 @@ fn new_without_a_configuration_prints_the_target_to_add() {
 // while this test waits for them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_probes_run_against_the_simulator() {
-    let sim = vigie::sim::start(vigie::sim::SimConfig::loopback_ephemeral()).await.expect("simulator");
+    let sim = vigie::sim::start(vigie::sim::SimConfig::loopback_ephemeral())
+        .await
+        .expect("simulator");
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("vigie");
     assert_eq!(init(&dir, &[]).status.code(), Some(0));
@@ -321,18 +380,29 @@ fn backup_copies_the_history_while_the_daemon_writes() {
     let out = vigie(&["backup", "--db", s(&db), "-o", s(&copy)]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("sauvegarde vérifiée / checked backup"), "{stdout}");
+    assert!(stdout.contains("sauvegarde vérifiée : "), "{stdout}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&copy).expect("copy").permissions());
+    assert_eq!(mode & 0o777, 0o600, "the copy is private like the history");
     let copied = count_runs(&copy);
     assert!(copied >= 6, "{copied} runs in the copy");
-    assert!(stdout.contains(&format!("{copied} exécutions/runs")), "{stdout}");
+    assert!(stdout.contains(&format!("{copied} exécution(s)")), "{stdout}");
 
     let refused = vigie(&["backup", "--db", s(&db), "-o", s(&copy)]);
     assert_ne!(refused.status.code(), Some(0));
     assert!(text(&refused).1.contains("exists already"), "{:?}", text(&refused));
     let verify = vigie(&["verify", "--db", s(&copy)]);
-    assert_eq!(verify.status.code(), Some(0), "the copy's evidence chain holds: {:?}", text(&verify));
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "the copy's evidence chain holds: {:?}",
+        text(&verify)
+    );
 
-    assert!(Command::new("kill").args(["-TERM", &demo.id().to_string()]).status().expect("kill").success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &demo.id().to_string()])
+        .status()
+        .expect("kill")
+        .success());
     let deadline = Instant::now() + Duration::from_secs(30);
     while demo.try_wait().expect("wait").is_none() {
         assert!(Instant::now() < deadline, "the demo did not stop");
@@ -359,7 +429,13 @@ fn man_pages_cover_every_command_and_completions_load_in_bash() {
         assert!(text.contains(says), "{page} says {says}: {text}");
     }
     assert!(!tmp.path().join("vigie-manpages.1").exists(), "hidden commands get no page");
-    if let Ok(man) = Command::new("man").arg("-l").arg(tmp.path().join("vigie-init.1")).env("MANPAGER", "cat").env("MANWIDTH", "100").output() {
+    if let Ok(man) = Command::new("man")
+        .arg("-l")
+        .arg(tmp.path().join("vigie-init.1"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+    {
         if man.status.success() {
             assert!(String::from_utf8_lossy(&man.stdout).contains("--location"), "man renders the page");
         }
@@ -380,9 +456,15 @@ fn man_pages_cover_every_command_and_completions_load_in_bash() {
     let (stdout, stderr) = text(&probe);
     assert!(probe.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("-F _vigie vigie"), "{stdout}");
-    assert!(stdout.lines().last().unwrap_or("").split_whitespace().any(|w| w == "init"), "`vigie in<TAB>` offers init: {stdout}");
+    assert!(
+        stdout.lines().last().unwrap_or("").split_whitespace().any(|w| w == "init"),
+        "`vigie in<TAB>` offers init: {stdout}"
+    );
     for shell in ["zsh", "fish"] {
         let out = vigie(&["completions", shell]);
-        assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("init"), "{shell}");
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("init"),
+            "{shell}"
+        );
     }
 }

@@ -4,22 +4,25 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::Lang;
 use crate::store::backup;
 
-pub fn backup(config: Option<PathBuf>, db: Option<PathBuf>, output: PathBuf) -> anyhow::Result<ExitCode> {
+pub fn backup(config: Option<PathBuf>, db: Option<PathBuf>, output: PathBuf, lang: Lang) -> anyhow::Result<ExitCode> {
     let source = match super::history::resolve(config.as_deref(), db.as_deref())? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
     let s = backup::backup(&source.db, &output)?;
+    let (path, from) = (s.path.display(), source.db.display());
+    let (bytes, version, runs, evidence) = (s.bytes, s.schema_version, s.runs, s.evidence);
     println!(
-        "sauvegarde vérifiée / checked backup: {} ({} octets/bytes, schéma v{}, {} exécutions/runs, {} preuves/evidence records) depuis/from {}",
-        s.path.display(),
-        s.bytes,
-        s.schema_version,
-        s.runs,
-        s.evidence,
-        source.db.display()
+        "{}",
+        lang.pick(
+            &format!(
+                "sauvegarde vérifiée : {path} ({bytes} octets, schéma v{version}, {runs} exécution(s), {evidence} preuve(s)), copiée depuis {from}"
+            ),
+            &format!("checked backup: {path} ({bytes} bytes, schema v{version}, {runs} run(s), {evidence} evidence record(s)), copied from {from}")
+        )
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -51,16 +51,35 @@ fn settings(o: &Options, dir: &Path) -> Result<Settings, String> {
         if let Some(v) = value {
             return v.clone();
         }
-        let answer = if o.non_interactive { None } else { ask(&o.lang.pick(fr, en), &mut input) };
+        let answer = if o.non_interactive {
+            None
+        } else {
+            ask(&o.lang.pick(fr, en), &mut input)
+        };
         answer.unwrap_or_else(|| {
             missing.push(flag.to_string());
             String::new()
         })
     };
-    let location = get(&o.location, "--location", "Point d'observation (location, ex. paris-bureau) :", "Vantage point (location, e.g. paris-bureau):");
-    let contact = get(&o.contact, "--contact", "Adresse de contact mise dans le User-Agent (e-mail ou URL) :", "Contact put in the User-Agent (e-mail or URL):");
+    let location = get(
+        &o.location,
+        "--location",
+        "Point d'observation (location, ex. paris-bureau) :",
+        "Vantage point (location, e.g. paris-bureau):",
+    );
+    let contact = get(
+        &o.contact,
+        "--contact",
+        "Adresse de contact mise dans le User-Agent (e-mail ou URL) :",
+        "Contact put in the User-Agent (e-mail or URL):",
+    );
     let to = if o.alert_to.is_empty() {
-        let one = get(&None, "--alert-to", "Destinataire des e-mails d'alerte :", "Where alert e-mails go:");
+        let one = get(
+            &None,
+            "--alert-to",
+            "Destinataire des e-mails d'alerte :",
+            "Where alert e-mails go:",
+        );
         vec![one]
     } else {
         o.alert_to.clone()
@@ -96,7 +115,13 @@ pub fn init(o: Options) -> anyhow::Result<ExitCode> {
         }
     };
     let plan = init::plan(&dir, &s)?;
-    if let Err(e) = init::check(&plan, &LoadOptions { secrets_optional: true, ..LoadOptions::default() }) {
+    if let Err(e) = init::check(
+        &plan,
+        &LoadOptions {
+            secrets_optional: true,
+            ..LoadOptions::default()
+        },
+    ) {
         super::print_config_errors(&e);
         eprintln!("{}", o.lang.pick("Rien n'a été écrit.", "Nothing was written."));
         return Ok(ExitCode::from(super::EXIT_CONFIG));
@@ -104,7 +129,13 @@ pub fn init(o: Options) -> anyhow::Result<ExitCode> {
     let conflicts = write::conflicts(&plan);
     if !conflicts.is_empty() && !o.force {
         for c in &conflicts {
-            eprintln!("{}", o.lang.pick(&format!("{} existe déjà et a été modifié", c.display()), &format!("{} exists and was edited", c.display())));
+            eprintln!(
+                "{}",
+                o.lang.pick(
+                    &format!("{} existe déjà et a été modifié", c.display()),
+                    &format!("{} exists and was edited", c.display())
+                )
+            );
         }
         eprintln!(
             "{}",

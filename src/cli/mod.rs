@@ -311,6 +311,9 @@ pub enum Command {
         /// The copy to write (must not exist).
         #[arg(long, short)]
         output: PathBuf,
+        /// Language of the messages.
+        #[arg(long, value_enum, default_value_t = Lang::Fr)]
+        lang: Lang,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
@@ -585,7 +588,7 @@ fn setup(command: Command) -> anyhow::Result<ExitCode> {
             force,
             lang,
         }),
-        Command::Backup { config, db, output } => backup::backup(config, db, output),
+        Command::Backup { config, db, output, lang } => backup::backup(config, db, output, lang),
         Command::Completions { shell } => manpages::completions(shell),
         Command::Manpages { out } => manpages::manpages(&out),
         _ => anyhow::bail!("not a setting-up command"),

@@ -117,29 +117,75 @@ pub fn new(o: Options) -> anyhow::Result<ExitCode> {
 
 fn report(o: &Options, p: &NewProbe, file: &Path, change: &Option<String>, covered: bool) -> anyhow::Result<()> {
     let l = o.lang;
-    println!("{}", l.pick(&format!("sonde écrite : {} (nom {})", file.display(), p.name), &format!("probe written: {} (name {})", file.display(), p.name)));
+    println!(
+        "{}",
+        l.pick(
+            &format!("sonde écrite : {} (nom {})", file.display(), p.name),
+            &format!("probe written: {} (name {})", file.display(), p.name)
+        )
+    );
     match (&o.config, change) {
         (Some(c), Some(text)) => {
             write::write_atomically(c, text.as_bytes())?;
-            println!("{}", l.pick(&format!("cible « {} » ajoutée à {} :", p.target, c.display()), &format!("target `{}` added to {}:", p.target, c.display())));
+            println!(
+                "{}",
+                l.pick(
+                    &format!("cible « {} » ajoutée à {} :", p.target, c.display()),
+                    &format!("target `{}` added to {}:", p.target, c.display())
+                )
+            );
             print!("{}", p.target_entry);
         }
-        (Some(c), None) => println!("{}", l.pick(&format!("cible « {} » : déjà dans {}", p.target, c.display()), &format!("target `{}`: already in {}", p.target, c.display()))),
+        (Some(c), None) => println!(
+            "{}",
+            l.pick(
+                &format!("cible « {} » : déjà dans {}", p.target, c.display()),
+                &format!("target `{}`: already in {}", p.target, c.display())
+            )
+        ),
         (None, _) => {
-            println!("{}", l.pick("à ajouter sous `targets:` dans vigie.yaml (si elle n'y est pas) :", "add under `targets:` in vigie.yaml (unless it is there):"));
+            println!(
+                "{}",
+                l.pick(
+                    "à ajouter sous `targets:` dans vigie.yaml (si elle n'y est pas) :",
+                    "add under `targets:` in vigie.yaml (unless it is there):"
+                )
+            );
             print!("{}", p.target_entry);
         }
     }
     if o.config.is_some() && !covered {
-        println!("{}", l.pick(&format!("attention : {} n'est couvert par aucun motif de `probes:` ; ajoutez son dossier", file.display()), &format!("warning: no `probes:` pattern matches {}; add its folder", file.display())));
+        println!(
+            "{}",
+            l.pick(
+                &format!(
+                    "attention : {} n'est couvert par aucun motif de `probes:` ; ajoutez son dossier",
+                    file.display()
+                ),
+                &format!("warning: no `probes:` pattern matches {}; add its folder", file.display())
+            )
+        );
     }
     for t in &p.todo {
         println!("{} {t}", l.pick("à faire :", "to do:"));
     }
-    let cfg = o.config.as_ref().map(|c| c.display().to_string()).unwrap_or_else(|| "vigie.yaml".into());
-    println!("{}", l.pick(
-        &format!("ensuite : ajuster le titre, puis  vigie check --config {cfg}  et  vigie once {} --config {cfg}", p.name),
-        &format!("then: adjust the title, then  vigie check --config {cfg}  and  vigie once {} --config {cfg}", p.name),
-    ));
+    let cfg = o
+        .config
+        .as_ref()
+        .map(|c| c.display().to_string())
+        .unwrap_or_else(|| "vigie.yaml".into());
+    println!(
+        "{}",
+        l.pick(
+            &format!(
+                "ensuite : ajuster le titre, puis  vigie check --config {cfg}  et  vigie once {} --config {cfg}",
+                p.name
+            ),
+            &format!(
+                "then: adjust the title, then  vigie check --config {cfg}  and  vigie once {} --config {cfg}",
+                p.name
+            ),
+        )
+    );
     Ok(())
 }

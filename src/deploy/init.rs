@@ -25,14 +25,35 @@ pub const CONFIG_TEMPLATE: &str = include_str!("../../config/vigie.yaml");
 /// The live probes, as in the repository (a test checks the list).
 pub const LIVE_PROBES: &[(&str, &str)] = &[
     ("anef-accueil.yaml", include_str!("../../probes/live/anef-accueil.yaml")),
-    ("anef-creation-compte-navigateur.yaml", include_str!("../../probes/live/anef-creation-compte-navigateur.yaml")),
-    ("anef-creation-compte.yaml", include_str!("../../probes/live/anef-creation-compte.yaml")),
-    ("anef-depot-document-navigateur.yaml", include_str!("../../probes/live/anef-depot-document-navigateur.yaml")),
-    ("anef-depot-document.yaml", include_str!("../../probes/live/anef-depot-document.yaml")),
+    (
+        "anef-creation-compte-navigateur.yaml",
+        include_str!("../../probes/live/anef-creation-compte-navigateur.yaml"),
+    ),
+    (
+        "anef-creation-compte.yaml",
+        include_str!("../../probes/live/anef-creation-compte.yaml"),
+    ),
+    (
+        "anef-depot-document-navigateur.yaml",
+        include_str!("../../probes/live/anef-depot-document-navigateur.yaml"),
+    ),
+    (
+        "anef-depot-document.yaml",
+        include_str!("../../probes/live/anef-depot-document.yaml"),
+    ),
     ("anef-navigateur.yaml", include_str!("../../probes/live/anef-navigateur.yaml")),
-    ("prefecture-rdv-exemple.yaml", include_str!("../../probes/live/prefecture-rdv-exemple.yaml")),
-    ("prefecture-rdv-navigateur.yaml", include_str!("../../probes/live/prefecture-rdv-navigateur.yaml")),
-    ("rdv-prefecture-navigateur.yaml", include_str!("../../probes/live/rdv-prefecture-navigateur.yaml")),
+    (
+        "prefecture-rdv-exemple.yaml",
+        include_str!("../../probes/live/prefecture-rdv-exemple.yaml"),
+    ),
+    (
+        "prefecture-rdv-navigateur.yaml",
+        include_str!("../../probes/live/prefecture-rdv-navigateur.yaml"),
+    ),
+    (
+        "rdv-prefecture-navigateur.yaml",
+        include_str!("../../probes/live/rdv-prefecture-navigateur.yaml"),
+    ),
     ("rdv-prefecture.yaml", include_str!("../../probes/live/rdv-prefecture.yaml")),
 ];
 

@@ -47,9 +47,7 @@ pub enum NewError {
 impl NewError {
     /// The refusal, with what vigie knows, one address per line.
     pub fn with_known(&self) -> String {
-        let mut s = format!(
-            "{self}\nvigie new connaît ces adresses / knows these addresses:\n"
-        );
+        let mut s = format!("{self}\nvigie new connaît ces adresses / knows these addresses:\n");
         for k in KNOWN {
             s.push_str(&format!("  - {k}\n"));
         }
@@ -72,10 +70,16 @@ pub fn recognize(input: &str) -> Result<Recognized, NewError> {
         reason: e.to_string(),
     })?;
     if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(unknown(input, "seules les adresses https:// sont connues / only https:// addresses are known"));
+        return Err(unknown(
+            input,
+            "seules les adresses https:// sont connues / only https:// addresses are known",
+        ));
     }
     let host = url.host_str().unwrap_or("").to_ascii_lowercase();
-    let segments: Vec<&str> = url.path_segments().map(|s| s.filter(|x| !x.is_empty()).collect()).unwrap_or_default();
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|x| !x.is_empty()).collect())
+        .unwrap_or_default();
     if host == RDV_HOST {
         return rdv(input, &segments);
     }
@@ -98,9 +102,13 @@ pub fn recognize(input: &str) -> Result<Recognized, NewError> {
 }
 
 fn rdv(input: &str, segments: &[&str]) -> Result<Recognized, NewError> {
-    let at = segments.windows(4).position(|w| w[0] == "rdvpref" && w[1] == "reservation" && w[2] == "demarche");
+    let at = segments
+        .windows(4)
+        .position(|w| w[0] == "rdvpref" && w[1] == "reservation" && w[2] == "demarche");
     match at.map(|i| segments[i + 3]) {
-        Some(id) if is_id(id) => Ok(Recognized::RdvPrefecture { demarche_id: id.to_string() }),
+        Some(id) if is_id(id) => Ok(Recognized::RdvPrefecture {
+            demarche_id: id.to_string(),
+        }),
         _ => Err(unknown(
             input,
             "RDV-Préfecture, mais sans numéro de démarche (…/rdvpref/reservation/demarche/<id>/…) / no démarche id",
@@ -124,9 +132,7 @@ fn booking(input: &str, dept: &str, segments: &[&str]) -> Result<Recognized, New
 /// `www.<département>.gouv.fr` → the département's name.
 fn prefecture_departement(host: &str) -> Option<&str> {
     let name = host.strip_prefix("www.")?.strip_suffix(".gouv.fr")?;
-    let ok = !name.is_empty()
-        && !name.contains('.')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let ok = !name.is_empty() && !name.contains('.') && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     ok.then_some(name)
 }
 
@@ -264,7 +270,11 @@ const RDV_STEPS: &str = r##"  - name: cgu
 
 fn anef_probe(page: &str, source: &str) -> NewProbe {
     let slug = slug(page);
-    let name = if slug.is_empty() { "anef-page".to_string() } else { format!("anef-{slug}") };
+    let name = if slug.is_empty() {
+        "anef-page".to_string()
+    } else {
+        format!("anef-{slug}")
+    };
     let minute = minute_for(&name) % 30;
     let yaml = format!(
         "{header}#\n# ANEF is an Angular application: a browser probe (headless Chromium,\n# Debian's `chromium` package) sees what a person sees after the scripts ran,\n# including the « erreur technique » banner drawn over a 200 OK page.\n# Twice an hour: each run starts a browser (about 400 MiB for a few seconds).\nname: {name}\ntitle: {title}\nkind: browser\ntarget: anef\nlabels: {{ procedure: anef, site: anef }}\nschedule: \"{minute}-59/30 * * * *\"   # twice an hour\ntimeout: 60s\ndegraded_after: 15s\nbroken_when:\n  - text_contains: \"Une erreur technique est survenue\"\n    reason: error_page\nsteps:\n  - name: page\n    goto: {goto}\n    wait_for: {{ selector: \"app-root *\", timeout: 20s }}\n    expect: {{ status: 200 }}\n",
@@ -328,7 +338,9 @@ mod tests {
         );
         assert_eq!(
             recognize("https://www.rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/2107/cgu/").unwrap(),
-            Recognized::RdvPrefecture { demarche_id: "2107".into() }
+            Recognized::RdvPrefecture {
+                demarche_id: "2107".into()
+            }
         );
         assert_eq!(
             recognize("https://administration-etrangers-en-france.interieur.gouv.fr/particuliers/#/espace-personnel/mon-compte").unwrap(),
@@ -362,7 +374,10 @@ mod tests {
         let cfg = "location: x\ntargets:\n  anef:\n    base_url: \"https://a\"\n";
         let entry = "  prefecture-essonne:\n    base_url: \"https://www.essonne.gouv.fr\"\n";
         let added = add_target(cfg, "prefecture-essonne", entry).unwrap().unwrap();
-        assert_eq!(added, format!("location: x\ntargets:\n{entry}  anef:\n    base_url: \"https://a\"\n"));
+        assert_eq!(
+            added,
+            format!("location: x\ntargets:\n{entry}  anef:\n    base_url: \"https://a\"\n")
+        );
         assert_eq!(add_target(&added, "prefecture-essonne", entry).unwrap(), None);
         assert_eq!(add_target(cfg, "anef", entry).unwrap(), None);
     }
@@ -371,13 +386,31 @@ mod tests {
     fn minutes_spread_and_names_are_labels() {
         let a = render(&recognize("https://www.essonne.gouv.fr/booking/create/1234/0").unwrap(), "u", None).unwrap();
         let b = render(&recognize("https://www.essonne.gouv.fr/booking/create/1235/0").unwrap(), "u", None).unwrap();
-        assert_ne!(a.yaml.lines().find(|l| l.starts_with("schedule")), b.yaml.lines().find(|l| l.starts_with("schedule")));
+        assert_ne!(
+            a.yaml.lines().find(|l| l.starts_with("schedule")),
+            b.yaml.lines().find(|l| l.starts_with("schedule"))
+        );
         assert_eq!(a.name, "prefecture-essonne-1234");
         assert!(a.yaml.contains("{{ premier_guichet }}") && !a.yaml.contains("planning_id"));
-        let fixed = render(&recognize("https://www.essonne.gouv.fr/booking/create/1234/0").unwrap(), "u", Some("14471")).unwrap();
+        let fixed = render(
+            &recognize("https://www.essonne.gouv.fr/booking/create/1234/0").unwrap(),
+            "u",
+            Some("14471"),
+        )
+        .unwrap();
         assert!(fixed.yaml.contains("planning_id: \"14471\"") && fixed.yaml.contains("planning: \"{{ planning_id }}\""));
-        let c = render(&recognize("https://administration-etrangers-en-france.interieur.gouv.fr/particuliers/#/").unwrap(), "u", None).unwrap();
+        let c = render(
+            &recognize("https://administration-etrangers-en-france.interieur.gouv.fr/particuliers/#/").unwrap(),
+            "u",
+            None,
+        )
+        .unwrap();
         assert_eq!(c.name, "anef-page");
-        assert!(render(&recognize("https://www.essonne.gouv.fr/booking/create/1234/0").unwrap(), "u", Some("12a")).is_err());
+        assert!(render(
+            &recognize("https://www.essonne.gouv.fr/booking/create/1234/0").unwrap(),
+            "u",
+            Some("12a")
+        )
+        .is_err());
     }
 }

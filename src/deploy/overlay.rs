@@ -18,12 +18,18 @@ pub struct Overlay {
 impl Overlay {
     /// Only the files given: nothing is read from the disk.
     pub fn memory_only() -> Overlay {
-        Overlay { mem: BTreeMap::new(), disk: false }
+        Overlay {
+            mem: BTreeMap::new(),
+            disk: false,
+        }
     }
 
     /// The disk, with the files given shadowing it.
     pub fn over_disk() -> Overlay {
-        Overlay { mem: BTreeMap::new(), disk: true }
+        Overlay {
+            mem: BTreeMap::new(),
+            disk: true,
+        }
     }
 
     pub fn insert(&mut self, path: &Path, bytes: Vec<u8>) {

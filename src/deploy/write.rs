@@ -25,7 +25,9 @@ pub enum Action {
     /// Had the shipped content (no edit lost).
     ReplacedPristine,
     /// Had other content: kept under `backup`, then replaced (forced).
-    Replaced { backup: PathBuf },
+    Replaced {
+        backup: PathBuf,
+    },
 }
 
 /// Files that exist with content of their own (an operator's edits).

@@ -36,9 +36,28 @@ pub fn backup(src: &Path, dest: &Path) -> Result<BackupSummary> {
     let dest_text = dest
         .to_str()
         .ok_or_else(|| StoreError::Backup(format!("{}: the file name is not valid UTF-8", dest.display())))?;
-    conn.execute("VACUUM INTO ?1", [dest_text])?;
+    create_private_empty(dest)?;
+    if let Err(e) = conn.execute("VACUUM INTO ?1", [dest_text]) {
+        let _ = std::fs::remove_file(dest);
+        return Err(e.into());
+    }
     drop(conn);
     summarize(dest)
+}
+
+/// The copy is readable by its owner only, like the history itself: it is
+/// created empty with mode 0600 (never following a link, never replacing a
+/// file), which `VACUUM INTO` accepts as its destination.
+fn create_private_empty(dest: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dest)
+        .map(drop)
+        .map_err(|e| StoreError::Backup(format!("{}: {e}", dest.display())))
 }
 
 /// Check a database file and count what it holds.
