@@ -195,7 +195,10 @@ async fn the_methodology_describes_each_version_that_ran_with_its_dates() {
     let methods = &r.methodology.probes;
     assert_eq!(methods.len(), 2, "two versions ran: {methods:#?}");
     let (v1, v2) = (&methods[0], &methods[1]);
-    assert_eq!(v1.base_url, "http://127.0.0.1:8181", "the first version is what ran, not today's configuration");
+    assert_eq!(
+        v1.base_url, "http://127.0.0.1:8181",
+        "the first version is what ran, not today's configuration"
+    );
     assert_eq!(v2.base_url, "http://127.0.0.1:8282");
     let (a, b) = (v1.version.as_ref().expect("v1"), v2.version.as_ref().expect("v2"));
     assert_ne!(a.hash, b.hash);
@@ -211,7 +214,11 @@ async fn the_methodology_describes_each_version_that_ran_with_its_dates() {
         "1. GET http://127.0.0.1:8181/particuliers/",
         "2. GET http://127.0.0.1:8282‹login_href : valeur relevée sur la page de l&#39;étape « accueil »›",
     ] {
-        assert!(method.contains(needle), "the methodology lacks {needle:?}:\n{}", &method[..method.len().min(4000)]);
+        assert!(
+            method.contains(needle),
+            "the methodology lacks {needle:?}:\n{}",
+            &method[..method.len().min(4000)]
+        );
     }
     assert!(!method.contains("{{"), "a template shown verbatim in the methodology");
 }

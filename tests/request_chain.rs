@@ -52,7 +52,12 @@ async fn a_post_answered_by_a_redirect_is_recorded_and_shown_as_both_requests() 
     assert_eq!(run.failed_step.as_deref(), Some("creneaux"));
 
     let base = format!("{}/booking/create/4242", sim.prefecture_url());
-    let step = |name: &str| run.steps.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no step {name}"));
+    let step = |name: &str| {
+        run.steps
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+    };
     assert_eq!(
         hops(&step("accepter").chain),
         vec![
@@ -93,7 +98,10 @@ async fn a_post_answered_by_a_redirect_is_recorded_and_shown_as_both_requests() 
     let text = mail.text();
     let expected = format!("POST {base}/1 → 302 → GET {base}/3 → 500");
     assert!(text.contains(&expected), "the e-mail lacks {expected:?}:\n{text}");
-    assert!(!text.contains(&format!("POST {base}/3")), "the e-mail names a request never sent:\n{text}");
+    assert!(
+        !text.contains(&format!("POST {base}/3")),
+        "the e-mail names a request never sent:\n{text}"
+    );
 
     let out = ws.path().join("preuves.zip");
     let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
@@ -118,7 +126,10 @@ async fn a_post_answered_by_a_redirect_is_recorded_and_shown_as_both_requests() 
     let shown = format!("Requêtes envoyées</dt><dd><code>POST {base}/1 → 302 → GET {base}/3 → 500</code>");
     assert!(day.contains(&shown), "the capture page lacks the chain:\n{day}");
     let chain = String::from_utf8_lossy(&files["chain.jsonl"]).into_owned();
-    assert!(chain.contains(r#""chain":[{"method":"POST""#), "the record keeps the chain: {chain}");
+    assert!(
+        chain.contains(r#""chain":[{"method":"POST""#),
+        "the record keeps the chain: {chain}"
+    );
 
     // `vigie once` traces the same chain.
     let cfg = ws.config_path();

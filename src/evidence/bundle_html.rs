@@ -247,9 +247,19 @@ fn capture_block(m: &Manifest, r: &Record, page: Option<&[u8]>, l: Language) -> 
     if !r.chain.is_empty() {
         // The requests as sent: after a redirect the page's URL is not the
         // one first requested, nor with the same method.
-        let sent = if l == Language::Fr { "Requêtes envoyées" } else { "Requests sent" };
+        let sent = if l == Language::Fr {
+            "Requêtes envoyées"
+        } else {
+            "Requests sent"
+        };
         let status = r.chain.last().and_then(|h| h.status).map(|s| format!(" → {s}")).unwrap_or_default();
-        dd(sent, format!("<code>{}{status}</code>", esc(&crate::probe::Hop::describe(&r.chain, str::to_string))));
+        dd(
+            sent,
+            format!(
+                "<code>{}{status}</code>",
+                esc(&crate::probe::Hop::describe(&r.chain, str::to_string))
+            ),
+        );
     }
     dd(
         w.response,

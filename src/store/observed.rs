@@ -169,7 +169,9 @@ pub fn scan(
     let (from, to, now) = (to_ms(from), to_ms(to), to_ms(now));
     let window = (from, to.min(now));
     let mut probes: std::collections::BTreeMap<String, Pending> = Default::default();
-    let sql = format!("SELECT probe, version_id, {TICK_COLUMNS} FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY started_at_ms, id");
+    let sql = format!(
+        "SELECT probe, version_id, {TICK_COLUMNS} FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY started_at_ms, id"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![from, to])?;
     while let Some(r) = rows.next()? {
