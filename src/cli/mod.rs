@@ -145,7 +145,7 @@ pub enum Command {
     /// probes takes under a second. Right after `vigie demo`, run it with no option in the
     /// same folder. See docs/reports.md.
     #[command(
-        after_help = "Examples:\n  vigie report                                          # after `vigie demo`, in the same folder\n  vigie report --config config/vigie.yaml --month 2026-11\n  vigie report --db var/vigie.db --from 2026-11-01 --to 2026-11-30 --format csv -o novembre.csv\n  vigie report --config config/vigie.yaml --procedure titre-sejour --lang en --format json -o -"
+        after_help = "Examples:\n  vigie report                                          # after `vigie demo`, in the same folder\n  vigie report --config config/vigie.yaml --month 2026-11\n  vigie report --config config/vigie.yaml --month 2026-11 --format pdf    # needs Chromium (apt install chromium)\n  vigie report --db var/vigie.db --from 2026-11-01 --to 2026-11-30 --format csv -o novembre.csv\n  vigie report --config config/vigie.yaml --procedure titre-sejour --lang en --format json -o -"
     )]
     Report {
         /// The daemon configuration (its `store.path` names the database; it
@@ -166,8 +166,9 @@ pub enum Command {
         /// Only the probes of this site label (repeatable)
         #[arg(long = "site", value_name = "LABEL")]
         sites: Vec<String>,
-        /// html (one self-contained file, prints to A4), csv (long form: one
-        /// value per row) or json (the same numbers)
+        /// html (one self-contained file, prints to A4), pdf (that file printed
+        /// by headless Chromium: page numbers, running header), csv (long
+        /// form: one value per row) or json (the same numbers)
         #[arg(long, value_enum, default_value_t = report::FormatArg::Html)]
         format: report::FormatArg,
         /// Language [default: the configuration's reports.language, fr]
@@ -384,17 +385,20 @@ pub fn main() -> ExitCode {
                 format,
                 lang,
                 output,
-            } => report::report(report::Options {
-                config,
-                db,
-                period,
-                probes,
-                procedures,
-                sites,
-                format,
-                lang,
-                output,
-            }),
+            } => {
+                report::report(report::Options {
+                    config,
+                    db,
+                    period,
+                    probes,
+                    procedures,
+                    sites,
+                    format,
+                    lang,
+                    output,
+                })
+                .await
+            }
             Command::Evidence { command } => evidence::evidence(command),
             Command::Verify { config, db, anchor } => evidence::verify_store(config, db, anchor),
             Command::BenchReport {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Check a vigie evidence bundle without vigie (Python 3.8+, standard library).
 
-    python3 verify.py preuves.zip
+    python3 verify.py preuves.zip      (the zip file as exported)
+    python3 verify.py .                (inside the extracted folder)
 
 Checks that each page matches the SHA-256 in its record, that each record
 names the hash of the one before it (the chain), that the records follow
@@ -10,6 +11,7 @@ itself matches the SHA-256 it carries. Exit status 0 when all holds.
 """
 import hashlib
 import json
+import os
 import sys
 import zipfile
 
@@ -20,8 +22,34 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+class Folder:
+    """An extracted bundle: the same reads as a zip file, from a directory."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def read(self, name):
+        with open(os.path.join(self.root, *name.split("/")), "rb") as f:
+            return f.read()
+
+    def namelist(self):
+        names = []
+        for top, dirs, files in os.walk(self.root):
+            dirs.sort()
+            for f in sorted(files):
+                rel = os.path.relpath(os.path.join(top, f), self.root)
+                names.append(rel.replace(os.sep, "/"))
+        return names
+
+
+def open_bundle(path):
+    if os.path.isdir(path):
+        return Folder(path)
+    return zipfile.ZipFile(path)
+
+
 def main(path):
-    z = zipfile.ZipFile(path)
+    z = open_bundle(path)
     problems = []
     lines = [line for line in z.read("chain.jsonl").split(b"\n") if line]
     prev_hash, prev_seq, full = None, None, 0
@@ -73,6 +101,8 @@ def main(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) > 2:
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1]))
+    # Without an argument: the folder this script was extracted into.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.exit(main(sys.argv[1] if len(sys.argv) == 2 else here))

@@ -82,8 +82,9 @@ fn conditions(m: &Match, l: Language) -> Vec<String> {
 
 fn broken(b: &BrokenWhen, l: Language) -> String {
     format!(
-        "{} ({}) {} {}",
-        if fr(l) { "en échec" } else { "broken" },
+        "{} « {} » ({}) {} {}",
+        if fr(l) { "en échec :" } else { "broken:" },
+        if fr(l) { b.reason.label_fr() } else { b.reason.label_en() },
         b.reason.as_str(),
         if fr(l) { "si" } else { "when" },
         conditions(&b.when, l).join(" ; ")
