@@ -240,6 +240,7 @@ fn export(config: &vigie::config::Config, probes: &[&str], out: &Path) -> bundle
             probes: probes.iter().map(|p| p.to_string()).collect(),
             language: "fr".into(),
         },
+        tsa_ca: None,
     };
     bundle::export(store.conn(), &req, out, paris(9, 12, 0)).expect("export")
 }

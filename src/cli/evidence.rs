@@ -11,8 +11,9 @@ use clap::Subcommand;
 use super::report::{LangArg, PeriodArgs};
 use crate::alert::settings::Language;
 use crate::evidence::bundle::{self, ExportRequest, Selection};
+use crate::evidence::tsp_verify::Trust;
 use crate::evidence::verify::{self, Anchor, Problem};
-use crate::evidence::{bundle_verify, EvidenceError};
+use crate::evidence::{bundle_verify, timestamps, EvidenceError};
 use crate::store::Store;
 
 /// Exit status when a verification finds a problem.
@@ -54,11 +55,34 @@ pub enum EvidenceCommand {
         /// Also check the chain against an anchor published earlier (SEQ:HASH).
         #[arg(long, value_name = "SEQ:HASH")]
         anchor: Option<String>,
+        /// PEM file of the CA the RFC 3161 time stamps must chain to
+        /// [default: the copy in the bundle (timestamps/tsa-ca.pem), else the system's roots]
+        #[arg(long, value_name = "FILE")]
+        tsa_ca: Option<PathBuf>,
     },
 }
 
 fn anchor(a: Option<&str>) -> anyhow::Result<Option<Anchor>> {
     a.map(|a| a.parse::<Anchor>().map_err(anyhow::Error::msg)).transpose()
+}
+
+/// The PEM of `evidence.timestamp.ca_file`, to copy into a bundle.
+fn tsa_ca_pem(config: Option<&crate::config::Config>) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(path) = config.and_then(|c| c.evidence.timestamp.as_ref()).and_then(|t| t.ca_file.as_ref()) else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read evidence.timestamp.ca_file {}: {e}", path.display()))?;
+    Ok(Some(pem))
+}
+
+/// What the time stamps prove, when there are any.
+fn print_stamps(v: &timestamps::StampVerdict) {
+    if let Some((seq, at, chain_seq)) = &v.last {
+        println!(
+            "time stamps (RFC 3161): {} checked; the last, #{seq}, dates record #{chain_seq} and all before it at {at} (TSA's clock)",
+            v.checked
+        );
+    }
 }
 
 /// Problems on standard error, control characters escaped: a hostile bundle's names and
@@ -89,8 +113,8 @@ pub fn evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
             lang,
             output,
         } => export(config, db, period, probes, lang, output),
-        EvidenceCommand::Verify { bundle, anchor: a } => {
-            let v = bundle_verify::verify_bundle(&bundle, anchor(a.as_deref())?)?;
+        EvidenceCommand::Verify { bundle, anchor: a, tsa_ca } => {
+            let v = bundle_verify::verify_bundle_with(&bundle, anchor(a.as_deref())?, tsa_ca.as_deref())?;
             if v.ok() {
                 let m = v.manifest.as_ref();
                 println!(
@@ -107,13 +131,16 @@ pub fn evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
                         m.chain_last_hash, m.exported_at, m.register_head
                     );
                 }
+                print_stamps(&v.stamps);
                 Ok(ExitCode::SUCCESS)
             } else {
+                let mut files = v.files.clone();
+                files.extend(v.stamps.problems.iter().cloned());
                 if v.records.is_empty() {
-                    eprintln!("BROKEN — {}", v.files.first().map(String::as_str).unwrap_or("?"));
-                    print_problems(&[], &v.files[1..]);
+                    eprintln!("BROKEN — {}", files.first().map(String::as_str).unwrap_or("?"));
+                    print_problems(&[], files.get(1..).unwrap_or(&[]));
                 } else {
-                    print_problems(&v.records, &v.files);
+                    print_problems(&v.records, &files);
                 }
                 Ok(ExitCode::from(EXIT_BROKEN))
             }
@@ -160,6 +187,7 @@ fn export(
             probes,
             language: language.as_str().into(),
         },
+        tsa_ca: tsa_ca_pem(src.config.as_ref())?,
     };
     match bundle::export(store.conn(), &req, &out, Utc::now()) {
         Ok(e) => {
@@ -188,7 +216,7 @@ fn export(
 }
 
 /// `vigie verify`: the whole register in the store.
-pub fn verify_store(config: Option<PathBuf>, db: Option<PathBuf>, a: Option<String>) -> anyhow::Result<ExitCode> {
+pub fn verify_store(config: Option<PathBuf>, db: Option<PathBuf>, a: Option<String>, tsa_ca: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let src = match super::history::resolve(config.as_deref(), db.as_deref())? {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -205,6 +233,21 @@ pub fn verify_store(config: Option<PathBuf>, db: Option<PathBuf>, a: Option<Stri
         t.map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string())
             .unwrap_or_else(|| "—".into())
     };
+    let configured = src
+        .config
+        .as_ref()
+        .and_then(|c| c.evidence.timestamp.as_ref())
+        .and_then(|t| t.ca_file.clone());
+    let trust = Trust::of(tsa_ca.or(configured).as_deref());
+    let stamps = timestamps::verify_store(store.conn(), &trust)?;
+    if !stamps.problems.is_empty() {
+        eprintln!("BROKEN — time stamps (RFC 3161):");
+        print_problems(&[], &stamps.problems);
+        if v.ok() {
+            return Ok(ExitCode::from(EXIT_BROKEN));
+        }
+    }
+    print_stamps(&stamps);
     if v.ok() {
         match &v.head {
             Some((seq, hash)) => {

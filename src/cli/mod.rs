@@ -204,6 +204,10 @@ pub enum Command {
         /// log, or a report's "Ancre du registre"): the register must still hold it.
         #[arg(long, value_name = "SEQ:HASH")]
         anchor: Option<String>,
+        /// PEM file of the CA RFC 3161 time stamps must chain to [default:
+        /// evidence.timestamp.ca_file of the configuration, else the system's roots]
+        #[arg(long, value_name = "FILE")]
+        tsa_ca: Option<PathBuf>,
     },
     /// Benchmark: generate a month of one-minute history and time the report.
     #[command(hide = true)]
@@ -400,7 +404,12 @@ pub fn main() -> ExitCode {
                 .await
             }
             Command::Evidence { command } => evidence::evidence(command),
-            Command::Verify { config, db, anchor } => evidence::verify_store(config, db, anchor),
+            Command::Verify {
+                config,
+                db,
+                anchor,
+                tsa_ca,
+            } => evidence::verify_store(config, db, anchor, tsa_ca),
             Command::BenchReport {
                 db,
                 probes,
