@@ -241,6 +241,7 @@ fn export(config: &vigie::config::Config, probes: &[&str], out: &Path) -> bundle
             language: "fr".into(),
         },
         tsa_ca: None,
+        context: None,
     };
     bundle::export(store.conn(), &req, out, paris(9, 12, 0)).expect("export")
 }

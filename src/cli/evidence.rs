@@ -19,6 +19,13 @@ use crate::store::Store;
 /// Exit status when a verification finds a problem.
 pub const EXIT_BROKEN: u8 = 1;
 
+/// What `vigie evidence export` writes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Zip,
+    Warc,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum EvidenceCommand {
     /// Export the captures of a period as a zip bundle for a lawyer or a court.
@@ -42,7 +49,11 @@ pub enum EvidenceCommand {
         /// Language of index.html [default: the configuration's reports.language, fr]
         #[arg(long, value_enum)]
         lang: Option<LangArg>,
-        /// The zip to write [default: preuves-vigie-FROM_TO.zip]
+        /// zip (the bundle for a lawyer or a court) or warc (WARC/1.1, gzip
+        /// per record, for web archivists' tools such as warcio or pywb)
+        #[arg(long, value_enum, default_value_t = ExportFormat::Zip)]
+        format: ExportFormat,
+        /// The file to write [default: preuves-vigie-FROM_TO.zip or .warc.gz]
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -64,6 +75,48 @@ pub enum EvidenceCommand {
 
 fn anchor(a: Option<&str>) -> anyhow::Result<Option<Anchor>> {
     a.map(|a| a.parse::<Anchor>().map_err(anyhow::Error::msg)).transpose()
+}
+
+/// This machine's context now, for the configured targets' names.
+fn capture_context(config: Option<&crate::config::Config>) -> crate::evidence::context::CaptureContext {
+    let mut hosts: Vec<(String, u16)> = config
+        .map(|c| {
+            c.targets
+                .iter()
+                .filter_map(|t| url::Url::parse(&t.base_url).ok())
+                .filter_map(|u| Some((u.host_str()?.to_string(), u.port_or_known_default()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    hosts.sort();
+    hosts.dedup();
+    let location = config
+        .map(|c| c.location.clone())
+        .unwrap_or_else(|| "unknown (no configuration given)".into());
+    crate::evidence::context::gather(&location, &hosts)
+}
+
+/// `vigie evidence export --format warc`.
+fn export_warc(store: &Store, req: &ExportRequest, out: &std::path::Path, started: Instant) -> anyhow::Result<ExitCode> {
+    let fields = req.context.as_ref().map(|c| c.fields()).unwrap_or_default();
+    match crate::evidence::warc_export::export(store.conn(), req, out, Utc::now(), &fields) {
+        Ok(e) => {
+            println!(
+                "{} capture(s) → {} (WARC/1.1, {:.1} MiB, {:.1} s); check it with: warcio check {}",
+                e.captures,
+                out.display(),
+                e.bytes as f64 / 1024.0 / 1024.0,
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(EvidenceError::Nothing) => {
+            eprintln!("nothing to export: no capture was recorded in this period for these probes (captures are kept for failing and no-slot runs)");
+            Ok(ExitCode::from(EXIT_BROKEN))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The PEM of `evidence.timestamp.ca_file`, to copy into a bundle.
@@ -111,8 +164,9 @@ pub fn evidence(cmd: EvidenceCommand) -> anyhow::Result<ExitCode> {
             period,
             probes,
             lang,
+            format,
             output,
-        } => export(config, db, period, probes, lang, output),
+        } => export(config, db, period, probes, lang, format, output),
         EvidenceCommand::Verify { bundle, anchor: a, tsa_ca } => {
             let v = bundle_verify::verify_bundle_with(&bundle, anchor(a.as_deref())?, tsa_ca.as_deref())?;
             if v.ok() {
@@ -154,6 +208,7 @@ fn export(
     period: PeriodArgs,
     probes: Vec<String>,
     lang: Option<LangArg>,
+    format: ExportFormat,
     output: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let src = match super::history::resolve(config.as_deref(), db.as_deref())? {
@@ -173,7 +228,8 @@ fn export(
         } else {
             "vigie-evidence"
         };
-        PathBuf::from(format!("{stem}-{}_{}.zip", p.from_day, p.to_day))
+        let ext = if format == ExportFormat::Warc { "warc.gz" } else { "zip" };
+        PathBuf::from(format!("{stem}-{}_{}.{ext}", p.from_day, p.to_day))
     });
     let started = Instant::now();
     eprintln!("vigie evidence export: {} to {} from {}…", p.from_day, p.to_day, src.db.display());
@@ -188,7 +244,11 @@ fn export(
             language: language.as_str().into(),
         },
         tsa_ca: tsa_ca_pem(src.config.as_ref())?,
+        context: Some(capture_context(src.config.as_ref())),
     };
+    if format == ExportFormat::Warc {
+        return export_warc(&store, &req, &out, started);
+    }
     match bundle::export(store.conn(), &req, &out, Utc::now()) {
         Ok(e) => {
             println!(

@@ -10,6 +10,7 @@
 //!   scripts and network disabled;
 //! - `timestamps.jsonl`, `timestamps/*.tsr`: RFC 3161 tokens over the
 //!   chain (`bundle_stamps.rs`), when `evidence.timestamp` is configured;
+//! - `contexte.txt`: the capture context (`context.rs`);
 //! - `README.txt` and `verify.py`: how to check it, with or without vigie;
 //! - `manifest.json`: the selection, a summary (captures, days covered), the
 //!   records, the SHA-256 of every other file, and its own SHA-256.
@@ -174,6 +175,8 @@ pub struct ExportRequest {
     pub selection: Selection,
     /// The PEM of `evidence.timestamp.ca_file`, copied into the bundle.
     pub tsa_ca: Option<Vec<u8>>,
+    /// The capture context, written as `contexte.txt`.
+    pub context: Option<super::context::CaptureContext>,
 }
 
 #[derive(Debug, Clone)]
@@ -237,6 +240,9 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
     zip.add("README.txt", bundle_html::README.as_bytes())?;
     zip.add("verify.py", bundle_html::VERIFY_PY.as_bytes())?;
     zip.add("chain.jsonl", chain.as_bytes())?;
+    if let Some(c) = &req.context {
+        zip.add(CONTEXT_FILE, context_text(c).as_bytes())?;
+    }
     for (path, bytes) in bundle_stamps::files(&stamps, req.tsa_ca.as_deref()) {
         zip.add(&path, &bytes)?;
     }
@@ -291,6 +297,22 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
         chain_last: manifest.chain_last,
         bytes: size,
     })
+}
+
+/// The capture context file of a bundle.
+pub const CONTEXT_FILE: &str = "contexte.txt";
+
+/// `contexte.txt`: the context in French, then the same fields in English.
+fn context_text(c: &super::context::CaptureContext) -> String {
+    let mut s = String::from("CONTEXTE DE CAPTURE — vigie\n===========================\n\n");
+    for l in c.lines_fr() {
+        s.push_str(&format!("- {l}\n"));
+    }
+    s.push_str("\nCAPTURE CONTEXT\n===============\n\n");
+    for (k, v) in c.fields() {
+        s.push_str(&format!("{k}: {v}\n"));
+    }
+    s
 }
 
 /// The screenshot of `r`, checked against its record, into the zip.
