@@ -129,6 +129,9 @@ async fn the_pdf_report_has_a4_pages_numbered_with_a_running_header() {
     let whole = text.lines().filter(|l| l.contains("ANEF : étape « connexion »")).count();
     assert!(whole >= 4, "{whole} lines hold a whole probe title start: {text}");
     assert!(text.contains("rendez-vous"), "{text}");
+    // The capture context in the methodology.
+    assert!(text.contains("Horloge (au moment du rapport)"), "{text}");
+    assert!(text.contains("Chaque vérification est un nouveau visiteur"), "{text}");
     // No heading ends a page: each is followed by what it introduces.
     let (code, html, err) = run(
         env!("CARGO_BIN_EXE_vigie"),

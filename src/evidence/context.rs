@@ -168,13 +168,18 @@ impl CaptureContext {
 
     /// The same in French, one sentence each (bundle, report methodology).
     pub fn lines_fr(&self) -> Vec<String> {
+        self.lines_fr_at("de l'export")
+    }
+
+    /// In French, `moment` naming when it was gathered ("du rapport").
+    pub fn lines_fr_at(&self, moment: &str) -> Vec<String> {
         let mut out = vec![
             format!(
                 "Logiciel : vigie {} ; système : {} ; point d'observation : {}.",
                 self.vigie_version, self.os, self.vantage_point
             ),
-            format!("Proxy (au moment de l'export) : {}.", proxy_text(&self.proxies, true)),
-            format!("Horloge (au moment de l'export) : {}.", self.clock.1),
+            format!("Proxy (au moment {moment}) : {}.", proxy_text(&self.proxies, true)),
+            format!("Horloge (au moment {moment}) : {}.", self.clock.1),
             VISITS_FR.into(),
             CONNECTED_FR.into(),
         ];
@@ -186,6 +191,18 @@ impl CaptureContext {
             });
         }
         out
+    }
+}
+
+impl CaptureContext {
+    /// In English, for the report's methodology (gathered when the report was made).
+    pub fn lines_en(&self) -> Vec<String> {
+        vec![
+            format!("Software: vigie {}; system: {}; vantage point: {}.", self.vigie_version, self.os, self.vantage_point),
+            format!("Proxy (when this report was made): {}.", proxy_text(&self.proxies, false)),
+            format!("Clock (when this report was made): {}.", self.clock.0),
+            format!("{}{}.", VISITS_EN[..1].to_uppercase(), &VISITS_EN[1..]),
+        ]
     }
 }
 
