@@ -88,8 +88,9 @@ fn capture_context(config: Option<&crate::config::Config>) -> crate::evidence::c
                 .collect()
         })
         .unwrap_or_default();
+    // Names resolve the same whatever the port: one line per name.
     hosts.sort();
-    hosts.dedup();
+    hosts.dedup_by(|a, b| a.0 == b.0);
     let location = config
         .map(|c| c.location.clone())
         .unwrap_or_else(|| "unknown (no configuration given)".into());
@@ -307,7 +308,6 @@ pub fn verify_store(config: Option<PathBuf>, db: Option<PathBuf>, a: Option<Stri
             return Ok(ExitCode::from(EXIT_BROKEN));
         }
     }
-    print_stamps(&stamps);
     if v.ok() {
         match &v.head {
             Some((seq, hash)) => {
@@ -320,6 +320,7 @@ pub fn verify_store(config: Option<PathBuf>, db: Option<PathBuf>, a: Option<Stri
                     started.elapsed().as_secs_f64()
                 );
                 println!("anchor (keep it, publish it): {seq}:{hash}");
+                print_stamps(&stamps);
             }
             None => println!("OK — the evidence register of {} is empty", src.db.display()),
         }

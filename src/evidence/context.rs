@@ -198,7 +198,10 @@ impl CaptureContext {
     /// In English, for the report's methodology (gathered when the report was made).
     pub fn lines_en(&self) -> Vec<String> {
         vec![
-            format!("Software: vigie {}; system: {}; vantage point: {}.", self.vigie_version, self.os, self.vantage_point),
+            format!(
+                "Software: vigie {}; system: {}; vantage point: {}.",
+                self.vigie_version, self.os, self.vantage_point
+            ),
             format!("Proxy (when this report was made): {}.", proxy_text(&self.proxies, false)),
             format!("Clock (when this report was made): {}.", self.clock.0),
             format!("{}{}.", VISITS_EN[..1].to_uppercase(), &VISITS_EN[1..]),

@@ -534,7 +534,9 @@ pub fn build(i: Input) -> Methodology {
         rules: rules(l, c.map(|c| c.contact.as_str())),
         politeness,
         maintenance,
-        evidence: c.map(|c| evidence_text(&c.evidence, l).into_iter().chain(context_text(c, l)).collect()).unwrap_or_default(),
+        evidence: c
+            .map(|c| evidence_text(&c.evidence, l).into_iter().chain(context_text(c, l)).collect())
+            .unwrap_or_default(),
         computation: computation(l, i.live_from, i.settings, i.tz),
         probes,
     }
