@@ -8,6 +8,7 @@ pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod deploy;
 pub mod diag;
 pub mod events;
 pub mod evidence;

@@ -1,6 +1,7 @@
 //! Command-line interface. Parses arguments (clap), sets up logging and the
 //! runtime, and calls the library. `anyhow` lives here, at the edge only.
 
+mod backup;
 mod bench;
 mod check;
 mod check_alerts;
@@ -8,6 +9,9 @@ mod demo;
 pub mod embedded;
 mod evidence;
 mod history;
+mod init;
+mod manpages;
+mod new;
 mod once;
 mod outbox;
 mod publish;
@@ -33,7 +37,7 @@ pub const EXIT_CONFIG: u8 = 2;
 against the ANEF portal and prefecture booking systems on a schedule, classifies every run \
 (up, degraded, no_capacity, broken, down), exports Prometheus metrics and keeps what it saw.\n\n\
 Start with `vigie demo`: it runs everything against a local imitation of the portal, no network needed.",
-    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n  vigie outbox --config config/vigie.yaml      # e-mails waiting or refused\n  vigie report --config config/vigie.yaml --month 2026-11   # availability report (HTML, French)\n  vigie evidence export --config config/vigie.yaml --month 2026-11 -o preuves.zip\n  vigie evidence verify preuves.zip            # check a bundle (exit 1 if altered)\n  vigie verify --config config/vigie.yaml      # check the evidence register in the store\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md, docs/alerts.md, docs/reports.md"
+    after_help = "Examples:\n  vigie demo                                   # the whole product against the local simulator\n  vigie init                                   # a configuration for your instance (asks, or flags)\n  vigie new https://www.essonne.gouv.fr/booking/create/12345/0 --config vigie/vigie.yaml   # a probe from a URL\n  vigie check --config config/vigie.yaml       # validate a configuration, show schedules\n  vigie once prefecture-rdv --config config/vigie.yaml   # run one probe now, step by step\n  vigie run --config config/vigie.yaml         # the daemon (SIGHUP reloads, SIGTERM stops)\n  vigie outbox --config config/vigie.yaml      # e-mails waiting or refused\n  vigie report --config config/vigie.yaml --month 2026-11   # availability report (HTML, French)\n  vigie evidence export --config config/vigie.yaml --month 2026-11 -o preuves.zip\n  vigie evidence verify preuves.zip            # check a bundle (exit 1 if altered)\n  vigie verify --config config/vigie.yaml      # check the evidence register in the store\n\nDocumentation: README.md, docs/probes.md, docs/simulator.md, docs/alerts.md, docs/reports.md, docs/deploy.md"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -44,6 +48,23 @@ pub struct Cli {
     /// Log filter, e.g. `info`, `vigie=debug` (or set RUST_LOG).
     #[arg(long, global = true)]
     pub log: Option<String>,
+}
+
+/// The language of what `init` and `new` say (French first).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    Fr,
+    En,
+}
+
+impl Lang {
+    /// The French or the English text.
+    pub fn pick(self, fr: &str, en: &str) -> String {
+        match self {
+            Lang::Fr => fr.to_string(),
+            Lang::En => en.to_string(),
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -209,6 +230,107 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         tsa_ca: Option<PathBuf>,
     },
+    /// Write a working configuration for a new instance into a folder.
+    ///
+    /// The annotated vigie.yaml with your vantage point, contact and alert
+    /// recipients, and the live probes under probes/. Asks for what the flags
+    /// do not give (unless --non-interactive), checks everything before
+    /// writing, never replaces an edited file without --force (the old one is
+    /// then kept as .avant-init), and ends with `vigie check`.
+    #[command(
+        after_help = "Examples:\n  vigie init                                     # asks; writes ./vigie/ (as root with the package: /etc/vigie/)\n  vigie init --dir /etc/vigie --location lyon-bureau --contact veille@asso.example --alert-to equipe@asso.example --non-interactive"
+    )]
+    Init {
+        /// The folder [default: /etc/vigie as root with the package installed, else ./vigie]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The vantage point: lowercase letters, digits, - and _ (e.g. lyon-bureau).
+        #[arg(long)]
+        location: Option<String>,
+        /// An e-mail address or URL the portal's operators can use (put in the User-Agent).
+        #[arg(long)]
+        contact: Option<String>,
+        /// Where alert e-mails go (repeatable).
+        #[arg(long = "alert-to", value_name = "ADDRESS")]
+        alert_to: Vec<String>,
+        /// The history database [default: /var/lib/vigie/vigie.db for /etc/vigie, else var/vigie.db in the folder]
+        #[arg(long)]
+        store: Option<String>,
+        /// Replace files that were edited (each old one is kept as FILE.avant-init).
+        #[arg(long)]
+        force: bool,
+        /// Ask nothing: a missing flag is an error (for scripts).
+        #[arg(long, short = 'n')]
+        non_interactive: bool,
+        /// Language of the messages.
+        #[arg(long, value_enum, default_value_t = Lang::Fr)]
+        lang: Lang,
+        /// Write the package's copy (placeholder values, /var/lib/vigie store) and stop.
+        #[arg(long, hide = true)]
+        template: bool,
+    },
+    /// Make a probe file from the address seen in the browser.
+    ///
+    /// Knows a prefecture booking module (https://www.<département>.gouv.fr/booking/create/<id>/<step>),
+    /// an RDV-Préfecture démarche (…/rdvpref/reservation/demarche/<id>/…) and
+    /// the ANEF portal (a browser probe). Fills in the ids, a polite schedule
+    /// for that system and the target; the probe is checked before it is
+    /// written. With --config, the target is added to the configuration.
+    #[command(
+        after_help = "Examples:\n  vigie new https://www.essonne.gouv.fr/booking/create/12345/0 --config /etc/vigie/vigie.yaml --planning 6789\n  vigie new https://www.rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/2107/cgu/ --config vigie/vigie.yaml\n  vigie new 'https://administration-etrangers-en-france.interieur.gouv.fr/particuliers/#/' --dir probes"
+    )]
+    New {
+        /// The address, as seen in the browser.
+        url: String,
+        /// The configuration the probe joins: checked with it, its target added to it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Folder for the probe file [default: probes/ beside --config, else this folder]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Booking module only: the counter (the step-1 radio value, id planningNNNN).
+        #[arg(long, value_name = "NUMBER")]
+        planning: Option<String>,
+        /// Replace a probe file of the same name (the old one kept as .avant-init).
+        #[arg(long)]
+        force: bool,
+        /// Language of the messages.
+        #[arg(long, value_enum, default_value_t = Lang::Fr)]
+        lang: Lang,
+    },
+    /// Copy the history database while the daemon runs (online, checked).
+    ///
+    /// A consistent snapshot (SQLite VACUUM INTO), then an integrity check of
+    /// the copy. Restore: stop the daemon, put the copy in place of
+    /// store.path (removing its -wal and -shm files), start. See docs/deploy.md.
+    #[command(
+        after_help = "Examples:\n  vigie backup --config /etc/vigie/vigie.yaml -o /var/backups/vigie-$(date +%F).db\n  vigie backup --db var/demo.db -o demo-copie.db"
+    )]
+    Backup {
+        /// The daemon configuration file (its `store.path` names the database).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The history database itself.
+        #[arg(long, conflicts_with = "config")]
+        db: Option<PathBuf>,
+        /// The copy to write (must not exist).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Language of the messages.
+        #[arg(long, value_enum, default_value_t = Lang::Fr)]
+        lang: Lang,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (one per command) into a folder.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmark: generate a month of one-minute history and time the report.
     #[command(hide = true)]
     BenchReport {
@@ -345,41 +467,63 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Run { config, listen } => run::run(config, listen).await,
-            Command::Check { config, next } => check::check(&config, next),
-            Command::Once { probe, config, json } => once::once(&probe, &config, json).await,
-            Command::Outbox {
-                config,
-                db,
-                all,
-                limit,
-                retry,
-                show,
-            } => outbox::outbox(config.as_deref(), db.as_deref(), outbox::Options { all, limit, retry, show }),
-            Command::Demo {
+    let result = runtime.block_on(dispatch(cli.command));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run one command.
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config, listen } => run::run(config, listen).await,
+        Command::Check { config, next } => check::check(&config, next),
+        Command::Once { probe, config, json } => once::once(&probe, &config, json).await,
+        Command::Outbox {
+            config,
+            db,
+            all,
+            limit,
+            retry,
+            show,
+        } => outbox::outbox(config.as_deref(), db.as_deref(), outbox::Options { all, limit, retry, show }),
+        Command::Demo {
+            listen,
+            config,
+            sim_base_port,
+            quiet,
+        } => {
+            demo::demo(demo::DemoOptions {
                 listen,
                 config,
                 sim_base_port,
                 quiet,
-            } => {
-                demo::demo(demo::DemoOptions {
-                    listen,
-                    config,
-                    sim_base_port,
-                    quiet,
-                })
-                .await
-            }
-            Command::Sim {
-                portal,
-                prefecture,
-                rdv,
-                scenario,
-                demo_scenario,
-            } => sim::sim(portal, prefecture, rdv, scenario, demo_scenario).await,
-            Command::Report {
+            })
+            .await
+        }
+        Command::Sim {
+            portal,
+            prefecture,
+            rdv,
+            scenario,
+            demo_scenario,
+        } => sim::sim(portal, prefecture, rdv, scenario, demo_scenario).await,
+        Command::Report {
+            config,
+            db,
+            period,
+            probes,
+            procedures,
+            sites,
+            format,
+            lang,
+            output,
+        } => {
+            report::report(report::Options {
                 config,
                 db,
                 period,
@@ -389,50 +533,78 @@ pub fn main() -> ExitCode {
                 format,
                 lang,
                 output,
-            } => {
-                report::report(report::Options {
-                    config,
-                    db,
-                    period,
-                    probes,
-                    procedures,
-                    sites,
-                    format,
-                    lang,
-                    output,
-                })
-                .await
-            }
-            Command::Evidence { command } => evidence::evidence(command),
-            Command::Verify {
-                config,
-                db,
-                anchor,
-                tsa_ca,
-            } => evidence::verify_store(config, db, anchor, tsa_ca),
-            Command::BenchReport {
-                db,
-                probes,
-                days,
-                every_minutes,
-            } => bench::bench_report(&db, probes, days, every_minutes),
-            Command::BenchObservatory {
-                db,
-                probes,
-                days,
-                every_minutes,
-                output,
-                repeat,
-            } => bench::bench_observatory(&db, probes, days, every_minutes, &output, repeat),
-            Command::Publish { config, db, output } => publish::publish(config.as_deref(), db.as_deref(), output),
+            })
+            .await
         }
-    });
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Command::Evidence { command } => evidence::evidence(command),
+        Command::Verify {
+            config,
+            db,
+            anchor,
+            tsa_ca,
+        } => evidence::verify_store(config, db, anchor, tsa_ca),
+        Command::BenchReport {
+            db,
+            probes,
+            days,
+            every_minutes,
+        } => bench::bench_report(&db, probes, days, every_minutes),
+        Command::BenchObservatory {
+            db,
+            probes,
+            days,
+            every_minutes,
+            output,
+            repeat,
+        } => bench::bench_observatory(&db, probes, days, every_minutes, &output, repeat),
+        Command::Publish { config, db, output } => publish::publish(config.as_deref(), db.as_deref(), output),
+        other => setup(other),
+    }
+}
+
+/// The setting-up commands: `init`, `new`, `backup`, completions, man pages.
+fn setup(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init {
+            dir,
+            location,
+            contact,
+            alert_to,
+            store,
+            force,
+            non_interactive,
+            lang,
+            template,
+        } => init::init(init::Options {
+            dir,
+            location,
+            contact,
+            alert_to,
+            store,
+            force,
+            non_interactive,
+            lang,
+            template,
+        }),
+        Command::New {
+            url,
+            config,
+            dir,
+            planning,
+            force,
+            lang,
+        } => new::new(new::Options {
+            url,
+            config,
+            dir,
+            planning,
+            force,
+            lang,
+        }),
+        Command::Backup { config, db, output, lang } => backup::backup(config, db, output, lang),
+        Command::Completions { shell } => manpages::completions(shell),
+        Command::Manpages { out } => manpages::manpages(&out),
+        _ => anyhow::bail!("not a setting-up command"),
     }
 }
 

@@ -7,6 +7,7 @@
 //! the CLI opens its own. Schema and conventions: `schema.rs`.
 
 pub mod aggregate;
+pub mod backup;
 pub mod evidence;
 pub mod incidents;
 pub mod latency;
@@ -66,6 +67,8 @@ pub enum StoreError {
     Json(serde_json::Error),
     #[error("evidence: {0}")]
     Evidence(String),
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
