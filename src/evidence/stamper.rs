@@ -60,7 +60,10 @@ impl Stamper {
     pub async fn run(mut self) {
         let mut due = Instant::now();
         let mut retry = self.first_retry;
-        self.refresh_age().await;
+        // Without `evidence.timestamp` the stamper never opens the database.
+        if self.settings.borrow().is_some() {
+            self.refresh_age().await;
+        }
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(due.min(Instant::now() + TICK)) => {}
