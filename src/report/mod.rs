@@ -15,6 +15,7 @@ pub mod html;
 pub(crate) mod incidents;
 mod methodology;
 pub mod model;
+pub mod pdf;
 pub mod period;
 pub mod settings;
 mod slots;

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod rollup;
 pub mod runs;
 pub mod schema;
+pub mod timestamps;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this binary writes.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -268,6 +268,25 @@ ALTER TABLE rollup_runs ADD COLUMN unobserved INTEGER NOT NULL DEFAULT 0;
 /// beside the page in the evidence register; their SHA-256 is in the record.
 const V4: &str = r#"
 ALTER TABLE evidence ADD COLUMN screenshot BLOB;
+"#;
+
+/// Version 5: RFC 3161 time-stamp tokens over the evidence chain's head
+/// (`evidence.timestamp`), chained like the captures and append-only. The
+/// record (canonical JSON, `src/evidence/timestamps.rs`) holds the stamped
+/// head, the TSA's time and the SHA-256 of `reply`, the TSA's DER answer.
+const V5: &str = r#"
+CREATE TABLE evidence_timestamps (
+    seq         INTEGER PRIMARY KEY,
+    gen_time_ms INTEGER NOT NULL,
+    chain_seq   INTEGER NOT NULL,
+    record      TEXT NOT NULL,
+    reply       BLOB NOT NULL,
+    hash        TEXT NOT NULL
+);
+CREATE TRIGGER evidence_timestamps_no_update BEFORE UPDATE ON evidence_timestamps
+BEGIN SELECT RAISE(ABORT, 'time stamps are append-only'); END;
+CREATE TRIGGER evidence_timestamps_no_delete BEFORE DELETE ON evidence_timestamps
+BEGIN SELECT RAISE(ABORT, 'time stamps are append-only'); END;
 "#;
 
 pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
