@@ -240,6 +240,8 @@ fn export(config: &vigie::config::Config, probes: &[&str], out: &Path) -> bundle
             probes: probes.iter().map(|p| p.to_string()).collect(),
             language: "fr".into(),
         },
+        tsa_ca: None,
+        context: None,
     };
     bundle::export(store.conn(), &req, out, paris(9, 12, 0)).expect("export")
 }
@@ -470,4 +472,60 @@ fn a_hostile_bundle_is_verified_within_bounds_and_printed_safely() {
     let v = verify_bundle(&bomb, None).expect("verify");
     assert!(v.files.iter().any(|f| f.contains("not a vigie bundle")), "{:?}", v.files);
     assert!(v.records.is_empty());
+}
+
+/// Extract a bundle into a folder, as a reader would with any unzip tool.
+fn extract(bundle: &Path, dir: &Path) {
+    for (name, bytes) in read_zip(bundle) {
+        let path = dir.join(&name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, bytes).expect("write");
+    }
+}
+
+/// `python3 verify.py [args]` run inside `dir`: (exit code, stdout + stderr).
+fn python_in(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new("python3")
+        .arg("verify.py")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("python3 (CI installs it) runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// README.txt says `python3 verify.py .` inside the extracted folder: it
+/// checks the folder as it checks the zip, and catches an edited page there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_py_checks_the_extracted_folder() {
+    let ws = Workspace::new();
+    let config = history(&ws).await;
+    let zip = ws.path().join("accueil.zip");
+    export(&config, &["accueil"], &zip);
+    let dir = ws.path().join("extrait");
+    extract(&zip, &dir);
+    let readme = std::fs::read_to_string(dir.join("README.txt")).expect("README.txt");
+    assert!(readme.contains("python3 verify.py ."), "{readme}");
+
+    for args in [&["."][..], &[][..]] {
+        let (code, out) = python_in(&dir, args);
+        assert_eq!(code, 0, "verify.py {args:?}: {out}");
+        assert!(out.starts_with("OK: 3 captures"), "{out}");
+    }
+
+    let chain = std::fs::read_to_string(dir.join("chain.jsonl")).expect("chain");
+    let rec = chain
+        .lines()
+        .filter_map(|l| Record::parse(l).ok())
+        .find(|r| !r.file.is_empty())
+        .expect("a page");
+    std::fs::write(dir.join(&rec.file), b"<html>autre chose</html>").expect("edit");
+    let (code, out) = python_in(&dir, &["."]);
+    assert_eq!(code, 1, "an edited page must fail: {out}");
+    assert!(out.contains(&format!("record #{}: its page", rec.seq)), "{out}");
+
+    std::fs::write(dir.join("pages/ajout.html"), b"x").expect("add");
+    let (_, out) = python_in(&dir, &["."]);
+    assert!(out.contains("pages/ajout.html was added"), "{out}");
 }

@@ -115,6 +115,8 @@ async fn a_post_answered_by_a_redirect_is_recorded_and_shown_as_both_requests() 
             probes: vec![],
             language: "fr".into(),
         },
+        tsa_ca: None,
+        context: None,
     };
     bundle::export(store.conn(), &req, &out, chrono::Utc::now()).expect("export");
     let files = read_zip(&out);

@@ -81,6 +81,7 @@ struct ItemView {
     step_position: Option<String>,
     reason: Option<&'static str>,
     message: Option<String>,
+    technical: Option<String>,
     since: String,
     detected: String,
     ended: Option<String>,
@@ -175,7 +176,10 @@ fn item(s: &RenderSettings, kind: NoticeKind, n: &Notice) -> ItemView {
             }
         }),
         reason: c.reason.map(|r| if fr { r.label_fr() } else { r.label_en() }),
-        message: c.message.clone(),
+        // French readers get the French detail; the English one (what the
+        // trace and the logs say) stays as a technician's secondary detail.
+        message: if fr { c.message_fr.clone() } else { c.message.clone() },
+        technical: if fr { c.message.clone() } else { None },
         since: when(n.started_at),
         detected: when(n.detected_at),
         ended: n.ended_at.map(when),

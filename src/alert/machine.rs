@@ -39,6 +39,9 @@ pub struct RunFacts {
     pub reason: Option<Reason>,
     pub failed_step: Option<String>,
     pub message: Option<String>,
+    /// The same detail in French, when the runner wrote one.
+    #[serde(default)]
+    pub message_fr: Option<String>,
     pub last_http_status: Option<u16>,
     /// The maintenance window covering the run, if any.
     pub maintenance: Option<String>,

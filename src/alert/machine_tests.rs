@@ -24,6 +24,7 @@ fn run(min: i64, outcome: Outcome) -> RunFacts {
         },
         failed_step: (!outcome.is_success()).then(|| "home".to_string()),
         message: None,
+        message_fr: None,
         last_http_status: None,
         maintenance: None,
         step_position: None,

@@ -60,6 +60,8 @@ pub enum AlertError {
     Thread(std::io::Error),
     #[error("the history sink needs a tokio runtime")]
     NoRuntime,
+    #[error("cannot build the HTTP client for the time-stamping authority: {0}")]
+    Http(String),
 }
 
 /// What the writer reads from the configuration.
@@ -109,6 +111,53 @@ pub struct HistorySink {
     mailer_done: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     store_path: PathBuf,
     metrics: Arc<AlertMetrics>,
+    stamper: StamperHandle,
+}
+
+/// The stamper task's controls (`evidence.timestamp`).
+struct StamperHandle {
+    settings: watch::Sender<Option<crate::evidence::settings::TimestampSettings>>,
+    stop: watch::Sender<bool>,
+    done: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl StamperHandle {
+    /// Start the stamper (idle while `evidence.timestamp` is unset).
+    fn start(handle: &tokio::runtime::Handle, config: &Config, metrics: &Arc<Metrics>) -> Result<StamperHandle, AlertError> {
+        let sm = Arc::new(crate::evidence::metrics::StampMetrics::new(&metrics.registry).map_err(AlertError::Metrics)?);
+        let (settings, settings_rx) = watch::channel(config.evidence.timestamp.clone());
+        let (stop, stop_rx) = watch::channel(false);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let client = reqwest::Client::builder()
+            .user_agent(config.user_agent())
+            .build()
+            .map_err(|e| AlertError::Http(e.to_string()))?;
+        let stamper = crate::evidence::stamper::Stamper {
+            store_path: config.store.path.clone(),
+            settings: settings_rx,
+            metrics: sm,
+            stop: stop_rx,
+            client,
+            first_retry: crate::evidence::stamper::FIRST_RETRY,
+        };
+        handle.spawn(async move {
+            stamper.run().await;
+            let _ = done_tx.send(());
+        });
+        Ok(StamperHandle {
+            settings,
+            stop,
+            done: Mutex::new(Some(done_rx)),
+        })
+    }
+
+    /// Stop after a last stamp of the final head (bounded).
+    fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        if let Some(done) = self.done.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = done.recv_timeout(Duration::from_secs(15));
+        }
+    }
 }
 
 impl HistorySink {
@@ -143,6 +192,7 @@ impl HistorySink {
             let _ = done_tx.send(());
         });
 
+        let stamper = StamperHandle::start(&handle, config, metrics)?;
         let (tx, rx) = sync_channel(QUEUE);
         let queue_len = Arc::new(AtomicI64::new(0));
         let stopping = Arc::new(AtomicBool::new(false));
@@ -178,6 +228,7 @@ impl HistorySink {
             mailer_done: Mutex::new(Some(done_rx)),
             store_path: path,
             metrics: am,
+            stamper,
         }))
     }
 
@@ -241,6 +292,11 @@ impl ResultSink for HistorySink {
         }
         self.send(Msg::Config(Arc::new(Runtime::of(config))));
         self.mailer_settings.send_replace(mailer_settings(&config.alerting));
+        self.stamper.settings.send_if_modified(|s| {
+            let changed = *s != config.evidence.timestamp;
+            *s = config.evidence.timestamp.clone();
+            changed
+        });
     }
 
     fn shutdown(&self) {
@@ -249,6 +305,8 @@ impl ResultSink for HistorySink {
         if let Some(t) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
+        // The writer has written the last records: stamp the final head.
+        self.stamper.shutdown();
         let _ = self.mailer_stop.send(true);
         if let Some(done) = self.mailer_done.lock().unwrap_or_else(|e| e.into_inner()).take() {
             // A last delivery pass may be talking to a slow SMTP server.

@@ -94,6 +94,12 @@ pub fn run(probe: &Probe, at: DateTime<Utc>, outcome: Outcome) -> RunResult {
         ),
     };
     let mut slots = slots;
+    slots.message = message.clone();
+    slots.message_fr = match outcome {
+        Outcome::Broken => Some("page d'erreur : la page affiche « Erreur technique »".to_string()),
+        Outcome::Down => Some("le portail a répondu par une erreur HTTP 503".to_string()),
+        _ => None,
+    };
     // vigie's own failure saw no page.
     if !outcome.is_success() && outcome != Outcome::Unobserved {
         slots.capture = Some(PageCapture {

@@ -1,5 +1,6 @@
 //! Driving Debian's Chromium, headless, over the DevTools protocol: the
-//! process (`process`), the protocol (`cdp`), a page (`page`) and the
+//! process (`process`), the protocol (`cdp`), a page (`page`), printing to
+//! PDF (`print`) and the
 //! evidence banner composed above screenshots (`banner`).
 //!
 //! This module knows nothing about probes, steps or outcomes: the browser
@@ -9,6 +10,7 @@
 pub mod banner;
 pub mod cdp;
 pub mod page;
+pub mod print;
 pub mod process;
 
 use std::path::{Path, PathBuf};

@@ -166,7 +166,7 @@ pub enum Command {
     /// probes takes under a second. Right after `vigie demo`, run it with no option in the
     /// same folder. See docs/reports.md.
     #[command(
-        after_help = "Examples:\n  vigie report                                          # after `vigie demo`, in the same folder\n  vigie report --config config/vigie.yaml --month 2026-11\n  vigie report --db var/vigie.db --from 2026-11-01 --to 2026-11-30 --format csv -o novembre.csv\n  vigie report --config config/vigie.yaml --procedure titre-sejour --lang en --format json -o -"
+        after_help = "Examples:\n  vigie report                                          # after `vigie demo`, in the same folder\n  vigie report --config config/vigie.yaml --month 2026-11\n  vigie report --config config/vigie.yaml --month 2026-11 --format pdf    # needs Chromium (apt install chromium)\n  vigie report --db var/vigie.db --from 2026-11-01 --to 2026-11-30 --format csv -o novembre.csv\n  vigie report --config config/vigie.yaml --procedure titre-sejour --lang en --format json -o -"
     )]
     Report {
         /// The daemon configuration (its `store.path` names the database; it
@@ -187,8 +187,9 @@ pub enum Command {
         /// Only the probes of this site label (repeatable)
         #[arg(long = "site", value_name = "LABEL")]
         sites: Vec<String>,
-        /// html (one self-contained file, prints to A4), csv (long form: one
-        /// value per row) or json (the same numbers)
+        /// html (one self-contained file, prints to A4), pdf (that file printed
+        /// by headless Chromium: page numbers, running header), csv (long
+        /// form: one value per row) or json (the same numbers)
         #[arg(long, value_enum, default_value_t = report::FormatArg::Html)]
         format: report::FormatArg,
         /// Language [default: the configuration's reports.language, fr]
@@ -224,6 +225,10 @@ pub enum Command {
         /// log, or a report's "Ancre du registre"): the register must still hold it.
         #[arg(long, value_name = "SEQ:HASH")]
         anchor: Option<String>,
+        /// PEM file of the CA RFC 3161 time stamps must chain to [default:
+        /// evidence.timestamp.ca_file of the configuration, else the system's roots]
+        #[arg(long, value_name = "FILE")]
+        tsa_ca: Option<PathBuf>,
     },
     /// Write a working configuration for a new instance into a folder.
     ///
@@ -517,19 +522,27 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
             lang,
             output,
-        } => report::report(report::Options {
+        } => {
+            report::report(report::Options {
+                config,
+                db,
+                period,
+                probes,
+                procedures,
+                sites,
+                format,
+                lang,
+                output,
+            })
+            .await
+        }
+        Command::Evidence { command } => evidence::evidence(command),
+        Command::Verify {
             config,
             db,
-            period,
-            probes,
-            procedures,
-            sites,
-            format,
-            lang,
-            output,
-        }),
-        Command::Evidence { command } => evidence::evidence(command),
-        Command::Verify { config, db, anchor } => evidence::verify_store(config, db, anchor),
+            anchor,
+            tsa_ca,
+        } => evidence::verify_store(config, db, anchor, tsa_ca),
         Command::BenchReport {
             db,
             probes,

@@ -49,6 +49,8 @@ impl PeriodArgs {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     Html,
+    /// The HTML report printed to A4 by headless Chromium.
+    Pdf,
     Csv,
     Json,
 }
@@ -85,7 +87,7 @@ fn default_name(lang: Language, p: &Period, ext: &str) -> PathBuf {
     PathBuf::from(format!("{stem}-{}_{}.{ext}", p.from_day, p.to_day))
 }
 
-pub fn report(o: Options) -> anyhow::Result<ExitCode> {
+pub async fn report(o: Options) -> anyhow::Result<ExitCode> {
     let src = match super::history::resolve(o.config.as_deref(), o.db.as_deref())? {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -97,7 +99,7 @@ pub fn report(o: Options) -> anyhow::Result<ExitCode> {
     let language = o.lang.map(LangArg::language).unwrap_or(settings.language);
     let period = o.period.period(tz, report::data::earliest_day(store.conn(), tz)?)?;
     let format = match o.format {
-        FormatArg::Html => Format::Html,
+        FormatArg::Html | FormatArg::Pdf => Format::Html,
         FormatArg::Csv => Format::Csv,
         FormatArg::Json => Format::Json,
     };
@@ -135,8 +137,13 @@ pub fn report(o: Options) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::EXIT_CONFIG));
         }
     }
-    let bytes = report::render(&r, format, cfg)?;
-    let out = o.output.unwrap_or_else(|| default_name(language, &period, format.extension()));
+    let mut bytes = report::render(&r, format, cfg)?;
+    let mut extension = format.extension();
+    if o.format == FormatArg::Pdf {
+        bytes = print_pdf(&r, &bytes, cfg).await?;
+        extension = "pdf";
+    }
+    let out = o.output.unwrap_or_else(|| default_name(language, &period, extension));
     if out == Path::new("-") {
         std::io::stdout().write_all(&bytes)?;
     } else {
@@ -146,12 +153,19 @@ pub fn report(o: Options) -> anyhow::Result<ExitCode> {
             r.probes.len(),
             r.incidents.len(),
             r.evidence.captures,
-            format.extension().to_uppercase(),
+            extension.to_uppercase(),
             started.elapsed().as_secs_f64(),
             out.display()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print the rendered HTML report to PDF with the configured Chromium.
+async fn print_pdf(r: &report::model::Report, html: &[u8], cfg: Option<&crate::config::Config>) -> anyhow::Result<Vec<u8>> {
+    let browser = cfg.map(|c| c.browser.clone()).unwrap_or_default();
+    let html = String::from_utf8_lossy(html);
+    Ok(report::pdf::render(r, &html, browser.executable.as_deref(), &browser.profile_root).await?)
 }
 
 /// Write to a temporary name, then rename: a reader never sees half a file.

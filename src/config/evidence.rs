@@ -8,11 +8,11 @@ use chrono::NaiveDate;
 use serde_saphyr::Spanned;
 
 use super::alerts::Sink;
-use super::raw_evidence::{RawEvidence, RawEvidenceKind, RawOfficeHours, RawProbeEvidence, RawReports};
+use super::raw_evidence::{RawEvidence, RawEvidenceKind, RawOfficeHours, RawProbeEvidence, RawReports, RawTimestamp};
 use super::step::{pos, valid_name};
 use crate::alert::settings::Language;
 use crate::diag::Diagnostics;
-use crate::evidence::settings::{EvidenceSettings, KindPolicy, ProbeEvidence, MAX_BODY};
+use crate::evidence::settings::{EvidenceSettings, KindPolicy, ProbeEvidence, TimestampSettings, MAX_BODY, TIMESTAMP_EVERY};
 use crate::report::settings::{OfficeHours, ReportSettings};
 
 const DAY: Duration = Duration::from_secs(86400);
@@ -48,7 +48,50 @@ pub(super) fn compile_evidence(file: &Path, raw: &Option<Spanned<RawEvidence>>, 
             out.anchor_every = a.value.0;
         }
     }
+    if let Some(t) = &r.timestamp {
+        out.timestamp = timestamp(&mut s, t);
+    }
     out
+}
+
+/// `evidence.timestamp: { url, every, ca_file }`.
+fn timestamp(s: &mut Sink, raw: &Spanned<RawTimestamp>) -> Option<TimestampSettings> {
+    let t = &raw.value;
+    let url = t.url.value.trim();
+    let ok_url = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !ok_url {
+        s.err(
+            pos(&t.url),
+            format!(
+                "`timestamp.url` `{url}` is not an http(s) address of a time-stamping authority (RFC 3161), e.g. https://freetsa.org/tsr"
+            ),
+        );
+    }
+    let mut every = TIMESTAMP_EVERY;
+    if let Some(e) = &t.every {
+        if e.value.0 < Duration::from_secs(60) || e.value.0 > DAY {
+            s.err(pos(e), "`timestamp.every` must be between 1m and 1d");
+        } else {
+            every = e.value.0;
+        }
+    }
+    let ca_file = t.ca_file.as_ref().and_then(|f| {
+        let path = super::relative_to(s.file, &f.value);
+        if path.is_file() {
+            Some(path)
+        } else {
+            s.err(
+                pos(f),
+                format!("cannot read `timestamp.ca_file` `{}` (relative to this file's folder)", f.value),
+            );
+            None
+        }
+    });
+    ok_url.then(|| TimestampSettings {
+        url: url.to_string(),
+        every,
+        ca_file,
+    })
 }
 
 fn kind_policy(s: &mut Sink, raw: &Spanned<RawEvidenceKind>, default: KindPolicy, key: &str) -> KindPolicy {

@@ -22,6 +22,19 @@ pub struct RawEvidence {
     pub max_body: Option<S<ByteSize>>,
     #[serde(default)]
     pub anchor_every: Option<S<HumanDuration>>,
+    /// RFC 3161 time stamps of the chain's head by a third party.
+    #[serde(default)]
+    pub timestamp: Option<S<RawTimestamp>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimestamp {
+    pub url: S<String>,
+    #[serde(default)]
+    pub every: Option<S<HumanDuration>>,
+    #[serde(default)]
+    pub ca_file: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,9 @@
 //! - `index.html` and `days/*.html`: each capture with its URL, date and
 //!   time (Paris and UTC) and SHA-256, the page shown as received with
 //!   scripts and network disabled;
+//! - `timestamps.jsonl`, `timestamps/*.tsr`: RFC 3161 tokens over the
+//!   chain (`bundle_stamps.rs`), when `evidence.timestamp` is configured;
+//! - `contexte.txt`: the capture context (`context.rs`);
 //! - `README.txt` and `verify.py`: how to check it, with or without vigie;
 //! - `manifest.json`: the selection, a summary (captures, days covered), the
 //!   records, the SHA-256 of every other file, and its own SHA-256.
@@ -25,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::record::{self, Record};
 use super::settings::MAX_BODY;
 use super::verify::{Problem, Walker};
-use super::{bundle_html, EvidenceError};
+use super::{bundle_html, bundle_stamps, EvidenceError};
 use crate::store::evidence as rows;
 
 pub const FORMAT: &str = "vigie-evidence-bundle/1";
@@ -187,6 +190,10 @@ pub struct ExportRequest {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub selection: Selection,
+    /// The PEM of `evidence.timestamp.ca_file`, copied into the bundle.
+    pub tsa_ca: Option<Vec<u8>>,
+    /// The capture context, written as `contexte.txt`.
+    pub context: Option<super::context::CaptureContext>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,7 +215,9 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
         return Err(EvidenceError::Nothing);
     };
     let selected: BTreeSet<i64> = seqs.iter().map(|(s, _)| *s).collect();
-    let rows_in_range = rows::headers_between(conn, *first, *last)?;
+    // The chain runs on to the record the first later time stamp covers.
+    let (stamps, end) = bundle_stamps::select(conn, *first, *last)?;
+    let rows_in_range = rows::headers_between(conn, *first, end)?;
     let register_head = rows::head(conn)?.map(|(s, h)| format!("{s}:{h}")).unwrap_or_default();
 
     let mut walker = Walker::mid_chain(None);
@@ -248,6 +257,12 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
     zip.add("README.txt", bundle_html::README.as_bytes())?;
     zip.add("verify.py", bundle_html::VERIFY_PY.as_bytes())?;
     zip.add("chain.jsonl", chain.as_bytes())?;
+    if let Some(c) = &req.context {
+        zip.add(CONTEXT_FILE, context_text(c).as_bytes())?;
+    }
+    for (path, bytes) in bundle_stamps::files(&stamps, req.tsa_ca.as_deref()) {
+        zip.add(&path, &bytes)?;
+    }
     let mut pages = std::collections::BTreeMap::new();
     for (r, _) in &records {
         if r.file.is_empty() {
@@ -275,7 +290,7 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
         selection: req.selection.clone(),
         summary: summarize(&only),
         chain_first: *first as u64,
-        chain_last: *last as u64,
+        chain_last: end as u64,
         chain_last_hash: walker.last.as_ref().map(|(_, h)| h.clone()).unwrap_or_default(),
         register_head,
         records: records.iter().map(|(r, h)| manifest_record(r, h)).collect(),
@@ -299,6 +314,22 @@ pub fn export(conn: &Connection, req: &ExportRequest, out: &Path, now: DateTime<
         chain_last: manifest.chain_last,
         bytes: size,
     })
+}
+
+/// The capture context file of a bundle.
+pub const CONTEXT_FILE: &str = "contexte.txt";
+
+/// `contexte.txt`: the context in French, then the same fields in English.
+fn context_text(c: &super::context::CaptureContext) -> String {
+    let mut s = String::from("CONTEXTE DE CAPTURE — vigie\n===========================\n\n");
+    for l in c.lines_fr() {
+        s.push_str(&format!("- {l}\n"));
+    }
+    s.push_str("\nCAPTURE CONTEXT\n===============\n\n");
+    for (k, v) in c.fields() {
+        s.push_str(&format!("{k}: {v}\n"));
+    }
+    s
 }
 
 /// The screenshot of `r`, checked against its record, into the zip.

@@ -32,7 +32,7 @@ th{background:#f0f0f5}code{font-size:.8rem;word-break:break-all}.hash{font-famil
 .summary b{font-size:1.5rem;display:block}.capture{border:2px solid #445;border-radius:.4rem;padding:.6rem 1rem;margin:1.5rem 0;break-inside:avoid}
 .capture h2{border:none;margin-top:.2rem}dl{display:grid;grid-template-columns:13rem 1fr;gap:.2rem .8rem;font-size:.9rem}dt{font-weight:600}dd{margin:0}
 img.shot{max-width:100%;height:auto;border:1px solid #889;margin:.4rem 0}iframe{width:100%;height:36rem;border:1px solid #889;background:#fff}pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f7;padding:.5rem;max-height:36rem;overflow:auto}
-.failure{color:#a00}.no_capacity{color:#a60}
+.failure{color:#a00}.no_capacity{color:#a60}.muted{color:#666;font-size:.8rem}
 @page{size:A4;margin:15mm}@media print{body{max-width:none;margin:0}iframe{height:20cm}a{color:inherit;text-decoration:none}}";
 
 struct Words {
@@ -106,7 +106,7 @@ const FR: Words = Words {
     vantage: "point d'observation",
     bytes: "octets",
     maintenance: "pendant la maintenance annoncée",
-    detail: "détail technique",
+    detail: "détail technique, en anglais",
 };
 
 const EN: Words = Words {
@@ -174,6 +174,13 @@ fn local(t: Option<&str>, l: Language) -> String {
     t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| crate::report::fmt::datetime_s(t.with_timezone(&chrono::Utc), chrono_tz::Europe::Paris, l))
         .unwrap_or_else(|| "—".into())
+}
+
+/// The export time for a reader: Paris time in the language's format, the
+/// stored UTC value after it as secondary detail.
+fn exported_at(t: &str, l: Language) -> String {
+    let zone = if l == Language::Fr { "heure de Paris" } else { "Paris time" };
+    format!("{} ({zone}) <span class=\"muted\">{}</span>", local(Some(t), l), esc(t))
 }
 
 fn day_file(d: NaiveDate) -> String {
@@ -274,8 +281,14 @@ fn capture_block(m: &Manifest, r: &Record, page: Option<&[u8]>, l: Language) -> 
         w.step,
         esc(&r.step)
     );
-    if let Some(msg) = &r.message {
-        let _ = write!(f, " — {} : {}", w.detail, esc(msg));
+    match (&r.message_fr, &r.message) {
+        (Some(fr), Some(en)) if l == Language::Fr => {
+            let _ = write!(f, " — {} <span class=\"muted\">({} : {})</span>", esc(fr), w.detail, esc(en));
+        }
+        (_, Some(msg)) => {
+            let _ = write!(f, " — {} : {}", w.detail, esc(msg));
+        }
+        _ => {}
     }
     if let Some(mw) = &r.maintenance {
         let _ = write!(f, " — {} ({})", w.maintenance, esc(mw));
@@ -367,7 +380,7 @@ pub fn render(m: &Manifest, records: &[Record], pages: &BTreeMap<u64, Vec<u8>>) 
         w.period,
         esc(&m.selection.timezone),
         w.exported,
-        esc(&m.exported_at)
+        exported_at(&m.exported_at, l)
     );
     let s = &m.summary;
     let _ = writeln!(

@@ -12,7 +12,7 @@ use super::bundle::{self, Manifest, Stub};
 use super::record::{self, Record};
 use super::settings::MAX_BODY;
 use super::verify::{Anchor, Problem, Walker};
-use super::{bundle_html, EvidenceError};
+use super::{bundle_html, bundle_stamps, EvidenceError};
 
 /// Largest member read from a bundle (the chain and HTML pages of a long
 /// period); pages are capped lower. A zip bomb stops here.
@@ -30,11 +30,13 @@ pub struct BundleVerdict {
     /// Problems with the bundle as a whole (a file added, the manifest's header).
     pub files: Vec<String>,
     pub checked_records: u64,
+    /// The RFC 3161 tokens the bundle holds, checked.
+    pub stamps: super::timestamps::StampVerdict,
 }
 
 impl BundleVerdict {
     pub fn ok(&self) -> bool {
-        self.records.is_empty() && self.files.is_empty()
+        self.records.is_empty() && self.files.is_empty() && self.stamps.problems.is_empty()
     }
 }
 
@@ -53,6 +55,12 @@ fn read_all(zip: &mut zip::ZipArchive<std::fs::File>, name: &str, limit: usize) 
 }
 
 pub fn verify_bundle(path: &Path, anchor: Option<Anchor>) -> Result<BundleVerdict, EvidenceError> {
+    verify_bundle_with(path, anchor, None)
+}
+
+/// [`verify_bundle`], the time stamps checked against `tsa_ca` (else the
+/// bundle's copy of the configured CA, else the system's roots).
+pub fn verify_bundle_with(path: &Path, anchor: Option<Anchor>, tsa_ca: Option<&Path>) -> Result<BundleVerdict, EvidenceError> {
     let file = std::fs::File::open(path).map_err(EvidenceError::Io)?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| EvidenceError::Zip(format!("{} is not a readable zip: {e}", path.display())))?;
     let mut v = BundleVerdict::default();
@@ -160,6 +168,8 @@ pub fn verify_bundle(path: &Path, anchor: Option<Anchor>) -> Result<BundleVerdic
     }
     walker.finish();
     v.checked_records = records.len() as u64;
+    let chain_view = bundle_stamps::BundleChain::of(&lines);
+    v.stamps = bundle_stamps::verify(&mut |name| read_all(&mut zip, name, MAX_MEMBER), &chain_view, tsa_ca)?;
     structural.extend(walker.problems);
 
     if let Some(m) = &manifest {

@@ -17,12 +17,20 @@
 
 pub mod bundle;
 mod bundle_html;
+pub mod bundle_stamps;
 pub mod bundle_verify;
+pub mod context;
 pub mod metrics;
 pub mod record;
 pub mod settings;
+pub mod stamper;
 pub mod throttle;
+pub mod timestamps;
+pub mod tsp;
+pub mod tsp_verify;
 pub mod verify;
+pub mod warc;
+pub mod warc_export;
 
 use std::fmt;
 

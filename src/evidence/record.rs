@@ -80,6 +80,10 @@ pub struct Record {
     /// The screenshot a browser probe took (format 2 only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screenshot: Option<ScreenshotRef>,
+    /// `message` in French, when the runner wrote one (added after format
+    /// 2's first records: absent from older ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_fr: Option<String>,
 }
 
 /// What the record says of its screenshot: the PNG is kept beside the
@@ -242,6 +246,7 @@ pub fn draft_step(
         truncated,
         vigie_version: env!("CARGO_PKG_VERSION").to_string(),
         screenshot: None,
+        message_fr: run.message_fr().map(|m| redactor.text(&m)),
     };
     let mut record = record;
     let screenshot = step.screenshot.as_ref().map(|shot| {

@@ -2,6 +2,7 @@
 //! in probe files), built by `config::evidence`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Kind;
@@ -27,8 +28,25 @@ pub struct EvidenceSettings {
     pub max_body: usize,
     /// How often the chain's head is written to the log (an anchor).
     pub anchor_every: Duration,
+    /// RFC 3161 time stamps of the chain's head (`evidence.timestamp`).
+    pub timestamp: Option<TimestampSettings>,
     pub probes: HashMap<String, ProbeEvidence>,
 }
+
+/// `evidence.timestamp`: which time-stamping authority, how often, and
+/// which certificate authority its certificate must chain to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampSettings {
+    /// The TSA's HTTP(S) address (RFC 3161 over HTTP, POST).
+    pub url: String,
+    pub every: Duration,
+    /// PEM file of the CA the TSA certificate chains to; `None`: the
+    /// system's roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Default `evidence.timestamp.every`.
+pub const TIMESTAMP_EVERY: Duration = Duration::from_secs(3600);
 
 /// A probe file's `evidence:` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,6 +73,7 @@ impl Default for EvidenceSettings {
             },
             max_body: MAX_BODY,
             anchor_every: Duration::from_secs(3600),
+            timestamp: None,
             probes: HashMap::new(),
         }
     }

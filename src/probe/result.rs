@@ -289,7 +289,11 @@ pub enum StepStatus {
 /// One check made on a response, for the step-by-step trace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
+    /// In English, for traces and technicians.
     pub description: String,
+    /// The same in French, for the documents readers outside the team see.
+    #[serde(default)]
+    pub description_fr: String,
     pub passed: bool,
 }
 
@@ -326,8 +330,11 @@ pub struct StepResult {
     pub name: String,
     pub status: StepStatus,
     pub reason: Option<Reason>,
-    /// Human detail on a failure (bounded, redacted).
+    /// Human detail on a failure (bounded, redacted), in English.
     pub message: Option<String>,
+    /// The same detail in French when the driver wrote one (HTTP steps).
+    #[serde(default)]
+    pub message_fr: Option<String>,
     /// Active time of the step: requests and body transfer, without politeness waits.
     #[serde(with = "duration_secs")]
     pub duration: Duration,
@@ -457,6 +464,7 @@ impl StepResult {
             status: StepStatus::Skipped,
             reason: None,
             message: None,
+            message_fr: None,
             duration: Duration::ZERO,
             time_to_headers: Duration::ZERO,
             method: String::new(),
@@ -509,6 +517,13 @@ impl RunResult {
     pub fn deciding_step(&self) -> Option<&StepResult> {
         let name = self.failed_step.as_deref()?;
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// The run's detail in French, when the step that decided it wrote one
+    /// and the run's message is that step's (not, e.g., "run too slow").
+    pub fn message_fr(&self) -> Option<String> {
+        let step = self.deciding_step()?;
+        (step.message == self.message).then(|| step.message_fr.clone()).flatten()
     }
 
     /// Last HTTP status seen in the run.

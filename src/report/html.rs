@@ -24,7 +24,10 @@ th{background:#eef0f8}td.n{text-align:right;white-space:nowrap}.muted{color:#666
 nav ol{columns:2;font-size:.9rem}svg.chart{max-width:100%;height:auto;margin:.4rem 0}code{font-size:.82rem;word-break:break-all}
 ol.steps li{margin:.25rem 0}ul li{margin:.2rem 0}.hash{font-family:monospace;font-size:.8rem;word-break:break-all}
 @page{size:A4;margin:15mm}
-@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}h2{break-after:avoid}table,svg,.card{break-inside:avoid}nav{display:none}a{color:inherit;text-decoration:none}}
+@media print{body{max-width:none;margin:0;padding:0;font-size:9.5pt}h1,h2,h3{break-after:avoid;break-inside:avoid}h2+p,h3+p{break-after:avoid}
+h2{margin-top:1.2rem}tr,svg,.card,.cards,li{break-inside:avoid}thead{display:table-header-group}table{font-size:8.5pt;width:99.6%}
+td:first-child,th:first-child{min-width:15em}td.n{white-space:nowrap}code,.hash{word-break:break-all}
+nav{display:none}a{color:inherit;text-decoration:none}}
 ";
 
 /// The word for one or for several (French: 0 and 1 are singular).
@@ -621,5 +624,26 @@ pub fn render(r: &Report) -> String {
     evidence(&mut s, r, w, l);
     methodology(&mut s, r, w);
     s.push_str("</body>\n</html>\n");
-    s
+    with_thead(&s)
+}
+
+/// Put the first row of each table that starts with header cells in a
+/// `<thead>`: printed, it repeats at the top of every page the table spans.
+fn with_thead(s: &str) -> String {
+    const OPEN: &str = "<table><tr><th>";
+    let mut out = String::with_capacity(s.len() + 256);
+    let mut rest = s;
+    while let Some(i) = rest.find(OPEN) {
+        let after = &rest[i + OPEN.len()..];
+        let Some(end) = after.find("</tr>") else {
+            break;
+        };
+        out.push_str(&rest[..i]);
+        out.push_str("<table><thead><tr><th>");
+        out.push_str(&after[..end]);
+        out.push_str("</tr></thead>");
+        rest = &after[end + "</tr>".len()..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -82,8 +82,9 @@ fn conditions(m: &Match, l: Language) -> Vec<String> {
 
 fn broken(b: &BrokenWhen, l: Language) -> String {
     format!(
-        "{} ({}) {} {}",
-        if fr(l) { "en échec" } else { "broken" },
+        "{} « {} » ({}) {} {}",
+        if fr(l) { "en échec :" } else { "broken:" },
+        if fr(l) { b.reason.label_fr() } else { b.reason.label_en() },
         b.reason.as_str(),
         if fr(l) { "si" } else { "when" },
         conditions(&b.when, l).join(" ; ")
@@ -524,6 +525,26 @@ fn evidence_text(e: &EvidenceSettings, l: Language) -> Vec<String> {
     }
 }
 
+/// The capture context of this machine (no name resolution: bundles and
+/// WARC files carry it), and the third-party time stamps when configured.
+fn context_text(c: &Config, l: Language) -> Vec<String> {
+    let ctx = crate::evidence::context::gather(&c.location, &[]);
+    let mut out = if fr(l) {
+        ctx.lines_fr_at("du rapport").into_iter().take(4).collect()
+    } else {
+        ctx.lines_en()
+    };
+    if let Some(t) = &c.evidence.timestamp {
+        let every = super::fmt::duration(t.every.as_secs_f64(), l);
+        out.push(if fr(l) {
+            format!("Horodatage par un tiers (RFC 3161) : toutes les {every}, l'empreinte de la tête du registre est horodatée par l'autorité {} ; les jetons sont joints aux exports.", t.url)
+        } else {
+            format!("Third-party time stamps (RFC 3161): every {every}, the register's head hash is time-stamped by {}; the tokens are part of the exports.", t.url)
+        });
+    }
+    out
+}
+
 pub struct Input<'a> {
     pub config: Option<&'a Config>,
     pub settings: &'a ReportSettings,
@@ -606,7 +627,9 @@ pub fn build(i: Input) -> Methodology {
         rules: rules(l, c.map(|c| c.contact.as_str())),
         politeness,
         maintenance,
-        evidence: c.map(|c| evidence_text(&c.evidence, l)).unwrap_or_default(),
+        evidence: c
+            .map(|c| evidence_text(&c.evidence, l).into_iter().chain(context_text(c, l)).collect())
+            .unwrap_or_default(),
         computation: computation(l, i.live_from, i.settings, i.tz),
         probes,
     }

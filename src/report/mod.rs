@@ -16,6 +16,7 @@ pub(crate) mod incidents;
 pub mod methodology;
 pub mod model;
 mod observed;
+pub mod pdf;
 pub mod period;
 pub mod settings;
 mod slots;

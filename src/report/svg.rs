@@ -19,6 +19,14 @@ fn colour(a: Option<f64>) -> &'static str {
     }
 }
 
+/// The columns labelled: the first, the middle and the last.
+fn label_columns(n: usize) -> Vec<usize> {
+    let last = n.saturating_sub(1);
+    let mut v = vec![0, last / 2, last];
+    v.dedup();
+    v
+}
+
 /// A row of a strip chart: its label, and each cell's value with its tooltip.
 pub type StripRow = (String, Vec<(Option<f64>, String)>);
 
@@ -34,21 +42,14 @@ pub fn strip(rows: &[StripRow], columns: &[String], legend: &[(&str, Option<f64>
     let mut s = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"100%\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\" font-size=\"11\" font-family=\"sans-serif\">\n"
     );
-    // Column labels: first, middle and last, so they never overlap.
-    let picks: Vec<usize> = {
-        let last = columns.len().saturating_sub(1);
-        let mut v = vec![0, last / 2, last];
-        v.dedup();
-        v
-    };
-    for i in picks {
-        if let Some(c) = columns.get(i) {
-            let _ = writeln!(
-                s,
-                "<text x=\"{:.1}\" y=\"16\" text-anchor=\"middle\">{}</text>",
-                label_w + cell_w * (i as f64 + 0.5),
-                esc(c)
-            );
+    // Column labels: first, middle and last, dropped when too close to the
+    // previous one (a date is about 65 units wide), so they never overlap.
+    let mut last_x = f64::NEG_INFINITY;
+    for i in label_columns(columns.len()) {
+        let x = label_w + cell_w * (i as f64 + 0.5);
+        if let (Some(c), true) = (columns.get(i), x - last_x >= 72.0) {
+            let _ = writeln!(s, "<text x=\"{x:.1}\" y=\"16\" text-anchor=\"middle\">{}</text>", esc(c));
+            last_x = x;
         }
     }
     for (r, (label, values)) in rows.iter().enumerate() {
@@ -58,7 +59,7 @@ pub fn strip(rows: &[StripRow], columns: &[String], legend: &[(&str, Option<f64>
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             label_w - 6.0,
             y + 13.0,
-            esc(&truncate(label, 38))
+            esc(&truncate(label, 34))
         );
         for (c, (v, tip)) in values.iter().enumerate() {
             let _ = writeln!(

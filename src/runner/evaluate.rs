@@ -141,10 +141,16 @@ pub struct Check {
     pub result: CheckResult,
 }
 
-fn check(kind: CheckKind, passed: bool, description: String) -> Check {
+/// A check with its description in English (traces, technicians) and in
+/// French (documents for readers outside the team).
+fn check(kind: CheckKind, passed: bool, description: String, description_fr: String) -> Check {
     Check {
         kind,
-        result: CheckResult { description, passed },
+        result: CheckResult {
+            description,
+            description_fr,
+            passed,
+        },
     }
 }
 
@@ -172,11 +178,17 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             } else {
                 format!("status in {codes:?} (got {})", r.status)
             },
+            if codes.len() == 1 {
+                format!("code HTTP {} (reçu : {})", codes[0], r.status)
+            } else {
+                format!("code HTTP parmi {codes:?} (reçu : {})", r.status)
+            },
         )),
         None if default_status => out.push(check(
             CheckKind::Status,
             r.status < 400,
             format!("status below 400 (got {})", r.status),
+            format!("code HTTP inférieur à 400 (reçu : {})", r.status),
         )),
         None => {}
     }
@@ -185,6 +197,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             r.body.contains(s.as_str()),
             format!("body contains « {} »", short(s)),
+            format!("la page contient « {} »", short(s)),
         ));
     }
     for s in &m.body_not_contains {
@@ -192,6 +205,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             !r.body.contains(s.as_str()),
             format!("body does not contain « {} »", short(s)),
+            format!("la page ne contient pas « {} »", short(s)),
         ));
     }
     let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -200,6 +214,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             norm(r.text()).contains(&norm(t)),
             format!("page text contains « {} »", short(t)),
+            format!("le texte de la page contient « {} »", short(t)),
         ));
     }
     for t in &m.text_not_contains {
@@ -207,6 +222,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             !norm(r.text()).contains(&norm(t)),
             format!("page text does not contain « {} »", short(t)),
+            format!("le texte de la page ne contient pas « {} »", short(t)),
         ));
     }
     for u in &m.url_contains {
@@ -214,6 +230,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             r.url.contains(u.as_str()),
             format!("address contains « {} »", short(u)),
+            format!("l'adresse de la page contient « {} »", short(u)),
         ));
     }
     for t in &m.title_contains {
@@ -221,6 +238,11 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             r.title().contains(t.as_str()),
             format!("title contains « {} » (got « {} »)", short(t), short(r.title())),
+            format!(
+                "le titre de la page contient « {} » (titre reçu : « {} »)",
+                short(t),
+                short(r.title())
+            ),
         ));
     }
     for re in &m.body_matches {
@@ -228,24 +250,40 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             re.is_match(r.body),
             format!("body matches /{}/", short(re.as_str())),
+            format!("la page correspond au motif /{}/", short(re.as_str())),
         ));
     }
     for css in &m.css_present {
         let found = r.html().select(&css.selector).next().is_some();
-        out.push(check(CheckKind::Content, found, format!("element {} present", css.source)));
+        out.push(check(
+            CheckKind::Content,
+            found,
+            format!("element {} present", css.source),
+            format!("la page contient l'élément {}", css.source),
+        ));
     }
     for css in &m.css_absent {
         let found = r.html().select(&css.selector).next().is_some();
-        out.push(check(CheckKind::Content, !found, format!("element {} absent", css.source)));
+        out.push(check(
+            CheckKind::Content,
+            !found,
+            format!("element {} absent", css.source),
+            format!("la page ne contient pas l'élément {}", css.source),
+        ));
     }
     for (path, want) in &m.json {
         let got = r.json_first(path);
         let passed = got.as_ref().is_some_and(|g| json_equal(g, want));
+        let got_fr = match &got {
+            Some(g) => format!("valeur reçue : {}", short(&g.to_string())),
+            None => "champ absent de la réponse".into(),
+        };
         let got_s = got.map(|g| short(&g.to_string())).unwrap_or_else(|| "nothing".into());
         out.push(check(
             CheckKind::Content,
             passed,
             format!("JSON {} = {} (got {got_s})", path.source, short(&want.to_string())),
+            format!("la réponse JSON a {} égal à {} ({got_fr})", path.source, short(&want.to_string())),
         ));
     }
     for path in &m.json_exists {
@@ -253,6 +291,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             r.json_first(path).is_some(),
             format!("JSON {} exists", path.source),
+            format!("la réponse JSON contient le champ {}", path.source),
         ));
     }
     for (name, want) in &m.headers {
@@ -262,6 +301,7 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             CheckKind::Content,
             passed,
             format!("header {name} contains « {} »", short(want)),
+            format!("l'en-tête HTTP {name} contient « {} »", short(want)),
         ));
     }
     if let Some(max) = m.max_duration {
@@ -270,6 +310,11 @@ pub fn evaluate(m: &Match, r: &Response, default_status: bool) -> Vec<Check> {
             r.duration <= max,
             format!(
                 "step takes at most {} (took {})",
+                crate::config::units::format_duration(max),
+                crate::config::units::format_duration(r.duration)
+            ),
+            format!(
+                "l'étape dure au plus {} (durée : {})",
                 crate::config::units::format_duration(max),
                 crate::config::units::format_duration(r.duration)
             ),
@@ -289,6 +334,18 @@ pub fn describe_match(m: &Match, r: &Response) -> String {
     }
     let checks: Vec<String> = evaluate(m, r, false).into_iter().map(|c| c.result.description).collect();
     checks.join(", ")
+}
+
+/// [`describe_match`] in French.
+pub fn describe_match_fr(m: &Match, r: &Response) -> String {
+    if let Some(s) = m.body_contains.first().or(m.text_contains.first()) {
+        return format!("la page affiche « {} »", short(s));
+    }
+    if let Some(found) = m.body_matches.first().and_then(|re| re.find(r.body)) {
+        return format!("la page affiche « {} »", short(found.as_str()));
+    }
+    let checks: Vec<String> = evaluate(m, r, false).into_iter().map(|c| c.result.description_fr).collect();
+    checks.join(" ; ")
 }
 
 /// A `*_when` condition holds when all its parts hold.

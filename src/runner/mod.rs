@@ -250,6 +250,7 @@ impl Runner {
             }
             StepEnd::Captcha => sr.status = StepStatus::Captcha,
         }
+        sr.message_fr = sr.message_fr.as_deref().map(|m| visit.who.redactor.text(m));
         if !matches!(end, StepEnd::Passed) {
             sr.capture = Some(self.capture(&ex, &visit.who.redactor));
         }
@@ -348,10 +349,11 @@ fn cookies_for(jar: &Jar, url: &url::Url) -> Vec<(String, String)> {
 /// bot protection (built-in pages, then `blocked_when`), CAPTCHA, observations, HTTP 5xx, broken_when, no_capacity_when, expect,
 /// then extraction.
 /// A 5xx the step does not expect, or a `broken_when` condition (the probe's, then the step's).
-fn server_or_broken(probe: &Probe, step: &Step, r: &Response) -> Option<StepEnd> {
+fn server_or_broken(probe: &Probe, step: &Step, r: &Response) -> Option<(StepEnd, String)> {
     let status_expected = step.expect.status.as_ref().is_some_and(|s| s.contains(&r.status));
     if r.status >= 500 && !status_expected {
-        return Some(StepEnd::Failed(Reason::Http5xx, format!("HTTP {} from {}", r.status, r.url)));
+        let fr = format!("le portail a répondu par une erreur HTTP {} à l'adresse {}", r.status, r.url);
+        return Some((StepEnd::Failed(Reason::Http5xx, format!("HTTP {} from {}", r.status, r.url)), fr));
     }
     probe
         .broken_when
@@ -359,10 +361,9 @@ fn server_or_broken(probe: &Probe, step: &Step, r: &Response) -> Option<StepEnd>
         .chain(step.broken_when.iter())
         .find(|bw| evaluate::matches(&bw.when, r))
         .map(|bw| {
-            StepEnd::Failed(
-                bw.reason,
-                format!("{}: {}", bw.reason.label_en(), evaluate::describe_match(&bw.when, r)),
-            )
+            let en = format!("{}: {}", bw.reason.label_en(), evaluate::describe_match(&bw.when, r));
+            let fr = format!("{} : {}", bw.reason.label_fr(), evaluate::describe_match_fr(&bw.when, r));
+            (StepEnd::Failed(bw.reason, en), fr)
         })
 }
 
@@ -377,7 +378,7 @@ pub(crate) fn explain_failed_page(probe: &Probe, step: &Step, r: &Response) -> O
     if step.captcha_when.as_ref().is_some_and(|c| evaluate::matches(c, r)) {
         return Some(StepEnd::Captcha);
     }
-    server_or_broken(probe, step, r)
+    server_or_broken(probe, step, r).map(|(end, _)| end)
 }
 
 pub(crate) fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResult, visit: &mut Visitor) -> StepEnd {
@@ -394,12 +395,14 @@ pub(crate) fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResu
             sr.observations.push((o.name.clone(), v));
         }
     }
-    if let Some(end) = server_or_broken(probe, step, r) {
+    if let Some((end, fr)) = server_or_broken(probe, step, r) {
+        sr.message_fr = Some(fr);
         return end;
     }
     if let Some(nc) = &step.no_capacity_when {
         if evaluate::matches(nc, r) {
             sr.message = Some(evaluate::describe_match(nc, r));
+            sr.message_fr = Some(evaluate::describe_match_fr(nc, r));
             return StepEnd::NoCapacity;
         }
     }
@@ -407,9 +410,10 @@ pub(crate) fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResu
     let first_failed = checks
         .iter()
         .find(|c| !c.result.passed)
-        .map(|c| (c.kind, c.result.description.clone()));
+        .map(|c| (c.kind, c.result.description.clone(), c.result.description_fr.clone()));
     sr.checks = checks.into_iter().map(|c| c.result).collect();
-    if let Some((kind, desc)) = first_failed {
+    if let Some((kind, desc, desc_fr)) = first_failed {
+        sr.message_fr = Some(format!("vérification non satisfaite : {desc_fr}"));
         let reason = match kind {
             CheckKind::Status => Reason::Status,
             CheckKind::Duration => Reason::Duration,
@@ -434,7 +438,10 @@ pub(crate) fn decide(probe: &Probe, step: &Step, r: &Response, sr: &mut StepResu
                 });
                 visit.vars.insert(x.name.clone(), Value { text: v, secret: x.secret });
             }
-            Err(why) => return StepEnd::Failed(Reason::Extraction, format!("cannot extract `{}`: {why}", x.name)),
+            Err(why) => {
+                sr.message_fr = Some(format!("la valeur « {} » n'a pas pu être lue dans la page ({why})", x.name));
+                return StepEnd::Failed(Reason::Extraction, format!("cannot extract `{}`: {why}", x.name));
+            }
         }
     }
     StepEnd::Passed

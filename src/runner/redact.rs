@@ -148,6 +148,7 @@ impl Redactor {
 
     fn step(&self, s: &mut StepResult) {
         self.opt(&mut s.message);
+        self.opt(&mut s.message_fr);
         self.opt(&mut s.request_url);
         self.opt(&mut s.url);
         for h in &mut s.chain {
@@ -155,6 +156,7 @@ impl Redactor {
         }
         for c in &mut s.checks {
             c.description = self.text(&c.description);
+            c.description_fr = self.text(&c.description_fr);
         }
         for x in &mut s.extracted {
             x.shown = if x.secret { REDACTED.to_string() } else { self.text(&x.shown) };

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod rollup;
 pub mod runs;
 pub mod schema;
+pub mod timestamps;
 pub mod versions;
 
 use std::path::{Path, PathBuf};

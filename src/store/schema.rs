@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this binary writes.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -270,7 +270,26 @@ const V4: &str = r#"
 ALTER TABLE evidence ADD COLUMN screenshot BLOB;
 "#;
 
-/// Version 5: what ran, and for how long it watched.
+/// Version 5: RFC 3161 time-stamp tokens over the evidence chain's head
+/// (`evidence.timestamp`), chained like the captures and append-only. The
+/// record (canonical JSON, `src/evidence/timestamps.rs`) holds the stamped
+/// head, the TSA's time and the SHA-256 of `reply`, the TSA's DER answer.
+const V5: &str = r#"
+CREATE TABLE evidence_timestamps (
+    seq         INTEGER PRIMARY KEY,
+    gen_time_ms INTEGER NOT NULL,
+    chain_seq   INTEGER NOT NULL,
+    record      TEXT NOT NULL,
+    reply       BLOB NOT NULL,
+    hash        TEXT NOT NULL
+);
+CREATE TRIGGER evidence_timestamps_no_update BEFORE UPDATE ON evidence_timestamps
+BEGIN SELECT RAISE(ABORT, 'time stamps are append-only'); END;
+CREATE TRIGGER evidence_timestamps_no_delete BEFORE DELETE ON evidence_timestamps
+BEGIN SELECT RAISE(ABORT, 'time stamps are append-only'); END;
+"#;
+
+/// Version 6: what ran, and for how long it watched.
 /// - `probe_versions`: each distinct compiled probe, once per hash, with its
 ///   description in words (JSON `{"fr": …, "en": …}` of the report's
 ///   `ProbeMethod`) and when it was first seen; `runs.version_id` names the
@@ -282,7 +301,7 @@ ALTER TABLE evidence ADD COLUMN screenshot BLOB;
 ///   single request is `method` `url`).
 /// - `rollup_runs.observed_s`: the time observed by the hour's runs (NULL
 ///   for hours rolled up before this version).
-const V5: &str = r#"
+const V6: &str = r#"
 CREATE TABLE probe_versions (
     id            INTEGER PRIMARY KEY,
     probe         TEXT NOT NULL,

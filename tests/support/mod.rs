@@ -14,6 +14,7 @@ pub mod smtp;
 pub mod smtp_tls;
 pub mod spa;
 pub mod tls;
+pub mod tsa;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
