@@ -162,6 +162,31 @@ async fn the_head_is_stamped_and_every_verifier_checks_the_token() {
     let (code, out, err) = vigie(&["evidence", "verify", "b.zip"], ws.path());
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&format!("time stamps (RFC 3161): {n} checked")), "{out}");
+
+    // Exported from the database alone, the bundle has no CA copy: the
+    // verdict says so and what to give; with the CA given, it holds.
+    let db = config.store.path.to_string_lossy().into_owned();
+    let bare = [
+        "evidence",
+        "export",
+        "--db",
+        &db,
+        "--from",
+        "2026-09-07",
+        "--to",
+        "2026-09-07",
+        "-o",
+        "nu.zip",
+    ];
+    let (code, out, err) = vigie(&bare, ws.path());
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = vigie(&["evidence", "verify", "nu.zip"], ws.path());
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("give its CA with --tsa-ca FILE"), "{out}{err}");
+    let ca = tsa.ca.to_string_lossy().into_owned();
+    let (code, out, err) = vigie(&["evidence", "verify", "nu.zip", "--tsa-ca", &ca], ws.path());
+    assert_eq!(code, 0, "{out}{err}");
+
     let dir = ws.path().join("b");
     std::fs::create_dir(&dir).expect("mkdir");
     extract(&ws.path().join("b.zip"), &dir);

@@ -113,6 +113,12 @@ pub fn verify(read: &mut ReadMember<'_>, chain: &BundleChain, tsa_ca: Option<&Pa
         w.stamp(line, None, &reply, chain);
         last = Some((s.seq, s.gen_time.clone(), s.chain_seq));
     }
+    if tsa_ca.is_none() && bundled.is_none() && !w.problems.is_empty() {
+        w.problems.push(format!(
+            "the bundle holds no copy of the TSA's CA ({CA_FILE}: it was exported without the configuration naming \
+             evidence.timestamp.ca_file) and the system's roots do not vouch for this TSA: give its CA with --tsa-ca FILE"
+        ));
+    }
     Ok(StampVerdict {
         checked: w.checked,
         last,

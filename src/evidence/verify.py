@@ -98,6 +98,9 @@ def check_stamps(z, hashes, problems):
             if why:
                 problems.append("time stamp #%d: openssl ts -verify failed: %s" % (seq, why))
         prev, last = sha256(line), s
+    if has_openssl and ca_pem is None and any("openssl ts -verify failed" in p for p in problems):
+        problems.append("the bundle holds no copy of the TSA's CA (timestamps/tsa-ca.pem): check each token with "
+                        "openssl ts -verify ... -CAfile THE-TSA-CA.pem")
     if not has_openssl:
         print("NOTE: the openssl command was not found: the time stamps' signatures were not checked (install openssl)")
     return last

@@ -26,7 +26,7 @@ ol.steps li{margin:.25rem 0}ul li{margin:.2rem 0}.hash{font-family:monospace;fon
 @page{size:A4;margin:15mm}
 @media print{body{max-width:none;margin:0;padding:0;font-size:9.5pt}h1,h2,h3{break-after:avoid;break-inside:avoid}h2+p,h3+p{break-after:avoid}
 h2{margin-top:1.2rem}tr,svg,.card,.cards,li{break-inside:avoid}thead{display:table-header-group}table{font-size:8.5pt;width:99.6%}
-td:first-child,th:first-child{min-width:15em}td.n{white-space:nowrap}code,.hash{word-break:break-all}
+td:first-child,th:first-child{min-width:15em}td.n{white-space:nowrap}td.obs{white-space:normal;min-width:8em}code,.hash{word-break:break-all}
 nav{display:none}a{color:inherit;text-decoration:none}}
 ";
 
@@ -182,7 +182,7 @@ fn availability(s: &mut String, r: &Report, w: &Words, l: Language) {
         let a = &p.availability;
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n obs\">{}</td></tr>",
             probe_name(p),
             fmt::int(a.all.runs, l),
             pct(&a.all, l),
