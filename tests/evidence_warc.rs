@@ -111,7 +111,7 @@ async fn the_warc_export_passes_warcio_check_and_a_changed_byte_fails_it() {
         "proxy: ",
         "visits: every run is a fresh visitor",
         "resolves-now 127.0.0.1: 127.0.0.1",
-        "connected-address: the address connected to was not recorded",
+        "connected-address: the address each HTTP capture connected to is in its record",
     ] {
         assert!(list.contains(field), "warcinfo lacks {field}: {list}");
     }
@@ -171,7 +171,7 @@ async fn the_zip_bundle_carries_the_capture_context_in_french() {
         "Horloge (au moment de l'export) : ",
         "Chaque vérification est un nouveau visiteur",
         "127.0.0.1 se résout maintenant en 127.0.0.1.",
-        "n'est pas enregistrée lors de la capture",
+        "figurent dans l'enregistrement de chaque capture HTTP",
     ] {
         assert!(text.contains(want), "{want}: {text}");
     }

@@ -132,6 +132,27 @@ async fn a_post_answered_by_a_redirect_is_recorded_and_shown_as_both_requests() 
         chain.contains(r#""chain":[{"method":"POST""#),
         "the record keeps the chain: {chain}"
     );
+    // The address the page came from, as the connection reported it.
+    let host = sim.prefecture_url().trim_start_matches("http://").to_string();
+    assert!(
+        chain.contains(&format!(r#""remote_addr":"{host}""#)),
+        "the record keeps the address connected to ({host}): {chain}"
+    );
+    let shown = format!("Adresse contactée</dt><dd><code>{host}</code>");
+    assert!(day.contains(&shown), "the capture page lacks the address:\n{day}");
+    let warc = ws.path().join("preuves.warc.gz");
+    vigie::evidence::warc_export::export(store.conn(), &req, &warc, chrono::Utc::now(), &[]).expect("WARC export");
+    let mut plain = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&warc).expect("open")),
+        &mut plain,
+    )
+    .expect("gunzip");
+    let ip = host.split(':').next().unwrap_or_default();
+    assert!(
+        plain.contains(&format!("WARC-IP-Address: {ip}\r\n")),
+        "the WARC response record names the address"
+    );
 
     // `vigie once` traces the same chain.
     let cfg = ws.config_path();

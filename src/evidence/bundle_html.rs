@@ -268,6 +268,14 @@ fn capture_block(m: &Manifest, r: &Record, page: Option<&[u8]>, l: Language) -> 
             ),
         );
     }
+    if let Some(addr) = &r.remote_addr {
+        let word = if l == Language::Fr {
+            "Adresse contactée"
+        } else {
+            "Address connected to"
+        };
+        dd(word, format!("<code>{}</code>", esc(addr)));
+    }
     dd(
         w.response,
         r.http_status

@@ -211,8 +211,8 @@ impl CaptureContext {
 
 const VISITS_EN: &str = "every run is a fresh visitor: no cache, no cookie kept from one run to the next; it follows the links and steps its probe lists, nothing else";
 const VISITS_FR: &str = "Chaque vérification est un nouveau visiteur : aucun cache, aucun cookie conservé d'une vérification à l'autre ; il suit les liens et étapes que liste sa sonde, et rien d'autre.";
-const CONNECTED_EN: &str = "the address connected to was not recorded at capture time; the addresses below were resolved when this file was made and may differ from those of the capture";
-const CONNECTED_FR: &str = "L'adresse IP à laquelle vigie s'est connecté n'est pas enregistrée lors de la capture : les adresses ci-dessous ont été résolues au moment de l'export et peuvent différer de celles du moment de la capture.";
+const CONNECTED_EN: &str = "the address each HTTP capture connected to is in its record (remote_addr; WARC-IP-Address in a WARC file); browser captures and records made before vigie kept it have none; the addresses below were resolved when this file was made and may differ from those of a capture";
+const CONNECTED_FR: &str = "L'adresse IP et le port auxquels vigie s'est connecté figurent dans l'enregistrement de chaque capture HTTP (remote_addr ; WARC-IP-Address dans un fichier WARC) ; les captures du navigateur et les enregistrements antérieurs n'en ont pas. Les adresses ci-dessous ont été résolues au moment de l'export et peuvent différer de celles du moment d'une capture.";
 
 #[cfg(test)]
 mod tests {

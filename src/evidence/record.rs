@@ -56,6 +56,10 @@ pub struct Record {
     /// from records written before it was kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<crate::probe::Hop>,
+    /// The IP address and port the page came from, as the connection
+    /// reported it; absent for browser steps and older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
     /// None when no response came (refused connection, timeout, DNS).
     pub http_status: Option<u16>,
     /// When the page was received (UTC, milliseconds); the run's start when
@@ -233,6 +237,7 @@ pub fn draft_step(
                 ..h.clone()
             })
             .collect(),
+        remote_addr: step.remote_addr.clone(),
         http_status: capture.map(|c| c.status).or(step.http_status),
         observed_at: utc_text(observed_at),
         observed_at_paris: paris_text(observed_at),

@@ -153,6 +153,9 @@ pub fn capture(c: &Capture) -> Result<Vec<u8>, EvidenceError> {
             ("WARC-Payload-Digest", digest(c.body)),
             ("Vigie-Redacted", REDACTED.into()),
         ];
+        if let Some(ip) = r.remote_addr.as_deref().and_then(ip_of) {
+            headers.push(("WARC-IP-Address", ip));
+        }
         if r.truncated {
             headers.push(("WARC-Truncated", "length".into()));
         }
@@ -261,5 +264,20 @@ mod tests {
         assert_eq!(base32(b"fooba"), "MZXW6YTB");
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI======");
         assert_eq!(digest(b"").len(), "sha256:".len() + 56);
+    }
+}
+
+/// The IP address of `ip:port` (`[v6]:port` too), as WARC-IP-Address wants it.
+fn ip_of(addr: &str) -> Option<String> {
+    addr.parse::<std::net::SocketAddr>().ok().map(|a| a.ip().to_string())
+}
+
+#[cfg(test)]
+mod ip_tests {
+    #[test]
+    fn the_ip_is_taken_from_the_socket_address() {
+        assert_eq!(super::ip_of("192.0.2.7:443").as_deref(), Some("192.0.2.7"));
+        assert_eq!(super::ip_of("[2001:db8::1]:443").as_deref(), Some("2001:db8::1"));
+        assert_eq!(super::ip_of("not an address"), None);
     }
 }

@@ -354,6 +354,9 @@ pub struct StepResult {
     /// URLs), when there was more than the one request `method url` says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<Hop>,
+    /// The IP address and port the final response came from (HTTP steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
     pub checks: Vec<CheckResult>,
     pub extracted: Vec<ExtractedValue>,
     pub observations: Vec<(String, f64)>,
@@ -475,6 +478,7 @@ impl StepResult {
             response_bytes: 0,
             redirects: 0,
             chain: vec![],
+            remote_addr: None,
             checks: vec![],
             extracted: vec![],
             observations: vec![],

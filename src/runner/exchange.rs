@@ -32,6 +32,9 @@ pub struct Exchange {
     pub hops: Vec<RawHop>,
     pub tls_not_after: Option<DateTime<Utc>>,
     pub received_at: DateTime<Utc>,
+    /// The address the final response came from (IP and port), as the
+    /// connection reported it.
+    pub remote_addr: Option<std::net::SocketAddr>,
 }
 
 /// One request as sent, before redaction.
@@ -273,6 +276,7 @@ async fn send(
             h.status = Some(status.as_u16());
         }
         let version = format!("{:?}", resp.version());
+        let remote_addr = resp.remote_addr();
         let resp_headers: Vec<(String, String)> = resp
             .headers()
             .iter()
@@ -393,6 +397,7 @@ async fn send(
             hops: Vec::new(),
             tls_not_after,
             received_at: Utc::now(),
+            remote_addr,
         });
     }
 }

@@ -226,6 +226,7 @@ impl Runner {
         sr.redirects = ex.redirects;
         sr.chain = chain(&ex.hops, &visit.who.redactor);
         sr.tls_not_after = ex.tls_not_after;
+        sr.remote_addr = ex.remote_addr.map(|a| a.to_string());
 
         let cookies = cookies_for(&visit.jar, &ex.url);
         for (_, v) in &cookies {
