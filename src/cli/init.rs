@@ -193,7 +193,7 @@ fn print_next_steps(config: &Path, lang: Lang) {
             )
         )
     );
-    if chromium_missing() {
+    if crate::browser::find_chromium(None).is_none() {
         println!(
             "{}",
             lang.pick(
@@ -208,9 +208,4 @@ fn print_next_steps(config: &Path, lang: Lang) {
             )
         );
     }
-}
-
-/// Whether no Chromium is installed where vigie looks for one.
-fn chromium_missing() -> bool {
-    crate::browser::find_chromium(None).is_none()
 }
