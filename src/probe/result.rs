@@ -357,6 +357,11 @@ pub struct StepResult {
     /// The IP address and port the final response came from (HTTP steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_addr: Option<String>,
+    /// Where the time of each request went (one entry per request sent,
+    /// redirects included, in order; empty for browser steps and for a
+    /// request that could not be sent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timings: Vec<RequestTiming>,
     pub checks: Vec<CheckResult>,
     pub extracted: Vec<ExtractedValue>,
     pub observations: Vec<(String, f64)>,
@@ -370,6 +375,107 @@ pub struct StepResult {
     /// evidence register stores it.
     #[serde(skip)]
     pub screenshot: Option<Screenshot>,
+}
+
+/// The phases of one request, named as blackbox_exporter names them
+/// (`probe_http_duration_seconds{phase}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// DNS resolution (zero for an IP literal).
+    Resolve,
+    /// TCP connection.
+    Connect,
+    /// TLS handshake (zero for plain HTTP).
+    Tls,
+    /// From the request sent to the first byte of the response (server time).
+    Processing,
+    /// From the response headers to the end of the body.
+    Transfer,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 5] = [Phase::Resolve, Phase::Connect, Phase::Tls, Phase::Processing, Phase::Transfer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Resolve => "resolve",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Processing => "processing",
+            Phase::Transfer => "transfer",
+        }
+    }
+}
+
+/// Durations of the five phases of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phases {
+    #[serde(with = "duration_secs")]
+    pub resolve: Duration,
+    #[serde(with = "duration_secs")]
+    pub connect: Duration,
+    #[serde(with = "duration_secs")]
+    pub tls: Duration,
+    #[serde(with = "duration_secs")]
+    pub processing: Duration,
+    #[serde(with = "duration_secs")]
+    pub transfer: Duration,
+}
+
+impl Phases {
+    pub fn get(&self, p: Phase) -> Duration {
+        match p {
+            Phase::Resolve => self.resolve,
+            Phase::Connect => self.connect,
+            Phase::Tls => self.tls,
+            Phase::Processing => self.processing,
+            Phase::Transfer => self.transfer,
+        }
+    }
+
+    pub fn set(&mut self, p: Phase, d: Duration) {
+        match p {
+            Phase::Resolve => self.resolve = d,
+            Phase::Connect => self.connect = d,
+            Phase::Tls => self.tls = d,
+            Phase::Processing => self.processing = d,
+            Phase::Transfer => self.transfer = d,
+        }
+    }
+
+    /// Phase by phase sum (a step's phases over its redirect hops).
+    pub fn add(&self, other: &Phases) -> Phases {
+        let mut out = *self;
+        for p in Phase::ALL {
+            out.set(p, self.get(p) + other.get(p));
+        }
+        out
+    }
+}
+
+/// One request's timing and connection facts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RequestTiming {
+    pub phases: Phases,
+    /// The IP address and port connected to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
+    /// `HTTP/1.1`, `HTTP/2`…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
+    /// `TLSv1.3`, `TLSv1.2` (None for plain HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<String>,
+}
+
+impl StepResult {
+    /// The step's phases summed over its requests (None when no request
+    /// was timed: browser steps, requests that could not be sent).
+    pub fn phases(&self) -> Option<Phases> {
+        let first = self.timings.first()?;
+        Some(self.timings[1..].iter().fold(first.phases, |acc, t| acc.add(&t.phases)))
+    }
 }
 
 /// One request a step sent: its method, its URL (redacted) and the status
@@ -479,6 +585,7 @@ impl StepResult {
             redirects: 0,
             chain: vec![],
             remote_addr: None,
+            timings: Vec::new(),
             checks: vec![],
             extracted: vec![],
             observations: vec![],
