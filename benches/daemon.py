@@ -1,35 +1,110 @@
 #!/usr/bin/env python3
-"""Benchmarks of the vigie daemon against the local simulator, with
-Prometheus' blackbox_exporter as the peer measured in the same run.
+"""A thousand probes against blackbox_exporter (issue 14): the daemon's
+benchmark, in one run, everything on loopback.
 
-Measures (all on loopback, nothing leaves the machine):
-  1. resident memory of the idle daemon (one probe, scheduled yearly);
-  2. resident memory with 500 scheduled probes (each one GET every minute,
-     spread over the seconds of the minute: ~8.3 runs per second);
-  3. CPU time per probe step: the daemon's user+system CPU over a window,
-     divided by the steps it ran in that window (from its own metrics), next
-     to blackbox_exporter's CPU per check for the same GET of the same page;
-  4. time to serve /metrics with 500 probes (and its size).
+It starts its own nginx serving a generated 20 KB HTML page, Debian's
+prometheus-blackbox-exporter (the peer) and the release build of vigie, then
+measures:
 
-Usage: python3 benches/daemon.py [--probes 500] [--window 60]
-Needs: a release build (cargo build --release), Debian's
-prometheus-blackbox-exporter, curl. Prints a Markdown table for BENCHMARKS.md.
+  1. CPU per single-GET check: vigie with N one-step probes (each every
+     minute, spread over the seconds) for a window, then blackbox_exporter's
+     /probe driven at the same rate for the same window, alternated for
+     several rounds; per-check CPU = the process's user+system CPU delta
+     (/proc/PID/stat) / checks done (counted in nginx's access log); the
+     ratio of the medians.
+  2. RSS (VmRSS, VmHWM) of vigie idle (1 probe), then with 100 and 1,000
+     probes x 5 steps, each probe every minute, after a steady window;
+     blackbox_exporter's RSS while serving the same request rate.
+  3. GET /metrics at 1,000 probes: median time and size, next to nginx
+     serving a static copy of the same bytes in the same run.
+  4. Scheduler lateness as the server sees it: for the first request (step 1)
+     of each run, its arrival in nginx's access log ($msec - $request_time,
+     millisecond resolution) minus the second the run was scheduled for.
+  5. Store bytes per run: growth of the SQLite file's used pages (all tables
+     and indexes, WAL included, free pages excluded) over the steady window,
+     divided by the runs started in it; and the whole file after shutdown
+     divided by every run of the phase.
+
+Usage:   python3 benches/daemon.py [--quick]
+  full mode about 11 minutes, --quick about 3 (a smoke test: windows too
+  short for figures worth recording).
+Needs:   cargo build --release; apt-get install -y nginx-light (or nginx)
+         prometheus-blackbox-exporter; python3 (standard library only).
+Prints a Markdown table for BENCHMARKS.md, with the machine and its load.
+Every process it starts gets its own process group and is killed on exit,
+whatever happens; it listens and connects on 127.0.0.1 only.
 """
 import argparse
+import http.client
 import os
+import platform
 import re
 import shutil
 import signal
+import socket
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VIGIE = os.path.join(ROOT, "target", "release", "vigie")
+VIGIE = os.environ.get("VIGIE_BIN", os.path.join(ROOT, "target", "release", "vigie"))
 TICKS = os.sysconf("SC_CLK_TCK")
+MARKER = "bench-marker-20480"
+PAGE_BYTES = 20480
+STEPS = 5
 
+FULL = dict(rounds=5, cpu_probes=1000, cpu_warm=5, cpu_window=30, settle=65, window=45, peer_window=20, gets=20)
+QUICK = dict(rounds=2, cpu_probes=600, cpu_warm=3, cpu_window=10, settle=15, window=10, peer_window=8, gets=5)
+
+
+# --- processes ---------------------------------------------------------------
+
+class Procs:
+    """Every process the benchmark starts, each in its own process group."""
+
+    def __init__(self, logdir):
+        self.logdir = logdir
+        self.live = []
+
+    def start(self, name, cmd):
+        log = open(os.path.join(self.logdir, name + ".log"), "ab")
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.live.append(p)
+        return p
+
+    def stop(self, p, timeout=20):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            except ProcessLookupError:
+                pass
+        # Children left in the group (nginx workers) go too.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if p in self.live:
+            self.live.remove(p)
+
+    def stop_all(self):
+        for p in list(reversed(self.live)):
+            self.stop(p, timeout=10)
+
+
+def on_signal(signum, _frame):
+    raise SystemExit(f"interrupted by signal {signum}")
+
+
+# --- /proc and HTTP helpers -----------------------------------------------------
 
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
@@ -38,7 +113,7 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def rss_kib(pid, key="VmRSS"):
+def status_kib(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith(key + ":"):
@@ -46,145 +121,529 @@ def rss_kib(pid, key="VmRSS"):
     return 0
 
 
-def get(url, timeout=10):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read()
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-def wait_http(url, seconds=30):
+def http_get(port, path, timeout=10):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def wait_http(port, path, seconds=60):
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
-            get(url, timeout=1)
-            return
-        except Exception:
-            time.sleep(0.1)
-    sys.exit(f"{url} did not answer")
+            if http_get(port, path, timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"http://127.0.0.1:{port}{path} did not answer within {seconds} s")
 
 
-def runs_total(metrics_text):
-    return sum(float(m.group(1)) for m in re.finditer(r'^vigie_probe_runs_total\{[^}]*\} ([0-9.e+]+)$', metrics_text, re.M))
+def timed_gets(port, path, n):
+    """Median and max wall time (ms) of n GETs on one persistent connection."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    times, size = [], 0
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            c.request("GET", path)
+            r = c.getresponse()
+            size = len(r.read())
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        c.close()
+    return statistics.median(times), max(times), size
 
 
-def write_config(d, n, portal, listen):
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = status_kib_meminfo("MemTotal")
+    return f"{os.cpu_count()} CPUs ({model}), {mem / 1048576:.0f} GiB, Linux {platform.release()}"
+
+
+def status_kib_meminfo(key):
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (out.stdout + out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
+
+
+# --- nginx -----------------------------------------------------------------------
+
+def page_html():
+    """A 20 KB French appointment page, exactly PAGE_BYTES bytes."""
+    head = (
+        '<!doctype html>\n<html lang="fr"><head><meta charset="utf-8">'
+        "<title>Prise de rendez-vous — banc d'essai</title></head>\n"
+        f'<body><main id="{MARKER}"><h1>Demande de rendez-vous</h1>\n'
+    )
+    tail = "</main></body></html>\n"
+    row = (
+        '<tr><td class="guichet">Guichet {i}</td><td>Remise de titre de séjour</td>'
+        '<td><a class="slot" href="/creneau/{i}">Voir les créneaux</a></td></tr>\n'
+    )
+    body, i = "<table>\n", 0
+    while len((head + body + row.format(i=i) + "</table>\n" + tail).encode()) < PAGE_BYTES:
+        body += row.format(i=i)
+        i += 1
+    body += "</table>\n"
+    pad = PAGE_BYTES - len((head + body + tail).encode()) - len("<!---->")
+    return head + body + "<!--" + "x" * max(pad, 0) + "-->" + tail
+
+
+def start_nginx(procs, d, port):
+    www = os.path.join(d, "www")
+    os.makedirs(www)
+    with open(os.path.join(www, "page.html"), "w") as f:
+        f.write(page_html())
+    # Workers run as nobody when nginx starts as root: let them read the page.
+    for path in (d, www, os.path.join(www, "page.html")):
+        os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  include /etc/nginx/mime.types;
+  client_body_temp_path {d}/tmp-body;
+  proxy_temp_path {d}/tmp-proxy;
+  fastcgi_temp_path {d}/tmp-fastcgi;
+  uwsgi_temp_path {d}/tmp-uwsgi;
+  scgi_temp_path {d}/tmp-scgi;
+  log_format bench '$msec $request_time $status $body_bytes_sent $request_uri';
+  access_log {d}/access.log bench;
+  server {{
+    listen 127.0.0.1:{port};
+    root {www};
+    location = /metrics-copy.txt {{ access_log off; }}
+    location / {{ try_files /page.html =404; }}
+  }}
+}}
+""")
+    p = procs.start("nginx", ["nginx", "-e", os.path.join(d, "nginx-error.log"), "-p", d, "-c", conf])
+    wait_http(port, "/ready")
+    return p, os.path.join(d, "access.log"), www
+
+
+def read_log(path):
+    """(arrival, uri, status) for every request: $msec minus $request_time."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 5:
+                out.append((float(parts[0]) - float(parts[1]), parts[4], parts[2]))
+    return out
+
+
+def requests_between(log, prefix, t0, t1):
+    return [r for r in log if t0 <= r[0] < t1 and r[1].startswith(prefix)]
+
+
+# --- blackbox_exporter ----------------------------------------------------------
+
+def start_blackbox(procs, d, port):
+    exe = shutil.which("prometheus-blackbox-exporter") or shutil.which("blackbox_exporter")
+    if not exe:
+        raise SystemExit("install the peer: apt-get install -y prometheus-blackbox-exporter")
+    cfg = os.path.join(d, "blackbox.yml")
+    with open(cfg, "w") as f:
+        f.write(f"""modules:
+  http_bench:
+    prober: http
+    timeout: 5s
+    http:
+      valid_status_codes: [200]
+      fail_if_body_not_matches_regexp: ['bench-marker-[0-9]+']
+""")
+    p = procs.start("blackbox", [exe, "--config.file", cfg, "--web.listen-address", f"127.0.0.1:{port}"])
+    wait_http(port, "/metrics")
+    return p, exe
+
+
+def drive_blackbox(bb_port, page_port, tag, rate, seconds, threads=4):
+    """Probe the page through blackbox_exporter's /probe at `rate` checks per
+    second for `seconds`; returns (checks, successes)."""
+    path = f"/probe?module=http_bench&target=http://127.0.0.1:{page_port}/b/{tag}"
+    counts = [0, 0]
+    lock = threading.Lock()
+    start = time.time() + 0.05
+
+    def worker(k):
+        c = http.client.HTTPConnection("127.0.0.1", bb_port, timeout=10)
+        i = k
+        while True:
+            due = start + i / rate
+            if due >= start + seconds:
+                break
+            time.sleep(max(0.0, due - time.time()))
+            c.request("GET", path)
+            ok = b"\nprobe_success 1" in c.getresponse().read()
+            with lock:
+                counts[0] += 1
+                counts[1] += ok
+            i += threads
+        c.close()
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return counts[0], counts[1]
+
+
+# --- vigie -----------------------------------------------------------------------
+
+def write_vigie(d, page_port, listen_port, n, steps, prefix):
+    """A config dir with n probes of `steps` GETs each, probe i at second i % 60
+    of every minute (n == 1: one probe scheduled yearly, for the idle figure)."""
     os.makedirs(os.path.join(d, "probes"), exist_ok=True)
     with open(os.path.join(d, "vigie.yaml"), "w") as f:
         f.write(f"""location: bench
 contact: bench@example.org
-listen: {listen}
-concurrency: 64
+listen: 127.0.0.1:{listen_port}
+concurrency: 256
 probes: ["probes/*.yaml"]
+store: {{ path: vigie.db }}
+alerts: {{ spool_dir: spool }}
 targets:
-  sim: {{ base_url: "{portal}", min_interval: 1ms, max_concurrent: 64 }}
+  nginx: {{ base_url: "http://127.0.0.1:{page_port}", min_interval: 0s, max_concurrent: 256 }}
 """)
     for i in range(n):
-        sched = '"0 0 1 1 *"' if n == 1 else f'"{i % 60} * * * * *"'
+        sched = "0 0 0 1 1 *" if n == 1 else f"{i % 60} * * * * *"
+        step_yaml = "".join(
+            f"""  - name: s{k}
+    request: {{ url: "{{{{ base_url }}}}/{prefix}/{i}/s{k}" }}
+    expect: {{ status: 200, body_matches: 'bench-marker-[0-9]+' }}
+"""
+            for k in range(1, steps + 1)
+        )
         with open(os.path.join(d, "probes", f"p{i:04d}.yaml"), "w") as f:
             f.write(f"""name: p{i:04d}
 title: Bench probe {i}
-target: sim
-labels: {{ procedure: proc-{i % 10}, site: sim }}
-schedule: {sched}
+target: nginx
+labels: {{ procedure: proc-{i % 10}, site: bench }}
+schedule: "{sched}"
 steps:
-  - name: home
-    request: {{ url: "{{{{ base_url }}}}/particuliers/" }}
-    expect: {{ status: 200, css_present: app-root }}
-""")
+{step_yaml}""")
+    return os.path.join(d, "vigie.yaml")
 
 
-def start(cmd, **kw):
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+def start_vigie(procs, name, config, port):
+    check = subprocess.run([VIGIE, "check", "--config", config], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise SystemExit(f"vigie check refused the generated config:\n{check.stdout}{check.stderr}")
+    p = procs.start(name, [VIGIE, "run", "--config", config])
+    wait_http(port, "/healthz")
+    return p
 
 
-def stop(p):
-    p.send_signal(signal.SIGTERM)
+def outcomes(metrics_text):
+    """Runs by outcome, from vigie_probe_runs_total."""
+    out = {}
+    for m in re.finditer(r'^vigie_probe_runs_total\{([^}]*)\} ([0-9.e+]+)$', metrics_text, re.M):
+        o = re.search(r'outcome="([^"]*)"', m.group(1))
+        key = o.group(1) if o else "?"
+        out[key] = out.get(key, 0) + float(m.group(2))
+    return out
+
+
+def store_used_bytes(db):
+    """Bytes of used pages (WAL included: a reader sees every commit)."""
+    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
-        p.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        p.kill()
+        size = c.execute("PRAGMA page_size").fetchone()[0]
+        pages = c.execute("PRAGMA page_count").fetchone()[0]
+        free = c.execute("PRAGMA freelist_count").fetchone()[0]
+        return (pages - free) * size
+    finally:
+        c.close()
+
+
+def lateness_ms(requests):
+    """Arrival of each run's first request minus the second it was scheduled
+    for (probe i runs at second i % 60 of every minute)."""
+    out = []
+    for arrival, uri, _ in requests:
+        i = int(uri.split("/")[2])
+        sec = i % 60
+        late = (arrival - sec) % 60
+        # A run that reached the server before its second counts as early
+        # (negative), not as 59 s late.
+        out.append((late - 60 if late >= 30 else late) * 1000)
+    return sorted(out)
+
+
+def pct(sorted_values, q):
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+# --- the measurements --------------------------------------------------------------
+
+class Bench:
+    """Ports, processes and results shared by the phases."""
+
+    def __init__(self, d, mode):
+        self.d, self.mode = d, mode
+        self.procs = Procs(d)
+        self.page_port, self.bb_port, self.vigie_port = free_port(), free_port(), free_port()
+        self.results = {}
+
+    def setup(self):
+        self.nginx, self.access_log, self.www = start_nginx(self.procs, self.d, self.page_port)
+        self.bb, self.bb_exe = start_blackbox(self.procs, self.d, self.bb_port)
+        status, body = http_get(self.bb_port, f"/probe?module=http_bench&target=http://127.0.0.1:{self.page_port}/b/setup")
+        if b"\nprobe_success 1" not in body:
+            raise SystemExit("blackbox_exporter cannot probe the nginx page:\n" + body.decode(errors="replace"))
+        time.sleep(1)
+        self.results["bb_idle_rss"] = status_kib(self.bb.pid, "VmRSS")
+
+    def vigie_window(self, p, window):
+        """CPU seconds of vigie over `window`, with the window's bounds."""
+        t0, c0 = time.time(), cpu_seconds(p.pid)
+        time.sleep(window)
+        return t0, time.time(), cpu_seconds(p.pid) - c0
+
+    def cpu_round(self, config, r, vigie_first):
+        m = self.mode
+        rate = m["cpu_probes"] / 60
+        out = {}
+
+        def run_vigie():
+            p = start_vigie(self.procs, f"vigie-cpu-{r}", config, self.vigie_port)
+            time.sleep(m["cpu_warm"])
+            t0, t1, cpu = self.vigie_window(p, m["cpu_window"])
+            out["outcomes"] = outcomes(http_get(self.vigie_port, "/metrics", timeout=30)[1].decode())
+            self.procs.stop(p)
+            reqs = requests_between(read_log(self.access_log), "/c/", t0, t1)
+            out["vigie_checks"] = len(reqs)
+            out["vigie_non200"] = sum(1 for q in reqs if q[2] != "200")
+            out["vigie_ms"] = cpu / max(len(reqs), 1) * 1000
+
+        def run_peer():
+            c0 = cpu_seconds(self.bb.pid)
+            n, ok = drive_blackbox(self.bb_port, self.page_port, f"cpu{r}", rate, m["cpu_window"])
+            out["peer_checks"], out["peer_ok"] = n, ok
+            out["peer_ms"] = (cpu_seconds(self.bb.pid) - c0) / max(n, 1) * 1000
+
+        for f in (run_vigie, run_peer) if vigie_first else (run_peer, run_vigie):
+            f()
+        return out
+
+    def cpu_rounds(self):
+        m = self.mode
+        d = os.path.join(self.d, "cpu")
+        config = write_vigie(d, self.page_port, self.vigie_port, m["cpu_probes"], 1, "c")
+        rounds = []
+        for r in range(m["rounds"]):
+            rounds.append(self.cpu_round(config, r, vigie_first=(r % 2 == 0)))
+            print(f"round {r + 1}: vigie {rounds[-1]['vigie_ms']:.3f} ms/check ({rounds[-1]['vigie_checks']} checks), "
+                  f"blackbox_exporter {rounds[-1]['peer_ms']:.3f} ms/check ({rounds[-1]['peer_checks']} checks)", file=sys.stderr)
+        self.results["cpu_rounds"] = rounds
+        self.results["bb_cpu_rss"] = status_kib(self.bb.pid, "VmRSS")
+
+    def idle(self):
+        d = os.path.join(self.d, "idle")
+        config = write_vigie(d, self.page_port, self.vigie_port, 1, 1, "i")
+        p = start_vigie(self.procs, "vigie-idle", config, self.vigie_port)
+        time.sleep(5)
+        self.results["idle_rss"] = status_kib(p.pid, "VmRSS")
+        self.procs.stop(p)
+
+    def metrics_timing(self, p):
+        """/metrics at this scale, next to nginx serving the same bytes."""
+        n = self.mode["gets"]
+        body = http_get(self.vigie_port, "/metrics", timeout=60)[1]
+        c0 = cpu_seconds(p.pid)
+        med, mx, size = timed_gets(self.vigie_port, "/metrics", n)
+        cpu = (cpu_seconds(p.pid) - c0) / n * 1000
+        copy = os.path.join(self.www, "metrics-copy.txt")
+        with open(copy, "wb") as f:
+            f.write(body)
+        os.chmod(copy, 0o644)
+        smed, smx, ssize = timed_gets(self.page_port, "/metrics-copy.txt", n)
+        series = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
+        return dict(med=med, max=mx, size=size, cpu_ms=cpu, series=series, static_med=smed, static_max=smx, static_size=ssize,
+                    outcomes=outcomes(body.decode()))
+
+    def scale(self, n):
+        """n probes x 5 steps, each every minute: RSS, lateness, store, /metrics."""
+        m = self.mode
+        d = os.path.join(self.d, f"scale{n}")
+        config = write_vigie(d, self.page_port, self.vigie_port, n, STEPS, "p")
+        db = os.path.join(d, "vigie.db")
+        p = start_vigie(self.procs, f"vigie-{n}", config, self.vigie_port)
+        t_start = time.time()
+        time.sleep(m["settle"])
+        u0 = store_used_bytes(db)
+        t0, t1, cpu = self.vigie_window(p, m["window"])
+        u1 = store_used_bytes(db)
+        res = dict(rss=status_kib(p.pid, "VmRSS"), hwm=status_kib(p.pid, "VmHWM"), cpu=cpu)
+        res["metrics"] = self.metrics_timing(p)
+        self.procs.stop(p)
+        log = read_log(self.access_log)
+        window = requests_between(log, "/p/", t0, t1)
+        firsts = [q for q in window if q[1].endswith("/s1")]
+        every_run = [q for q in requests_between(log, "/p/", t_start, time.time()) if q[1].endswith("/s1")]
+        files = sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s))
+        res.update(runs=len(firsts), steps=len(window), non200=sum(1 for q in window if q[2] != "200"),
+                   late=lateness_ms(firsts), store_growth=u1 - u0, all_runs=len(every_run), file_bytes=files)
+        res["peer"] = self.peer_at_rate(n * STEPS / 60, f"scale{n}")
+        self.results[f"scale{n}"] = res
+
+    def peer_at_rate(self, rate, tag):
+        c0 = cpu_seconds(self.bb.pid)
+        n, ok = drive_blackbox(self.bb_port, self.page_port, tag, rate, self.mode["peer_window"])
+        return dict(rate=rate, checks=n, ok=ok, cpu_ms=(cpu_seconds(self.bb.pid) - c0) / max(n, 1) * 1000,
+                    rss=status_kib(self.bb.pid, "VmRSS"), hwm=status_kib(self.bb.pid, "VmHWM"))
+
+
+# --- the report ----------------------------------------------------------------------
+
+def mib(kib):
+    return f"{kib / 1024:.1f} MiB"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if b else "—"
+
+
+def cpu_rows(r):
+    rounds = r["cpu_rounds"]
+    v = [x["vigie_ms"] for x in rounds]
+    b = [x["peer_ms"] for x in rounds]
+    vm, bm = statistics.median(v), statistics.median(b)
+    checks = sum(x["vigie_checks"] for x in rounds)
+    pchecks = sum(x["peer_checks"] for x in rounds)
+    return [(
+        f"CPU per single-GET check, median of {len(rounds)} alternated rounds [min–max]",
+        f"{vm:.3f} ms [{min(v):.3f}–{max(v):.3f}] ({checks} checks)",
+        f"{bm:.3f} ms [{min(b):.3f}–{max(b):.3f}] ({pchecks} checks)",
+        ratio(vm, bm), "≤ 0.35",
+    )]
+
+
+def scale_rows(r, n):
+    s = r[f"scale{n}"]
+    peer, met, late = s["peer"], s["metrics"], s["late"]
+    rows = [
+        (f"RSS, {n:,} probes × 5 steps (peak VmHWM)", f"{mib(s['rss'])} ({mib(s['hwm'])})",
+         f"{mib(peer['rss'])} ({mib(peer['hwm'])}) at the same {peer['rate']:.1f} checks/s",
+         ratio(s["rss"], peer["rss"]), "≤ 40 MiB" if n == 1000 else "—"),
+        (f"CPU per step, {n:,} probes × 5 steps", f"{s['cpu'] / max(s['steps'], 1) * 1000:.3f} ms ({s['steps']} steps)",
+         f"{peer['cpu_ms']:.3f} ms per check ({peer['checks']} checks)",
+         ratio(s["cpu"] / max(s["steps"], 1) * 1000, peer["cpu_ms"]), "—"),
+        (f"GET /metrics, {n:,} probes × 5 steps: median (max) [CPU per scrape]",
+         f"{met['med']:.1f} ms ({met['max']:.1f} ms) [{met['cpu_ms']:.1f} ms]; {met['series']:,} series, {met['size'] / 1e6:.2f} MB",
+         f"nginx, static file of the same {met['static_size'] / 1e6:.2f} MB: {met['static_med']:.1f} ms ({met['static_max']:.1f} ms)",
+         ratio(met["med"], met["static_med"]), "≤ 10 ms and ≤ 3× nginx" if n == 1000 else "—"),
+        (f"scheduler lateness seen by nginx, {n:,} probes: p50 / p99 / max ({len(late)} runs)",
+         f"{pct(late, 0.5):.0f} / {pct(late, 0.99):.0f} / {late[-1] if late else float('nan'):.0f} ms", "—", "—",
+         "p99 ≤ 5 ms" if n == 1000 else "—"),
+    ]
+    if n == 1000:
+        rows.append((f"store, bytes per run of 5 steps (growth of used pages over {s['runs']} runs)",
+                     f"{s['store_growth'] / max(s['runs'], 1):.0f} B", "—", "—", "≤ 150 B (runs of 3 steps)"))
+        rows.append((f"store, whole file after shutdown / every run of the phase",
+                     f"{s['file_bytes'] / max(s['all_runs'], 1):.0f} B ({s['file_bytes'] / 1e6:.2f} MB / {s['all_runs']} runs)",
+                     "—", "—", "—"))
+    return rows
+
+
+def report(b, env):
+    r = b.results
+    rows = [("RSS, idle (1 probe)", mib(r["idle_rss"]), f"{mib(r['bb_idle_rss'])} (idle)",
+             ratio(r["idle_rss"], r["bb_idle_rss"]), "—")]
+    rows += cpu_rows(r) + scale_rows(r, 100) + scale_rows(r, 1000)
+    print()
+    print(f"Command: `python3 benches/daemon.py{' --quick' if env['quick'] else ''}` ({env['date']}, {env['secs']:.0f} s)  ")
+    print(f"Machine: {env['machine']}; load average (1, 5, 15 min) {env['load0']} at start, {env['load1']} at end.  ")
+    print(f"Versions: {env['vigie']}; {env['bb']}; {env['nginx']}.")
+    print()
+    print("| figure | vigie | peer (same run) | ratio | goal |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
+    print(sanity(r))
+
+
+def sanity(r):
+    """What could make the figures wrong: failures and short counts."""
+    notes = []
+    for key in ("scale100", "scale1000"):
+        s = r[key]
+        notes.append(f"{key[5:]} probes: {s['runs']} runs, {s['steps']} steps in the window, {s['non200']} non-200; "
+                     f"outcomes {s['metrics']['outcomes']}; blackbox_exporter {s['peer']['ok']}/{s['peer']['checks']} successful")
+    for i, x in enumerate(r["cpu_rounds"]):
+        notes.append(f"CPU round {i + 1}: vigie {x['vigie_ms']:.3f} ms × {x['vigie_checks']} checks ({x['vigie_non200']} non-200, "
+                     f"outcomes {x['outcomes']}), blackbox_exporter {x['peer_ms']:.3f} ms × {x['peer_checks']} ({x['peer_ok']} ok)")
+    return "\n".join("- " + n for n in notes)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--probes", type=int, default=500)
-    ap.add_argument("--window", type=int, default=60, help="seconds of CPU measurement")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="short windows (about 3 min): a smoke test, not figures")
     args = ap.parse_args()
     if not os.path.exists(VIGIE):
-        sys.exit("build first: cargo build --release")
-    bbe = shutil.which("prometheus-blackbox-exporter")
-    if not bbe:
-        sys.exit("install Debian's prometheus-blackbox-exporter")
-
-    sim = start([VIGIE, "sim", "--portal", "127.0.0.1:28181", "--prefecture", "127.0.0.1:28182", "--rdv", "127.0.0.1:28183"])
-    portal = "http://127.0.0.1:28181"
-    wait_http(portal + "/particuliers/")
-    results = {}
+        raise SystemExit(f"{VIGIE} is missing: cargo build --release")
+    if not shutil.which("nginx"):
+        raise SystemExit("nginx is missing: apt-get install -y nginx-light")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    env = dict(quick=args.quick, load0=loadavg(), machine=machine(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               vigie=version([VIGIE, "--version"]), nginx=version(["nginx", "-v"]))
+    started = time.time()
+    d = tempfile.mkdtemp(prefix="vigie-bench-")
+    b = Bench(d, QUICK if args.quick else FULL)
     try:
-        # 1. Idle daemon.
-        with tempfile.TemporaryDirectory() as d:
-            write_config(d, 1, portal, "127.0.0.1:29898")
-            p = start([VIGIE, "run", "--config", os.path.join(d, "vigie.yaml")])
-            wait_http("http://127.0.0.1:29898/healthz")
-            time.sleep(5)
-            results["idle_rss_kib"] = rss_kib(p.pid)
-            stop(p)
-
-        # 2-4. 500 probes.
-        with tempfile.TemporaryDirectory() as d:
-            write_config(d, args.probes, portal, "127.0.0.1:29899")
-            p = start([VIGIE, "run", "--config", os.path.join(d, "vigie.yaml")])
-            base = "http://127.0.0.1:29899"
-            wait_http(base + "/healthz")
-            time.sleep(65)  # every probe has run at least once
-            c0, r0 = cpu_seconds(p.pid), runs_total(get(base + "/metrics").decode())
-            time.sleep(args.window)
-            c1, r1 = cpu_seconds(p.pid), runs_total(get(base + "/metrics").decode())
-            results["rss_kib"] = rss_kib(p.pid)
-            results["hwm_kib"] = rss_kib(p.pid, "VmHWM")
-            steps = r1 - r0  # one step per run
-            results["steps"] = steps
-            results["cpu_per_step_ms"] = (c1 - c0) / steps * 1000
-            body = get(base + "/metrics")
-            results["metrics_bytes"] = len(body)
-            results["metrics_series"] = sum(1 for l in body.decode().splitlines() if l and not l.startswith("#"))
-            t = []
-            for _ in range(30):
-                t0 = time.perf_counter()
-                get(base + "/metrics")
-                t.append(time.perf_counter() - t0)
-            t.sort()
-            results["metrics_ms_median"] = t[len(t) // 2] * 1000
-            results["metrics_ms_max"] = t[-1] * 1000
-            stop(p)
-
-        # Peer: blackbox_exporter doing the same GET, driven as fast as the
-        # daemon's steps ran, so both serve the same request rate.
-        with tempfile.TemporaryDirectory() as d:
-            cfg = os.path.join(d, "blackbox.yml")
-            with open(cfg, "w") as f:
-                f.write("modules:\n  http_2xx:\n    prober: http\n    timeout: 10s\n    http:\n      fail_if_body_not_matches_regexp: ['app-root']\n")
-            p = start([bbe, "--config.file", cfg, "--web.listen-address", "127.0.0.1:29115"])
-            wait_http("http://127.0.0.1:29115/metrics")
-            url = "http://127.0.0.1:29115/probe?module=http_2xx&target=" + portal + "/particuliers/"
-            assert b"probe_success 1" in get(url), "blackbox_exporter cannot probe the simulator"
-            n = 3000
-            c0 = cpu_seconds(p.pid)
-            for _ in range(n):
-                get(url)
-            c1 = cpu_seconds(p.pid)
-            results["bbe_cpu_per_check_ms"] = (c1 - c0) / n * 1000
-            results["bbe_rss_kib"] = rss_kib(p.pid)
-            stop(p)
+        b.setup()
+        env["bb"] = version([b.bb_exe, "--version"])
+        b.idle()
+        b.cpu_rounds()
+        for n in (100, 1000):
+            print(f"{n} probes × {STEPS} steps…", file=sys.stderr)
+            b.scale(n)
     finally:
-        stop(sim)
-
-    r = results
-    print(f"| measure | vigie | blackbox_exporter 0.23 (peer, same run) | ratio |")
-    print(f"|---|---|---|---|")
-    print(f"| resident memory, idle (1 probe) | {r['idle_rss_kib']/1024:.1f} MiB | {r['bbe_rss_kib']/1024:.1f} MiB (after {3000} checks) | {r['idle_rss_kib']/r['bbe_rss_kib']:.2f} |")
-    print(f"| resident memory, {args.probes} probes scheduled (peak) | {r['rss_kib']/1024:.1f} MiB ({r['hwm_kib']/1024:.1f} MiB) | — | — |")
-    print(f"| CPU per probe step (GET, fresh connection, HTML check) | {r['cpu_per_step_ms']:.3f} ms ({r['steps']:.0f} steps in {args.window} s) | {r['bbe_cpu_per_check_ms']:.3f} ms per check | {r['cpu_per_step_ms']/r['bbe_cpu_per_check_ms']:.2f} |")
-    print(f"| GET /metrics with {args.probes} probes | median {r['metrics_ms_median']:.1f} ms, max {r['metrics_ms_max']:.1f} ms ({r['metrics_series']} series, {r['metrics_bytes']/1024:.0f} KiB) | — | — |")
+        b.procs.stop_all()
+        shutil.rmtree(d, ignore_errors=True)
+    env.update(load1=loadavg(), secs=time.time() - started)
+    report(b, env)
 
 
 if __name__ == "__main__":
