@@ -71,7 +71,11 @@ impl Stamper {
                 _ = self.stop.changed() => break,
             }
             self.metrics.tick();
-            let Some(s) = self.settings.borrow().clone() else { continue };
+            let Some(s) = self.settings.borrow().clone() else {
+                // Nothing to stamp: sleep a tick (a past `due` would spin).
+                due = Instant::now() + TICK;
+                continue;
+            };
             if Instant::now() < due {
                 continue;
             }
