@@ -12,7 +12,7 @@ measures:
      several rounds; per-check CPU = the process's user+system CPU delta
      (/proc/PID/stat) / checks done (counted in nginx's access log); the
      ratio of the medians.
-  2. RSS (VmRSS, VmHWM) of vigie idle (1 probe), then with 100 and 1,000
+  2. RSS (VmRSS, VmHWM) and CPU of vigie idle (1 probe), then with 100 and 1,000
      probes x 5 steps, each probe every minute, after a steady window;
      blackbox_exporter's RSS while serving the same request rate.
   3. GET /metrics at 1,000 probes: median time and size, next to nginx
@@ -57,8 +57,8 @@ MARKER = "bench-marker-20480"
 PAGE_BYTES = 20480
 STEPS = 5
 
-FULL = dict(rounds=5, cpu_probes=1000, cpu_warm=5, cpu_window=30, settle=65, window=45, peer_window=20, gets=20)
-QUICK = dict(rounds=2, cpu_probes=600, cpu_warm=3, cpu_window=10, settle=15, window=10, peer_window=8, gets=5)
+FULL = dict(scales=(100, 1000), rounds=5, cpu_probes=1000, cpu_warm=5, cpu_window=30, settle=65, window=45, peer_window=20, gets=20)
+QUICK = dict(scales=(100, 1000), rounds=2, cpu_probes=600, cpu_warm=3, cpu_window=10, settle=15, window=10, peer_window=8, gets=5)
 
 
 # --- processes ---------------------------------------------------------------
@@ -481,7 +481,12 @@ class Bench:
         d = os.path.join(self.d, "idle")
         config = write_vigie(d, self.page_port, self.vigie_port, 1, 1, "i")
         p = start_vigie(self.procs, "vigie-idle", config, self.vigie_port)
-        time.sleep(5)
+        time.sleep(3)
+        c0, b0 = cpu_seconds(p.pid), cpu_seconds(self.bb.pid)
+        time.sleep(10)
+        # CPU per second of an idle daemon: a task that spins shows here.
+        self.results["idle_cpu"] = (cpu_seconds(p.pid) - c0) / 10 * 1000
+        self.results["bb_idle_cpu"] = (cpu_seconds(self.bb.pid) - b0) / 10 * 1000
         self.results["idle_rss"] = status_kib(p.pid, "VmRSS")
         self.procs.stop(p)
 
@@ -558,25 +563,25 @@ def cpu_rows(r):
     )]
 
 
-def scale_rows(r, n):
+def scale_rows(r, n, last):
     s = r[f"scale{n}"]
     peer, met, late = s["peer"], s["metrics"], s["late"]
     rows = [
         (f"RSS, {n:,} probes × 5 steps (peak VmHWM)", f"{mib(s['rss'])} ({mib(s['hwm'])})",
          f"{mib(peer['rss'])} ({mib(peer['hwm'])}) at the same {peer['rate']:.1f} checks/s",
-         ratio(s["rss"], peer["rss"]), "≤ 40 MiB" if n == 1000 else "—"),
+         ratio(s["rss"], peer["rss"]), "≤ 40 MiB" if last else "—"),
         (f"CPU per step, {n:,} probes × 5 steps", f"{s['cpu'] / max(s['steps'], 1) * 1000:.3f} ms ({s['steps']} steps)",
          f"{peer['cpu_ms']:.3f} ms per check ({peer['checks']} checks)",
          ratio(s["cpu"] / max(s["steps"], 1) * 1000, peer["cpu_ms"]), "—"),
         (f"GET /metrics, {n:,} probes × 5 steps: median (max) [CPU per scrape]",
          f"{met['med']:.1f} ms ({met['max']:.1f} ms) [{met['cpu_ms']:.1f} ms]; {met['series']:,} series, {met['size'] / 1e6:.2f} MB",
          f"nginx, static file of the same {met['static_size'] / 1e6:.2f} MB: {met['static_med']:.1f} ms ({met['static_max']:.1f} ms)",
-         ratio(met["med"], met["static_med"]), "≤ 10 ms and ≤ 3× nginx" if n == 1000 else "—"),
+         ratio(met["med"], met["static_med"]), "≤ 10 ms and ≤ 3× nginx" if last else "—"),
         (f"scheduler lateness seen by nginx, {n:,} probes: p50 / p99 / max ({len(late)} runs)",
          f"{pct(late, 0.5):.0f} / {pct(late, 0.99):.0f} / {late[-1] if late else float('nan'):.0f} ms", "—", "—",
-         "p99 ≤ 5 ms" if n == 1000 else "—"),
+         "p99 ≤ 5 ms" if last else "—"),
     ]
-    if n == 1000:
+    if last:
         rows.append((f"store, bytes per run of 5 steps (growth of used pages over {s['runs']} runs)",
                      f"{s['store_growth'] / max(s['runs'], 1):.0f} B", "—", "—", "≤ 150 B (runs of 3 steps)"))
         rows.append((f"store, whole file after shutdown / every run of the phase",
@@ -588,8 +593,12 @@ def scale_rows(r, n):
 def report(b, env):
     r = b.results
     rows = [("RSS, idle (1 probe)", mib(r["idle_rss"]), f"{mib(r['bb_idle_rss'])} (idle)",
-             ratio(r["idle_rss"], r["bb_idle_rss"]), "—")]
-    rows += cpu_rows(r) + scale_rows(r, 100) + scale_rows(r, 1000)
+             ratio(r["idle_rss"], r["bb_idle_rss"]), "—"),
+            ("CPU, idle (1 probe), over 10 s", f"{r['idle_cpu']:.1f} ms per s", f"{r['bb_idle_cpu']:.1f} ms per s",
+             ratio(r["idle_cpu"], r["bb_idle_cpu"]), "—")]
+    rows += cpu_rows(r)
+    for n in b.mode["scales"]:
+        rows += scale_rows(r, n, last=(n == b.mode["scales"][-1]))
     print()
     print(f"Command: `python3 benches/daemon.py{' --quick' if env['quick'] else ''}` ({env['date']}, {env['secs']:.0f} s)  ")
     print(f"Machine: {env['machine']}; load average (1, 5, 15 min) {env['load0']} at start, {env['load1']} at end.  ")
@@ -600,15 +609,15 @@ def report(b, env):
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print()
-    print(sanity(r))
+    print(sanity(r, b.mode["scales"]))
 
 
-def sanity(r):
+def sanity(r, scales):
     """What could make the figures wrong: failures and short counts."""
     notes = []
-    for key in ("scale100", "scale1000"):
-        s = r[key]
-        notes.append(f"{key[5:]} probes: {s['runs']} runs, {s['steps']} steps in the window, {s['non200']} non-200; "
+    for n in scales:
+        s = r[f"scale{n}"]
+        notes.append(f"{n} probes: {s['runs']} runs, {s['steps']} steps in the window, {s['non200']} non-200; "
                      f"outcomes {s['metrics']['outcomes']}; blackbox_exporter {s['peer']['ok']}/{s['peer']['checks']} successful")
     for i, x in enumerate(r["cpu_rounds"]):
         notes.append(f"CPU round {i + 1}: vigie {x['vigie_ms']:.3f} ms × {x['vigie_checks']} checks ({x['vigie_non200']} non-200, "
@@ -636,7 +645,7 @@ def main():
         env["bb"] = version([b.bb_exe, "--version"])
         b.idle()
         b.cpu_rounds()
-        for n in (100, 1000):
+        for n in b.mode["scales"]:
             print(f"{n} probes × {STEPS} steps…", file=sys.stderr)
             b.scale(n)
     finally:
