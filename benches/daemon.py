@@ -7,13 +7,15 @@ prometheus-blackbox-exporter (the peer) and the release build of vigie, then
 measures:
 
   1. CPU per single-GET check: vigie with N one-step probes (each every
-     minute, spread over the seconds) for a window, then blackbox_exporter's
+     minute, spread over the seconds; status 200 and the same regular
+     expression as the exporter's module) for a window, then blackbox_exporter's
      /probe driven at the same rate for the same window, alternated for
      several rounds; per-check CPU = the process's user+system CPU delta
      (/proc/PID/stat) / checks done (counted in nginx's access log); the
      ratio of the medians.
   2. RSS (VmRSS, VmHWM) and CPU of vigie idle (1 probe), then with 100 and 1,000
-     probes x 5 steps, each probe every minute, after a steady window;
+     probes x 5 steps (status 200 and body_contains on each step), each
+     probe every minute, after a steady window;
      blackbox_exporter's RSS while serving the same request rate.
   3. GET /metrics at 1,000 probes: median time and size, next to nginx
      serving a static copy of the same bytes in the same run.
@@ -327,9 +329,10 @@ def drive_blackbox(bb_port, page_port, tag, rate, seconds, threads=4):
 
 # --- vigie -----------------------------------------------------------------------
 
-def write_vigie(d, page_port, listen_port, n, steps, prefix):
+def write_vigie(d, page_port, listen_port, n, steps, prefix, check="body_contains: \"" + MARKER + "\""):
     """A config dir with n probes of `steps` GETs each, probe i at second i % 60
-    of every minute (n == 1: one probe scheduled yearly, for the idle figure)."""
+    of every minute (n == 1: one probe scheduled yearly, for the idle figure).
+    `check`: the expectation besides the status, on every step."""
     os.makedirs(os.path.join(d, "probes"), exist_ok=True)
     with open(os.path.join(d, "vigie.yaml"), "w") as f:
         f.write(f"""location: bench
@@ -347,7 +350,7 @@ targets:
         step_yaml = "".join(
             f"""  - name: s{k}
     request: {{ url: "{{{{ base_url }}}}/{prefix}/{i}/s{k}" }}
-    expect: {{ status: 200, body_matches: 'bench-marker-[0-9]+' }}
+    expect: {{ status: 200, {check} }}
 """
             for k in range(1, steps + 1)
         )
@@ -468,7 +471,8 @@ class Bench:
     def cpu_rounds(self):
         m = self.mode
         d = os.path.join(self.d, "cpu")
-        config = write_vigie(d, self.page_port, self.vigie_port, m["cpu_probes"], 1, "c")
+        # The same regular expression as blackbox_exporter's module: the same work.
+        config = write_vigie(d, self.page_port, self.vigie_port, m["cpu_probes"], 1, "c", "body_matches: 'bench-marker-[0-9]+'")
         rounds = []
         for r in range(m["rounds"]):
             rounds.append(self.cpu_round(config, r, vigie_first=(r % 2 == 0)))
