@@ -155,7 +155,11 @@ fn fresh(t: &RequestTiming, tls: bool, named: bool) {
 
 fn reused(t: &RequestTiming) {
     let p = &t.phases;
-    assert_eq!((p.resolve, p.connect, p.tls), (Duration::ZERO, Duration::ZERO, Duration::ZERO), "{t:?}");
+    assert_eq!(
+        (p.resolve, p.connect, p.tls),
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO),
+        "{t:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +175,11 @@ async fn plain_http_hops_are_timed_and_a_reused_connection_shows_no_connect() {
     check_step(away, 2, false);
     reused(&away.timings[0]);
     fresh(&away.timings[1], false, true);
-    assert!(away.timings[1].phases.transfer > Duration::ZERO, "a 4 KB body: {:?}", away.timings[1]);
+    assert!(
+        away.timings[1].phases.transfer > Duration::ZERO,
+        "a 4 KB body: {:?}",
+        away.timings[1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,6 +219,9 @@ async fn a_refused_connection_keeps_the_phases_it_went_through() {
     assert_eq!(s.timings.len(), 1, "{:?}", s.timings);
     let t = &s.timings[0];
     assert!(t.phases.connect > Duration::ZERO, "{t:?}");
-    assert_eq!((t.phases.processing, t.phases.transfer, t.phases.tls), (Duration::ZERO, Duration::ZERO, Duration::ZERO));
+    assert_eq!(
+        (t.phases.processing, t.phases.transfer, t.phases.tls),
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO)
+    );
     assert_eq!((t.remote_addr.as_deref(), t.tls_version.as_deref()), (None, None));
 }

@@ -67,10 +67,22 @@ fn phase_lines(s: &StepResult, lang: Lang) -> Vec<String> {
                 parts.push(lang.pick("connexion réutilisée", "reused connection"));
             } else {
                 // Plain HTTP has no TLS phase at all.
-                let shown = if t.tls_version.is_none() && p.tls.is_zero() { &fresh[..2] } else { &fresh[..] };
-                parts.extend(shown.iter().map(|(fr, en, d)| format!("{} {}", lang.pick(fr, en), millis(*d, lang))));
+                let shown = if t.tls_version.is_none() && p.tls.is_zero() {
+                    &fresh[..2]
+                } else {
+                    &fresh[..]
+                };
+                parts.extend(
+                    shown
+                        .iter()
+                        .map(|(fr, en, d)| format!("{} {}", lang.pick(fr, en), millis(*d, lang))),
+                );
             }
-            parts.extend(served.iter().map(|(fr, en, d)| format!("{} {}", lang.pick(fr, en), millis(*d, lang))));
+            parts.extend(
+                served
+                    .iter()
+                    .map(|(fr, en, d)| format!("{} {}", lang.pick(fr, en), millis(*d, lang))),
+            );
             let facts: Vec<&str> = [t.remote_addr.as_deref(), t.http_version.as_deref(), t.tls_version.as_deref()]
                 .into_iter()
                 .flatten()
@@ -78,7 +90,11 @@ fn phase_lines(s: &StepResult, lang: Lang) -> Vec<String> {
             let which = if n == 1 { String::new() } else { format!(" {}/{n}", i + 1) };
             let label = lang.pick("requête", "request");
             let colon = lang.pick(" :", ":");
-            let facts = if facts.is_empty() { String::new() } else { format!(" — {}", facts.join(", ")) };
+            let facts = if facts.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", facts.join(", "))
+            };
             format!("    {label}{which}{colon} {}{facts}", parts.join(" · "))
         })
         .collect()

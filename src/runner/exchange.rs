@@ -12,8 +12,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
 use tokio::time::Instant;
 
-use super::{classify, politeness, redirect, Runner, Visit};
 use super::timing;
+use super::{classify, politeness, redirect, Runner, Visit};
 use crate::probe::result::RequestTiming;
 use crate::probe::{Body, JsonTemplate, MultipartPart, PartContent, Reason, RequestPlan};
 use crate::template::MissingVariable;
@@ -324,7 +324,9 @@ async fn send(
             Ok(true)
         })
         .await;
-        let phases = visit.timer.phases(sent_at, timing::local_addr(&resp), Some(headers_at), std::time::Instant::now());
+        let phases = visit
+            .timer
+            .phases(sent_at, timing::local_addr(&resp), Some(headers_at), std::time::Instant::now());
         timings.push(timing::request_timing(phases, Some(&resp)));
         let elapsed = t0.elapsed();
         active += elapsed;
