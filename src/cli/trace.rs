@@ -246,3 +246,59 @@ pub fn render_with(r: &RunResult, shots: &std::collections::HashMap<String, std:
 fn vigie_hops(chain: &[crate::probe::Hop]) -> String {
     crate::probe::Hop::describe(chain, str::to_string)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::result::{Phases, RequestTiming};
+
+    fn timing(ms: [u64; 5], tls: Option<&str>) -> RequestTiming {
+        let d = Duration::from_micros;
+        RequestTiming {
+            phases: Phases {
+                resolve: d(ms[0]),
+                connect: d(ms[1]),
+                tls: d(ms[2]),
+                processing: d(ms[3]),
+                transfer: d(ms[4]),
+            },
+            remote_addr: Some("192.0.2.7:443".into()),
+            http_version: Some("HTTP/2".into()),
+            tls_version: tls.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn each_request_gets_a_line_in_french_or_english() {
+        let mut s = StepResult::skipped("page");
+        s.timings = vec![
+            timing([420, 1_500, 12_340, 123_456, 80], Some("TLSv1.3")),
+            timing([0, 0, 0, 2_000, 50], Some("TLSv1.3")),
+        ];
+        let fr = phase_lines(&s, Lang::Fr);
+        assert_eq!(
+            fr[0],
+            "    requête 1/2 : DNS 0,42 ms · TCP 1,50 ms · TLS 12,3 ms · serveur 123 ms · transfert 0,08 ms — 192.0.2.7:443, HTTP/2, TLSv1.3"
+        );
+        assert_eq!(
+            fr[1],
+            "    requête 2/2 : connexion réutilisée · serveur 2,00 ms · transfert 0,05 ms — 192.0.2.7:443, HTTP/2, TLSv1.3"
+        );
+        let en = phase_lines(&s, Lang::En);
+        assert!(
+            en[1].starts_with("    request 2/2: reused connection · server 2.00 ms"),
+            "{}",
+            en[1]
+        );
+    }
+
+    #[test]
+    fn plain_http_has_no_tls_phase_and_a_single_request_no_number() {
+        let mut s = StepResult::skipped("page");
+        s.timings = vec![timing([0, 300, 0, 900, 10], None)];
+        assert_eq!(
+            phase_lines(&s, Lang::En),
+            vec!["    request: DNS 0.00 ms · TCP 0.30 ms · server 0.90 ms · transfer 0.01 ms — 192.0.2.7:443, HTTP/2"]
+        );
+    }
+}
