@@ -225,3 +225,26 @@ async fn a_refused_connection_keeps_the_phases_it_went_through() {
     );
     assert_eq!((t.remote_addr.as_deref(), t.tls_version.as_deref()), (None, None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_does_not_resolve_keeps_its_lookup_time() {
+    let sim = start_sim().await;
+    let ws = Workspace::new();
+    // RFC 6761: names under .invalid never resolve.
+    ws.write_config(
+        &sim,
+        "  nowhere: { base_url: \"http://portail.vigie-phases.invalid\", min_interval: 1ms }\n",
+    );
+    ws.write_probe(
+        "nowhere",
+        "name: nowhere\ntitle: Nowhere\ntarget: nowhere\nschedule: \"* * * * *\"\nsteps:\n  - name: page\n    request: { url: \"{{ base_url }}/\", timeout: 5s }\n",
+    );
+    let r = run(&ws.load(), "nowhere").await;
+    sim.shutdown().await;
+    assert_eq!((r.outcome, r.reason), (Outcome::Down, Some(Reason::Dns)), "{}", describe(&r));
+    let s = step(&r, "page");
+    assert_eq!(s.timings.len(), 1, "{:?}", s.timings);
+    let p = s.timings[0].phases;
+    assert!(p.resolve > Duration::ZERO, "{p:?}");
+    assert_eq!((p.tls, p.processing, p.transfer), (Duration::ZERO, Duration::ZERO, Duration::ZERO));
+}
