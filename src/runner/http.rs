@@ -44,6 +44,12 @@ impl HttpEnv {
     pub fn new(user_agent: String) -> Result<HttpEnv, HttpSetupError> {
         use rustls_platform_verifier::BuilderVerifierExt;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // Seed aws-lc's random generator now (CPU jitter entropy: ~50 ms in a
+        // debug build, once per process); otherwise the first handshake pays
+        // it and its `tls` phase measures vigie, not the portal. Building a
+        // client below draws no randomness. A failure here shows again, with
+        // its reason, at the first handshake.
+        let _ = provider.secure_random.fill(&mut [0u8; 32]);
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_platform_verifier()?
@@ -53,8 +59,7 @@ impl HttpEnv {
             user_agent,
             with_extra_roots: Arc::default(),
         };
-        // Build one client now: a configuration error surfaces at start-up,
-        // and the first TLS use (random generator seeding) is paid here.
+        // Build one client now: a configuration error surfaces at start-up.
         env.build(env.tls.clone(), Arc::new(Jar::default()), Recorder::default())?;
         Ok(env)
     }
