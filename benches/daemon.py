@@ -174,11 +174,11 @@ def machine():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    mem = status_kib_meminfo("MemTotal")
+    mem = meminfo_kib("MemTotal")
     return f"{os.cpu_count()} CPUs ({model}), {mem / 1048576:.0f} GiB, Linux {platform.release()}"
 
 
-def status_kib_meminfo(key):
+def meminfo_kib(key):
     with open("/proc/meminfo") as f:
         for line in f:
             if line.startswith(key + ":"):
