@@ -184,6 +184,7 @@ impl Daemon {
                 self.metrics.forget_probe(&p.name);
             }
         }
+        self.metrics.configure(config.metrics);
         for p in &enabled {
             self.metrics.declare_probe(p);
         }
