@@ -85,7 +85,12 @@ fn samples_match_the_prometheus_crate_encoding() {
         &l3,
     )
     .expect("histogram");
-    for c in [Box::new(runs.clone()) as Box<dyn prometheus::core::Collector>, Box::new(outcome.clone()), Box::new(status.clone()), Box::new(duration.clone())] {
+    for c in [
+        Box::new(runs.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(outcome.clone()),
+        Box::new(status.clone()),
+        Box::new(duration.clone()),
+    ] {
         reg.register(c).expect("register");
     }
     for p in &probes {
@@ -134,7 +139,10 @@ fn exposition_passes_promtool() {
     child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
     let out = child.wait_with_output().expect("promtool");
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics:\n{said}\n---\n{text}");
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics:\n{said}\n---\n{text}"
+    );
     // Each family once: a second TYPE line would make the exposition invalid.
     let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
     assert_eq!(types.len(), types.iter().collect::<BTreeSet<_>>().len());
@@ -144,10 +152,15 @@ fn exposition_passes_promtool() {
 fn phase_gauge_appears_only_for_timed_steps() {
     let (m, _) = busy();
     let text = m.encode();
-    let phase_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("vigie_step_phase_duration_seconds{")).collect();
+    let phase_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("vigie_step_phase_duration_seconds{"))
+        .collect();
     // One timed step (two requests summed), five phases, on the timed probe only.
     assert_eq!(phase_lines.len(), 5, "{phase_lines:?}");
-    assert!(phase_lines.iter().all(|l| l.contains("probe=\"rdv\"") && l.contains("step=\"conditions\"")));
+    assert!(phase_lines
+        .iter()
+        .all(|l| l.contains("probe=\"rdv\"") && l.contains("step=\"conditions\"")));
     assert!(text.contains(
         "vigie_step_phase_duration_seconds{phase=\"tls\",probe=\"rdv\",procedure=\"rdv-prefecture\",site=\"prefecture-demo\",step=\"conditions\",location=\"paris \\\"bureau\\\"\"} 0.024\n"
     ));
@@ -185,6 +198,9 @@ fn lateness_buckets_start_at_one_millisecond() {
     m.sched_lateness.observe(0.0004);
     m.sched_lateness.observe(0.003);
     let text = m.encode();
-    assert!(text.contains("vigie_scheduler_lateness_seconds_bucket{location=\"l\",le=\"0.001\"} 1\n"), "{text}");
+    assert!(
+        text.contains("vigie_scheduler_lateness_seconds_bucket{location=\"l\",le=\"0.001\"} 1\n"),
+        "{text}"
+    );
     assert!(text.contains("vigie_scheduler_lateness_seconds_bucket{location=\"l\",le=\"0.005\"} 2\n"));
 }
