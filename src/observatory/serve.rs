@@ -13,9 +13,9 @@ use super::File;
 use crate::alert::settings::Language;
 
 /// The rendered site: path relative to its root → its bytes, deflated.
-/// Held compressed: at 1,000 probes the site is ~280 MiB of HTML and JSON
-/// that compresses ~20× (BENCHMARKS.md, issue 14); a request inflates its
-/// file (a few ms for the largest page).
+/// Held compressed: at 1,000 probes the site is ~280 MiB of repetitive HTML
+/// and JSON (heaptrack, BENCHMARKS.md, issue 14); a request inflates its
+/// file.
 #[derive(Debug, Default)]
 pub struct Site {
     files: HashMap<String, Box<[u8]>>,
