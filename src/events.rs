@@ -57,9 +57,7 @@ pub struct RunSkipped<'a> {
 impl RunSkipped<'_> {
     pub fn emit(&self, m: &Metrics) {
         let p = self.probe;
-        m.sched_skipped
-            .with_label_values(&[p.name.as_str(), p.labels.procedure.as_str(), p.labels.site.as_str()])
-            .inc();
+        m.record_skip(p);
         warn!(probe = %p.name, "run skipped: the previous run is still going (raise the probe's interval or lower its timeout)");
     }
 }

@@ -163,7 +163,7 @@ async fn observatory(
             (header::CONTENT_TYPE, serve::content_type(&r.file)),
             (header::CACHE_CONTROL, "public, max-age=60"),
         ],
-        bytes.to_vec(),
+        bytes,
     )
         .into_response();
     if let Some(lang) = r.language {

@@ -181,3 +181,21 @@ fn smtp_ca_file_is_read_relative_to_the_config_and_trusted() {
     assert_eq!(smtp.ca_certs, vec![ca.der().to_vec()]);
     assert!(crate::alert::mailer::smtp(smtp).is_ok());
 }
+
+#[test]
+fn metrics_section_turns_optional_families_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("probes")).expect("probes");
+    std::fs::write(dir.path().join("probes/rdv.yaml"), PROBE).expect("probe");
+    let base = "location: l\ncontact: a@b.example\nprobes: [\"probes/*.yaml\"]\ntargets:\n  prefecture-demo: { base_url: \"http://127.0.0.1:9\" }\n";
+    let load_with = |extra: &str| {
+        std::fs::write(dir.path().join("vigie.yaml"), format!("{base}{extra}")).expect("config");
+        load(&dir.path().join("vigie.yaml"), &DiskFiles, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let default = load_with("").metrics;
+    assert!(default.duration_histogram && default.step_phases);
+    let off = load_with("metrics:\n  duration_histogram: false\n").metrics;
+    assert!(!off.duration_histogram && off.step_phases);
+    let off = load_with("metrics: { step_phases: false }\n").metrics;
+    assert!(off.duration_histogram && !off.step_phases);
+}

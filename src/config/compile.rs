@@ -276,8 +276,19 @@ fn compile_config(path: &Path, _src: &str, raw: RawConfig, files: &dyn Files, op
         reports,
         browser,
         publish,
+        metrics: compile_metrics(&raw.metrics),
         sections,
     }
+}
+
+/// `metrics:`: both optional families on unless turned off.
+fn compile_metrics(raw: &Option<super::raw::S<super::raw::RawMetrics>>) -> crate::metrics::MetricsSettings {
+    let mut m = crate::metrics::MetricsSettings::default();
+    if let Some(r) = raw {
+        m.duration_histogram = r.value.duration_histogram.unwrap_or(m.duration_histogram);
+        m.step_phases = r.value.step_phases.unwrap_or(m.step_phases);
+    }
+    m
 }
 
 /// Read a PEM bundle of certificate authorities (a target's or SMTP's

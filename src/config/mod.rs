@@ -60,6 +60,8 @@ pub struct Config {
     pub browser: crate::runner::browser_env::BrowserSettings,
     /// The public observatory (`publish:`).
     pub publish: crate::observatory::PublishSettings,
+    /// Optional per-probe metric families (`metrics:`).
+    pub metrics: crate::metrics::MetricsSettings,
     /// Sections read by later stages (the status page), with the position
     /// where each starts.
     pub sections: HashMap<&'static str, Section>,

@@ -175,6 +175,19 @@ pub struct RawConfig {
     /// The public observatory (static site, public address).
     #[serde(default)]
     pub publish: Option<S<super::publish::RawPublish>>,
+    /// Optional per-probe metric families.
+    #[serde(default)]
+    pub metrics: Option<S<RawMetrics>>,
+}
+
+/// `metrics:`: which optional per-probe series `/metrics` exports.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    #[serde(default)]
+    pub duration_histogram: Option<bool>,
+    #[serde(default)]
+    pub step_phases: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

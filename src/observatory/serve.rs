@@ -1,5 +1,5 @@
 //! The observatory as the daemon serves it under `/observatoire/`: the
-//! files of its last publication, held in memory and swapped whole (a
+//! files of its last publication, held in memory (deflated) and swapped whole (a
 //! request sees one generation), and which file answers a request:
 //! `?lang=en` or `?lang=fr` first, then `Accept-Language` for addresses
 //! that name no language (`/observatoire/`, `procedure/rdv`), French
@@ -12,22 +12,36 @@ use super::html::suffix;
 use super::File;
 use crate::alert::settings::Language;
 
-/// The rendered site: path relative to its root → bytes.
+/// The rendered site: path relative to its root → its bytes, deflated.
+/// Held compressed: at 1,000 probes the site is ~280 MiB of repetitive HTML
+/// and JSON (heaptrack, BENCHMARKS.md, issue 14); a request inflates its
+/// file.
 #[derive(Debug, Default)]
 pub struct Site {
-    files: HashMap<String, Vec<u8>>,
+    files: HashMap<String, Box<[u8]>>,
 }
 
 impl Site {
     pub fn new(files: Vec<File>) -> Site {
         Site {
-            files: files.into_iter().map(|f| (f.path, f.bytes)).collect(),
+            files: files.into_iter().map(|f| (f.path, deflate(&f.bytes))).collect(),
         }
     }
 
-    pub fn get(&self, path: &str) -> Option<&[u8]> {
-        self.files.get(path).map(Vec::as_slice)
+    /// The file's bytes as published (None for a file not in the site).
+    pub fn get(&self, path: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut d = flate2::read::DeflateDecoder::new(self.files.get(path)?.as_ref());
+        std::io::Read::read_to_end(&mut d, &mut out).ok()?;
+        Some(out)
     }
+}
+
+fn deflate(bytes: &[u8]) -> Box<[u8]> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = std::io::Write::write_all(&mut e, bytes);
+    e.finish().unwrap_or_default().into_boxed_slice()
 }
 
 /// The last rendered site, replaced whole at each publication.
@@ -148,6 +162,26 @@ pub fn content_type(file: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_held_deflated_and_served_as_published() {
+        let page = "<tr><td class=ok></td></tr>\n".repeat(4000).into_bytes();
+        let site = Site::new(vec![
+            File {
+                path: "index.html".into(),
+                bytes: page.clone(),
+            },
+            File {
+                path: "empty.json".into(),
+                bytes: vec![],
+            },
+        ]);
+        assert_eq!(site.get("index.html"), Some(page.clone()));
+        assert_eq!(site.get("empty.json"), Some(vec![]));
+        assert_eq!(site.get("absent.html"), None);
+        let held = site.files.get("index.html").map_or(0, |b| b.len());
+        assert!(held * 10 < page.len(), "{held} bytes held for {}", page.len());
+    }
 
     fn file(path: &str, q: Option<&str>, accept: Option<&str>) -> Option<String> {
         resolve(path, q, accept).map(|r| r.file)
