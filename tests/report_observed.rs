@@ -181,7 +181,7 @@ async fn minutes_observed_with_a_stop_give_exact_figures() {
     // Raw runs gone after their retention: the hourly rollups keep the
     // observed time, so the figures stay (the stretches are no longer listed).
     let store = Store::open_existing(&config.store.path).expect("store");
-    let deleted = store.conn().execute("DELETE FROM runs", []).expect("delete");
+    let deleted = store.conn().execute("DELETE FROM run_log", []).expect("delete");
     assert_eq!(deleted, 12);
     let j = json(&build(&config), &config);
     assert_exact_figures(&j["probes"][0], "rollups only");

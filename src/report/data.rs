@@ -15,7 +15,7 @@ use crate::store::{latency, rollup, Result};
 /// default period does not begin with weeks of "no data" for a new install.
 pub fn earliest_day(conn: &Connection, tz: chrono_tz::Tz) -> Result<Option<chrono::NaiveDate>> {
     let rolled: Option<i64> = conn.query_row("SELECT MIN(hour_ms) FROM rollup_runs", [], |r| r.get(0))?;
-    let raw: Option<i64> = conn.query_row("SELECT MIN(started_at_ms) FROM runs", [], |r| r.get(0))?;
+    let raw = crate::store::observed::oldest_raw(conn)?.map(crate::store::to_ms);
     let first = match (rolled, raw) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -51,6 +51,11 @@ fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> 
         } else {
             Vec::new()
         },
+        phases: if with_latency {
+            latency::phase_rollups(conn, None, p.start, split)?
+        } else {
+            Vec::new()
+        },
     };
     if split < p.end {
         let live = aggregate::aggregate(conn, None, split, p.end)?;
@@ -59,6 +64,7 @@ fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> 
         hourly.observations.extend(live.observations);
         if with_latency {
             hourly.latency.extend(live.latency);
+            hourly.phases.extend(live.phases);
         }
     }
     Ok(Data { hourly, live_from: split })

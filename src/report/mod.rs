@@ -134,12 +134,15 @@ fn known_probes(conn: &Connection, req: &Request, data: &data::Data, incidents: 
     }
     // Without a configuration, step order comes from the latest run.
     for (name, k) in out.iter_mut().filter(|(_, k)| k.steps.is_empty()) {
-        if let Ok(mut stmt) = conn.prepare_cached(
-            "SELECT s.name FROM steps s WHERE s.run_id = (SELECT id FROM runs WHERE probe = ?1 ORDER BY started_at_ms DESC LIMIT 1) ORDER BY s.idx",
-        ) {
-            if let Ok(rows) = stmt.query_map([name], |r| r.get::<_, String>(0)) {
-                k.steps = rows.filter_map(|r| r.ok()).collect();
-            }
+        let last = conn
+            .prepare_cached(
+                "SELECT r.id FROM run_log r WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) ORDER BY r.started_at_ms DESC LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row([name], |r| r.get::<_, i64>(0)));
+        if let Ok(id) = last {
+            k.steps = crate::store::runs::steps(conn, id)
+                .map(|s| s.into_iter().map(|s| s.name).collect())
+                .unwrap_or_default();
         }
     }
     out
@@ -150,14 +153,31 @@ fn locations(conn: &Connection, config: Option<&Config>) -> Vec<String> {
     if let Some(c) = config {
         set.insert(c.location.clone());
     }
-    if let Ok(l) = conn.query_row("SELECT location FROM runs ORDER BY id DESC LIMIT 1", [], |r| r.get::<_, String>(0)) {
+    if let Ok(l) = conn.query_row(
+        "SELECT location FROM labels WHERE id = (SELECT labels_id FROM run_log ORDER BY id DESC LIMIT 1)",
+        [],
+        |r| r.get::<_, String>(0),
+    ) {
         set.insert(l);
     }
     set.into_iter().collect()
 }
 
 /// Compute the report. `progress` receives short messages for long work.
-pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -> Result<Report> {
+/// Observed time and versions come from the writer-kept stretches and
+/// version hours (`store::stretches`): no raw run is read for them.
+pub fn build(conn: &Connection, req: &Request, progress: impl FnMut(&str)) -> Result<Report> {
+    build_with(conn, req, progress, false)
+}
+
+/// The same report, its observed time and versions computed from every raw
+/// run of the period (`store::observed::scan`): the reference the fast path
+/// is compared with (tests, `vigie bench-report`).
+pub fn build_from_raw_runs(conn: &Connection, req: &Request, progress: impl FnMut(&str)) -> Result<Report> {
+    build_with(conn, req, progress, true)
+}
+
+fn build_with(conn: &Connection, req: &Request, mut progress: impl FnMut(&str), raw: bool) -> Result<Report> {
     let p = &req.period;
     let tz = p.tz;
     let office = &req.settings.office_hours;
@@ -169,8 +189,12 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
     progress("observed time");
     let all_rows: Vec<_> = data.hourly.runs.iter().collect();
     let exact = observed::exact_from(p, &all_rows, oldest_raw, p.end.min(req.now).max(p.start));
-    let scanned = crate::store::observed::scan(conn, exact, p.end, req.now)?;
     let selected: Vec<(&String, &Known)> = known.iter().filter(|(n, k)| req.filter.accepts(n, &k.procedure, &k.site)).collect();
+    let scanned = if raw {
+        crate::store::observed::scan(conn, exact, p.end, req.now)?
+    } else {
+        observed::from_stretches(conn, selected.iter().map(|(n, _)| n.as_str()), exact, p.end, req.now)?
+    };
     let names: Vec<String> = selected.iter().map(|(n, _)| (*n).clone()).collect();
     let h = &data.hourly;
     let mut probes = Vec::new();

@@ -182,6 +182,61 @@ pub fn latency_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Ut
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// One hour of one probe's step phase (`Phase::as_str`), from the phases
+/// stored with each timed HTTP step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseRollup {
+    pub probe: String,
+    pub hour: DateTime<Utc>,
+    pub step: String,
+    pub phase: String,
+    pub histogram: Histogram,
+}
+
+pub(super) fn put_phase(conn: &Connection, r: &PhaseRollup) -> Result<()> {
+    let h = &r.histogram;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO rollup_phases (probe, hour_ms, step, phase, count, sum_s, min_s, max_s, buckets)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        r.probe,
+        to_ms(r.hour),
+        r.step,
+        r.phase,
+        i64::try_from(h.count).unwrap_or(i64::MAX),
+        h.sum_s,
+        h.min_s,
+        h.max_s,
+        h.encode_buckets()
+    ])?;
+    Ok(())
+}
+
+/// Phase rollups of hours starting in `[from, to)`.
+pub fn phase_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<PhaseRollup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT probe, hour_ms, step, phase, count, sum_s, min_s, max_s, buckets FROM rollup_phases
+         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, step, phase",
+    )?;
+    let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
+        Ok(PhaseRollup {
+            probe: r.get(0)?,
+            hour: from_ms(r.get(1)?),
+            step: r.get(2)?,
+            phase: r.get(3)?,
+            histogram: Histogram {
+                count: r.get::<_, i64>(4)?.max(0) as u64,
+                sum_s: r.get(5)?,
+                min_s: r.get(6)?,
+                max_s: r.get(7)?,
+                buckets: Histogram::decode_buckets(&r.get::<_, String>(8)?),
+            },
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

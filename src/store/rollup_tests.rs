@@ -74,11 +74,16 @@ fn retention_deletes_raw_runs_then_rollups() {
     assert_eq!(rep.hours_rolled_up, 5);
     let left = runs_between(store.conn(), None, start - chrono::Duration::days(1), now).expect("runs");
     assert_eq!(left.len(), 2, "runs older than 2 days are gone");
-    let steps: i64 = store
+    let rows: i64 = store
         .conn()
-        .query_row("SELECT COUNT(*) FROM steps", [], |r| r.get(0))
-        .expect("steps");
-    assert_eq!(steps, 6, "their steps went with them");
+        .query_row("SELECT COUNT(*) FROM run_log", [], |r| r.get(0))
+        .expect("rows");
+    assert_eq!(rows, 2, "their rows (steps inside) went with them");
+    let steps: usize = left
+        .iter()
+        .map(|r| crate::store::runs::steps(store.conn(), r.id).expect("steps").len())
+        .sum();
+    assert_eq!(steps, 6);
     let kept = run_rollups(store.conn(), None, start - chrono::Duration::days(1), now).expect("rollups");
     assert_eq!(kept.len(), 2, "rollups of hours older than 3 days are gone");
 }
