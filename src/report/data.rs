@@ -39,6 +39,17 @@ pub fn load_counts(conn: &Connection, p: &Period) -> Result<Data> {
     load_with(conn, p, false)
 }
 
+/// Every hour aggregated from raw runs, as if nothing had been rolled up
+/// (`live_from` says what [`load`] would have used): the peer the rollups
+/// path is compared with.
+pub fn load_from_raw_runs(conn: &Connection, p: &Period) -> Result<Data> {
+    let watermark = rollup::watermark(conn)?.unwrap_or(p.start);
+    Ok(Data {
+        hourly: aggregate::aggregate(conn, None, p.start, p.end)?,
+        live_from: watermark.clamp(p.start, p.end),
+    })
+}
+
 fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> {
     let watermark = rollup::watermark(conn)?.unwrap_or(p.start);
     let split = watermark.clamp(p.start, p.end);

@@ -170,9 +170,10 @@ pub fn build(conn: &Connection, req: &Request, progress: impl FnMut(&str)) -> Re
     build_with(conn, req, progress, false)
 }
 
-/// The same report, its observed time and versions computed from every raw
-/// run of the period (`store::observed::scan`): the reference the fast path
-/// is compared with (tests, `vigie bench-report`).
+/// The same report computed from every raw run of the period: hourly
+/// aggregates (`store::aggregate`) instead of rollups, observed time and
+/// versions from `store::observed::scan`. The reference the fast path is
+/// compared with (tests, `vigie bench-report`).
 pub fn build_from_raw_runs(conn: &Connection, req: &Request, progress: impl FnMut(&str)) -> Result<Report> {
     build_with(conn, req, progress, true)
 }
@@ -182,7 +183,11 @@ fn build_with(conn: &Connection, req: &Request, mut progress: impl FnMut(&str), 
     let tz = p.tz;
     let office = &req.settings.office_hours;
     progress("reading hourly rollups");
-    let data = data::load(conn, p)?;
+    let data = if raw {
+        data::load_from_raw_runs(conn, p)?
+    } else {
+        data::load(conn, p)?
+    };
     let all_incidents = store_incidents::incidents_between(conn, None, p.start, p.end)?;
     let known = known_probes(conn, req, &data, &all_incidents);
     let oldest_raw = crate::store::observed::oldest_raw(conn)?;
@@ -212,6 +217,7 @@ fn build_with(conn: &Connection, req: &Request, mut progress: impl FnMut(&str), 
             .filter(|o| &o.probe == *name && o.name == req.settings.first_free_observation)
             .collect();
         let latency: Vec<_> = h.latency.iter().filter(|r| &r.probe == *name).collect();
+        let phases: Vec<_> = h.phases.iter().filter(|r| &r.probe == *name).collect();
         let failures: Vec<_> = h.failures.iter().filter(|r| &r.probe == *name).collect();
         let incs: Vec<_> = all_incidents.iter().filter(|i| &i.probe == *name).collect();
         let availability = compute::availability(&runs, office, tz);
@@ -244,6 +250,7 @@ fn build_with(conn: &Connection, req: &Request, mut progress: impl FnMut(&str), 
             incidents: incidents::stats(&incs, p, office, &observed),
             slots,
             latency: compute::latency(&latency, &k.steps),
+            phases: compute::phases(&phases, &k.steps),
             failures: compute::failures(&failures),
             refusals: compute::refusals(&failures, tz),
             daily: compute::daily(&runs, &slot_rows, p),

@@ -5,6 +5,8 @@
 //! `kind, status, http_status + 1 (0: none), duration_us, flags` then, when
 //! `flags & 1`, the five phases (`Phase::ALL` order) in microseconds.
 
+use super::latency::Histogram;
+
 /// One step as stored in the blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StepRecord {
@@ -96,9 +98,78 @@ fn decode_one(bytes: &[u8], at: &mut usize) -> Option<StepRecord> {
     })
 }
 
+/// Histograms of durations in whole microseconds (the phases), each
+/// `present, count, sum, min, max, buckets, (index delta, count)…`: an
+/// hour of a step's five phases in about 100 bytes.
+pub fn encode_histograms(hs: &[Option<&Histogram>]) -> Vec<u8> {
+    let us = |s: f64| (s * 1e6).round().max(0.0) as u64;
+    let mut out = Vec::new();
+    for h in hs {
+        let Some(h) = h else {
+            put(&mut out, 0);
+            continue;
+        };
+        put(&mut out, 1);
+        put(&mut out, h.count);
+        put(&mut out, us(h.sum_s));
+        put(&mut out, us(h.min_s));
+        put(&mut out, us(h.max_s));
+        put(&mut out, h.buckets.len() as u64);
+        let mut last = 0;
+        for (b, n) in &h.buckets {
+            put(&mut out, u64::from(b - last));
+            put(&mut out, *n);
+            last = *b;
+        }
+    }
+    out
+}
+
+pub fn decode_histograms(bytes: &[u8]) -> Vec<Option<Histogram>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match decode_histogram(bytes, &mut at) {
+            Some(h) => out.push(h),
+            None => break,
+        }
+    }
+    out
+}
+
+fn decode_histogram(bytes: &[u8], at: &mut usize) -> Option<Option<Histogram>> {
+    if take(bytes, at)? == 0 {
+        return Some(None);
+    }
+    let s = |v: u64| v as f64 / 1e6;
+    let mut h = Histogram {
+        count: take(bytes, at)?,
+        sum_s: s(take(bytes, at)?),
+        min_s: s(take(bytes, at)?),
+        max_s: s(take(bytes, at)?),
+        buckets: Default::default(),
+    };
+    let mut b = 0u32;
+    for _ in 0..take(bytes, at)? {
+        b = b.saturating_add(u32::try_from(take(bytes, at)?).unwrap_or(u32::MAX));
+        h.buckets.insert(b, take(bytes, at)?);
+    }
+    Some(Some(h))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histograms_round_trip() {
+        let mut h = Histogram::default();
+        for us in [1_200u64, 1_500, 90_000, 250_000] {
+            h.add(us as f64 / 1e6);
+        }
+        let blob = encode_histograms(&[Some(&h), None, Some(&h)]);
+        assert_eq!(decode_histograms(&blob), vec![Some(h.clone()), None, Some(h)]);
+    }
 
     #[test]
     fn steps_round_trip_and_stay_small() {

@@ -78,21 +78,38 @@ fn copy_runs(tx: &Transaction) -> Result<(), StoreError> {
             interval_ms: r.get::<_, Option<f64>>(18)?.map(ms),
             labels_id: dict::labels_id(tx, &procedure, &site, &target, &location)?,
             message: message.as_deref(),
-            steps: copy_steps(tx, id)?,
+            steps: Vec::new(),
         };
-        runs::insert_row(tx, Some(id), &row)?;
+        let (blob, details) = copy_steps(tx, id)?;
+        runs::insert_row(tx, Some(id), &NewRun { steps: blob, ..row })?;
+        for (idx, [reason, message, excerpt, chain]) in details {
+            runs::put_details(
+                tx,
+                id,
+                idx,
+                reason.as_deref(),
+                message.as_deref(),
+                excerpt.as_deref(),
+                chain.as_deref(),
+            )?;
+        }
     }
     Ok(())
 }
 
-/// The run's old step rows: their blob; their details rows written.
-fn copy_steps(tx: &Transaction, run_id: i64) -> Result<Vec<u8>, StoreError> {
+/// A step's reason, message, excerpt and chain.
+type Details = (usize, [Option<String>; 4]);
+
+/// The run's old step rows: their blob, and their details (written once
+/// the run row exists).
+fn copy_steps(tx: &Transaction, run_id: i64) -> Result<(Vec<u8>, Vec<Details>), StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT idx, name, status, reason, message, method, url, http_status, duration_s, checks, excerpt, chain
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     )?;
     let mut rows = stmt.query([run_id])?;
     let mut records = Vec::new();
+    let mut details = Vec::new();
     while let Some(r) = rows.next()? {
         let idx: i64 = r.get(0)?;
         let (name, status, method, url, checks): (String, String, String, Option<String>, String) =
@@ -114,17 +131,7 @@ fn copy_steps(tx: &Transaction, run_id: i64) -> Result<Vec<u8>, StoreError> {
             duration_us: (r.get::<_, f64>(8)? * 1e6).round().max(0.0) as u64,
             phases: None,
         });
-        let (reason, message, excerpt, chain): (Option<String>, Option<String>, Option<String>, Option<String>) =
-            (r.get(3)?, r.get(4)?, r.get(10)?, r.get(11)?);
-        runs::put_details(
-            tx,
-            run_id,
-            idx as usize,
-            reason.as_deref(),
-            message.as_deref(),
-            excerpt.as_deref(),
-            chain.as_deref(),
-        )?;
+        details.push((idx as usize, [r.get(3)?, r.get(4)?, r.get(10)?, r.get(11)?]));
     }
-    Ok(codec::encode(&records))
+    Ok((codec::encode(&records), details))
 }

@@ -193,48 +193,47 @@ pub struct PhaseRollup {
     pub histogram: Histogram,
 }
 
-pub(super) fn put_phase(conn: &Connection, r: &PhaseRollup) -> Result<()> {
-    let h = &r.histogram;
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO rollup_phases (probe, hour_ms, step, phase, count, sum_s, min_s, max_s, buckets)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        r.probe,
-        to_ms(r.hour),
-        r.step,
-        r.phase,
-        i64::try_from(h.count).unwrap_or(i64::MAX),
-        h.sum_s,
-        h.min_s,
-        h.max_s,
-        h.encode_buckets()
-    ])?;
+/// Write the phases of one probe, hour and step (`rows`: its phases).
+pub(super) fn put_phases(conn: &Connection, rows: &[&PhaseRollup]) -> Result<()> {
+    let Some(first) = rows.first() else { return Ok(()) };
+    let hs: Vec<Option<&Histogram>> = crate::probe::result::Phase::ALL
+        .iter()
+        .map(|p| rows.iter().find(|r| r.phase == p.as_str()).map(|r| &r.histogram))
+        .collect();
+    conn.prepare_cached("INSERT OR REPLACE INTO rollup_phases (probe, hour_ms, step, phases) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![
+            first.probe,
+            to_ms(first.hour),
+            first.step,
+            super::codec::encode_histograms(&hs)
+        ])?;
     Ok(())
 }
 
-/// Phase rollups of hours starting in `[from, to)`.
+/// Phase rollups of hours starting in `[from, to)`, one per phase.
 pub fn phase_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<PhaseRollup>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT probe, hour_ms, step, phase, count, sum_s, min_s, max_s, buckets FROM rollup_phases
-         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, step, phase",
+        "SELECT probe, hour_ms, step, phases FROM rollup_phases
+         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, step",
     )?;
-    let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
-        Ok(PhaseRollup {
-            probe: r.get(0)?,
-            hour: from_ms(r.get(1)?),
-            step: r.get(2)?,
-            phase: r.get(3)?,
-            histogram: Histogram {
-                count: r.get::<_, i64>(4)?.max(0) as u64,
-                sum_s: r.get(5)?,
-                min_s: r.get(6)?,
-                max_s: r.get(7)?,
-                buckets: Histogram::decode_buckets(&r.get::<_, String>(8)?),
-            },
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let mut rows = stmt.query(params![to_ms(from), to_ms(to), probe])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let (probe, hour, step): (String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let blob = r.get_ref(3)?.as_blob().unwrap_or_default();
+        for (phase, h) in crate::probe::result::Phase::ALL.iter().zip(super::codec::decode_histograms(blob)) {
+            if let Some(histogram) = h {
+                out.push(PhaseRollup {
+                    probe: probe.clone(),
+                    hour: from_ms(hour),
+                    step: step.clone(),
+                    phase: phase.as_str().to_string(),
+                    histogram,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

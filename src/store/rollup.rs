@@ -136,8 +136,9 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
     for l in &h.latency {
         latency::put(conn, l)?;
     }
-    for l in &h.phases {
-        latency::put_phase(conn, l)?;
+    // Phases come grouped by probe, hour and step (a BTreeMap's order).
+    for group in h.phases.chunk_by(|a, b| (&a.probe, &a.step) == (&b.probe, &b.step)) {
+        latency::put_phases(conn, &group.iter().collect::<Vec<_>>())?;
     }
     Ok(())
 }

@@ -346,8 +346,8 @@ ALTER TABLE rollup_runs ADD COLUMN observed_s REAL;
 ///   as runs arrive (`store::stretches`), so reports need not read raw runs.
 /// - `rollup_versions`: per probe, hour and probe version, the runs and the
 ///   first and last of them, kept by the writer.
-/// - `rollup_phases`: hourly histograms of each step's phases (same
-///   encoding as `rollup_latency`).
+/// - `rollup_phases`: hourly histograms of each step's five phases, one
+///   row per probe, hour and step, the histograms as varints in µs.
 /// - `runs` and `observations` stay as read-only views in the old layout,
 ///   for people reading the file with `sqlite3`; the old `steps` table is
 ///   gone (`store::runs::steps` decodes the blob).
@@ -439,17 +439,14 @@ CREATE TABLE rollup_versions (
     PRIMARY KEY (probe_id, hour_ms, version_id)
 ) WITHOUT ROWID;
 
+-- Hourly histograms of each HTTP step's phases: one row per probe, hour
+-- and step, `phases` the five histograms (`store::codec::encode_histograms`).
 CREATE TABLE rollup_phases (
     probe   TEXT NOT NULL,
     hour_ms INTEGER NOT NULL,
     step    TEXT NOT NULL,
-    phase   TEXT NOT NULL,
-    count   INTEGER NOT NULL,
-    sum_s   REAL NOT NULL,
-    min_s   REAL NOT NULL,
-    max_s   REAL NOT NULL,
-    buckets TEXT NOT NULL,
-    PRIMARY KEY (probe, hour_ms, step, phase)
+    phases  BLOB NOT NULL,
+    PRIMARY KEY (probe, hour_ms, step)
 ) WITHOUT ROWID;
 "#;
 
