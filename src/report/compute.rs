@@ -122,14 +122,14 @@ pub fn latency(rows: &[&LatencyRollup], order: &[String]) -> Vec<LatencyRow> {
 
 /// Median and p95 of each phase per step, steps in the probe's order.
 pub fn phases(rows: &[&PhaseRollup], order: &[String]) -> Vec<PhaseRow> {
-    let mut merged: BTreeMap<(String, String), Histogram> = BTreeMap::new();
+    let mut merged: BTreeMap<(&str, &str), Histogram> = BTreeMap::new();
     for r in rows {
-        merged.entry((r.step.clone(), r.phase.clone())).or_default().merge(&r.histogram);
+        merged.entry((r.step.as_str(), r.phase.as_str())).or_default().merge(&r.histogram);
     }
     let mut steps: Vec<String> = order.to_vec();
     for (step, _) in merged.keys() {
-        if !steps.contains(step) {
-            steps.push(step.clone());
+        if !steps.iter().any(|s| s == step) {
+            steps.push(step.to_string());
         }
     }
     steps
@@ -137,11 +137,11 @@ pub fn phases(rows: &[&PhaseRollup], order: &[String]) -> Vec<PhaseRow> {
         .filter_map(|step| {
             let stats: Vec<(Phase, &Histogram)> = Phase::ALL
                 .iter()
-                .filter_map(|p| Some((*p, merged.get(&(step.clone(), p.as_str().to_string()))?)))
+                .filter_map(|p| Some((*p, merged.get(&(step.as_str(), p.as_str()))?)))
                 .collect();
             let count = stats.iter().map(|(_, h)| h.count).max()?;
             Some(PhaseRow {
-                step,
+                step: step.clone(),
                 count,
                 phases: stats
                     .into_iter()

@@ -202,10 +202,17 @@ fn build_with(conn: &Connection, req: &Request, mut progress: impl FnMut(&str), 
     };
     let names: Vec<String> = selected.iter().map(|(n, _)| (*n).clone()).collect();
     let h = &data.hourly;
+    // Each kind of row grouped by probe once (not filtered per probe: a
+    // month of 50 probes is half a million phase rows).
+    let latency_by = by_probe(&h.latency, |r| &r.probe);
+    let phases_by = by_probe(&h.phases, |r| &r.probe);
+    let runs_by = by_probe(&h.runs, |r| &r.probe);
+    let failures_by = by_probe(&h.failures, |r| &r.probe);
     let mut probes = Vec::new();
     for (name, k) in &selected {
         progress(&format!("probe {name}"));
-        let runs: Vec<_> = h.runs.iter().filter(|r| &r.probe == *name).collect();
+        let rows_of = |m: &BTreeMap<&str, Vec<usize>>| m.get(name.as_str()).cloned().unwrap_or_default();
+        let runs: Vec<_> = rows_of(&runs_by).into_iter().map(|i| &h.runs[i]).collect();
         let slot_rows: Vec<_> = h
             .observations
             .iter()
@@ -216,9 +223,9 @@ fn build_with(conn: &Connection, req: &Request, mut progress: impl FnMut(&str), 
             .iter()
             .filter(|o| &o.probe == *name && o.name == req.settings.first_free_observation)
             .collect();
-        let latency: Vec<_> = h.latency.iter().filter(|r| &r.probe == *name).collect();
-        let phases: Vec<_> = h.phases.iter().filter(|r| &r.probe == *name).collect();
-        let failures: Vec<_> = h.failures.iter().filter(|r| &r.probe == *name).collect();
+        let latency: Vec<_> = rows_of(&latency_by).into_iter().map(|i| &h.latency[i]).collect();
+        let phases: Vec<_> = rows_of(&phases_by).into_iter().map(|i| &h.phases[i]).collect();
+        let failures: Vec<_> = rows_of(&failures_by).into_iter().map(|i| &h.failures[i]).collect();
         let incs: Vec<_> = all_incidents.iter().filter(|i| &i.probe == *name).collect();
         let availability = compute::availability(&runs, office, tz);
         let observed = observed::compute(conn, name, p, &runs, exact, scanned.get(*name).map(|s| &s.spans), req.now)?;
@@ -311,6 +318,15 @@ fn build_with(conn: &Connection, req: &Request, mut progress: impl FnMut(&str), 
         },
         methodology,
     })
+}
+
+/// Indexes of `rows` by probe name.
+fn by_probe<T>(rows: &[T], probe: impl Fn(&T) -> &String) -> BTreeMap<&str, Vec<usize>> {
+    let mut out: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        out.entry(probe(r).as_str()).or_default().push(i);
+    }
+    out
 }
 
 /// Render in a format. Secret values of the configured probes are redacted
