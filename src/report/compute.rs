@@ -147,7 +147,6 @@ pub fn phases(rows: &[&PhaseRollup], order: &[String]) -> Vec<PhaseRow> {
                     .into_iter()
                     .map(|(p, h)| PhaseStat {
                         phase: p.as_str().to_string(),
-                        mean_s: h.mean(),
                         p50_s: h.percentile(50.0),
                         p95_s: h.percentile(95.0),
                     })

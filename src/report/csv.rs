@@ -131,7 +131,7 @@ impl Out {
         }
         for row in &p.phases {
             for ph in &row.phases {
-                for (m, v) in [("mean_s", ph.mean_s), ("p50_s", ph.p50_s), ("p95_s", ph.p95_s)] {
+                for (m, v) in [("p50_s", ph.p50_s), ("p95_s", ph.p95_s)] {
                     self.row("phase", n, pr, &row.step, "", &ph.phase, m, Self::opt(v));
                 }
             }

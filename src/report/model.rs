@@ -127,7 +127,6 @@ pub struct PhaseRow {
 pub struct PhaseStat {
     /// `Phase::as_str`.
     pub phase: String,
-    pub mean_s: Option<f64>,
     pub p50_s: Option<f64>,
     pub p95_s: Option<f64>,
 }
