@@ -107,6 +107,9 @@ pub enum Command {
         /// Print the result as JSON instead of the trace.
         #[arg(long)]
         json: bool,
+        /// Language of the per-request timing lines of the trace.
+        #[arg(long, value_enum, default_value_t = Lang::Fr)]
+        lang: Lang,
     },
     /// List the e-mails waiting in the outbox, failed, or (with --all) sent.
     ///
@@ -482,7 +485,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config, listen } => run::run(config, listen).await,
         Command::Check { config, next } => check::check(&config, next),
-        Command::Once { probe, config, json } => once::once(&probe, &config, json).await,
+        Command::Once { probe, config, json, lang } => once::once(&probe, &config, json, lang).await,
         Command::Outbox {
             config,
             db,

@@ -8,7 +8,7 @@ use crate::config::{self, DiskFiles, LoadOptions};
 use crate::probe::Outcome;
 use crate::runner::{Budgets, HttpEnv, Runner};
 
-pub async fn once(name: &str, path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn once(name: &str, path: &Path, json: bool, lang: super::Lang) -> anyhow::Result<ExitCode> {
     let cfg = match config::load(path, &DiskFiles, &LoadOptions::default()) {
         Ok(c) => c,
         Err(e) => {
@@ -40,7 +40,7 @@ pub async fn once(name: &str, path: &Path, json: bool) -> anyhow::Result<ExitCod
         // escape sequence reaches the terminal.
         print!(
             "{}",
-            crate::probe::text::escape_for_terminal(&super::trace::render_with(&result, &shots))
+            crate::probe::text::escape_for_terminal(&super::trace::render_with(&result, &shots, lang))
         );
     }
     Ok(if result.outcome == Outcome::Up {

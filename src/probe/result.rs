@@ -359,7 +359,8 @@ pub struct StepResult {
     pub remote_addr: Option<String>,
     /// Where the time of each request went (one entry per request sent,
     /// redirects included, in order; empty for browser steps and for a
-    /// request that could not be sent).
+    /// request that could not be built). A request that failed keeps the
+    /// phases it went through (a refused connection: its `connect`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timings: Vec<RequestTiming>,
     pub checks: Vec<CheckResult>,

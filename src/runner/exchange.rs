@@ -12,7 +12,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
 use tokio::time::Instant;
 
+use super::timing;
 use super::{classify, politeness, redirect, Runner, Visit};
+use crate::probe::result::RequestTiming;
 use crate::probe::{Body, JsonTemplate, MultipartPart, PartContent, Reason, RequestPlan};
 use crate::template::MissingVariable;
 
@@ -35,6 +37,8 @@ pub struct Exchange {
     /// The address the final response came from (IP and port), as the
     /// connection reported it.
     pub remote_addr: Option<std::net::SocketAddr>,
+    /// One per request sent, redirect hops included, in order.
+    pub timings: Vec<RequestTiming>,
 }
 
 /// One request as sent, before redaction.
@@ -53,6 +57,9 @@ pub struct ExchangeError {
     /// The requests sent before the failure (after a redirect), the failing
     /// one last; empty when the first request failed.
     pub hops: Vec<RawHop>,
+    /// One per request sent, the failing one last (with the phases it
+    /// completed).
+    pub timings: Vec<RequestTiming>,
 }
 
 /// A request body rendered once per step, rebuildable for each hop (a
@@ -82,6 +89,7 @@ fn fail(reason: Reason, message: impl Into<String>, url: Option<&url::Url>, dura
         url: url.map(|u| u.to_string()),
         duration,
         hops: Vec::new(),
+        timings: Vec::new(),
     }
 }
 
@@ -176,17 +184,20 @@ fn attach(mut req: reqwest::RequestBuilder, body: &Rendered) -> Result<reqwest::
 /// sent is kept (in the result or the error) when there was more than one.
 pub async fn perform(runner: &Runner, plan: &RequestPlan, visit: &mut Visit, budget: Duration) -> Result<Exchange, ExchangeError> {
     let mut hops = Vec::new();
-    let result = send(runner, plan, visit, budget, &mut hops).await;
+    let mut timings = Vec::new();
+    let result = send(runner, plan, visit, budget, (&mut hops, &mut timings)).await;
     if hops.len() < 2 {
         hops.clear();
     }
     match result {
         Ok(mut ex) => {
             ex.hops = hops;
+            ex.timings = timings;
             Ok(ex)
         }
         Err(mut e) => {
             e.hops = hops;
+            e.timings = timings;
             Err(e)
         }
     }
@@ -197,7 +208,7 @@ async fn send(
     plan: &RequestPlan,
     visit: &mut Visit,
     budget: Duration,
-    hops: &mut Vec<RawHop>,
+    (hops, timings): (&mut Vec<RawHop>, &mut Vec<RequestTiming>),
 ) -> Result<Exchange, ExchangeError> {
     let missing = |e: MissingVariable| fail(Reason::Request, e.to_string(), None, Duration::ZERO);
     let url_text = render(&plan.url, visit).map_err(missing)?;
@@ -240,6 +251,7 @@ async fn send(
             ));
         }
         let t0 = Instant::now();
+        let sent_at = std::time::Instant::now();
         let mut req = visit.client.request(method.clone(), url.clone());
         // Headers the probe set are not sent to another origin after a redirect.
         if url.origin() == origin {
@@ -252,6 +264,10 @@ async fn send(
             status: None,
         });
         let sent = tokio::time::timeout(left, req.send()).await;
+        if sent.as_ref().map_or(true, |r| r.is_err()) {
+            let phases = visit.timer.phases(sent_at, None, None, std::time::Instant::now());
+            timings.push(timing::request_timing(phases, None));
+        }
         let mut resp = match sent {
             Err(_) => {
                 active += t0.elapsed();
@@ -271,6 +287,7 @@ async fn send(
             Ok(Ok(r)) => r,
         };
         let time_to_headers = t0.elapsed();
+        let headers_at = std::time::Instant::now();
         let status = resp.status();
         if let Some(h) = hops.last_mut() {
             h.status = Some(status.as_u16());
@@ -307,6 +324,10 @@ async fn send(
             Ok(true)
         })
         .await;
+        let phases = visit
+            .timer
+            .phases(sent_at, timing::local_addr(&resp), Some(headers_at), std::time::Instant::now());
+        timings.push(timing::request_timing(phases, Some(&resp)));
         let elapsed = t0.elapsed();
         active += elapsed;
         visit.active += elapsed;
@@ -398,6 +419,7 @@ async fn send(
             tls_not_after,
             received_at: Utc::now(),
             remote_addr,
+            timings: Vec::new(),
         });
     }
 }

@@ -7,12 +7,19 @@
 //! platform verifier costs ~5 ms of CPU). With a preconfigured
 //! config reqwest sets no ALPN, so we set it; resumption is off so every run
 //! measures a full handshake, as a new visitor would.
+//!
+//! Each client carries its run's timing hooks (see [`super::timing`]): a
+//! timed DNS resolver, a connector layer and, in its own copy of the rustls
+//! configuration, a session store that marks the start of each handshake.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::cookie::Jar;
+use rustls::client::{Resumption, Tls12Resumption};
+
+use super::timing::{ConnectTiming, HelloClock, Recorder, TimedResolver};
 
 use crate::probe::Target;
 
@@ -37,6 +44,12 @@ impl HttpEnv {
     pub fn new(user_agent: String) -> Result<HttpEnv, HttpSetupError> {
         use rustls_platform_verifier::BuilderVerifierExt;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // Seed aws-lc's random generator now (CPU jitter entropy: ~50 ms in a
+        // debug build, once per process); otherwise the first handshake pays
+        // it and its `tls` phase measures vigie, not the portal. Building a
+        // client below draws no randomness. A failure here shows again, with
+        // its reason, at the first handshake.
+        let _ = provider.secure_random.fill(&mut [0u8; 32]);
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_platform_verifier()?
@@ -46,9 +59,8 @@ impl HttpEnv {
             user_agent,
             with_extra_roots: Arc::default(),
         };
-        // Build one client now: a configuration error surfaces at start-up,
-        // and the first TLS use (random generator seeding) is paid here.
-        env.build(env.tls.clone(), Arc::new(Jar::default()))?;
+        // Build one client now: a configuration error surfaces at start-up.
+        env.build(env.tls.clone(), Arc::new(Jar::default()), Recorder::default())?;
         Ok(env)
     }
 
@@ -84,15 +96,20 @@ impl HttpEnv {
     }
 
     /// A client for one run: its own cookie jar, no automatic redirects (the
-    /// runner follows them itself to time and budget each hop), no proxy.
-    pub fn client(&self, target: &Target, jar: Arc<Jar>) -> Result<reqwest::Client, HttpSetupError> {
+    /// runner follows them itself to time and budget each hop), no proxy;
+    /// its connections are timed into `timer`.
+    pub fn client(&self, target: &Target, jar: Arc<Jar>, timer: Recorder) -> Result<reqwest::Client, HttpSetupError> {
         let tls = self.config_for(target)?;
-        Ok(self.build(tls, jar)?)
+        Ok(self.build(tls, jar, timer)?)
     }
 
-    fn build(&self, tls: rustls::ClientConfig, jar: Arc<Jar>) -> Result<reqwest::Client, reqwest::Error> {
+    fn build(&self, mut tls: rustls::ClientConfig, jar: Arc<Jar>, timer: Recorder) -> Result<reqwest::Client, reqwest::Error> {
+        // Still no resumption: the store never keeps a session.
+        tls.resumption = Resumption::store(Arc::new(HelloClock(timer.clone()))).tls12_resumption(Tls12Resumption::Disabled);
         reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
+            .dns_resolver(TimedResolver(timer.clone()))
+            .connector_layer(ConnectTiming(timer))
             .tls_info(true)
             .user_agent(self.user_agent.clone())
             .cookie_provider(jar)

@@ -16,6 +16,7 @@ pub mod politeness;
 pub mod redact;
 mod redact_forms;
 pub mod redirect;
+pub mod timing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,6 +65,8 @@ struct Visit {
     who: Visitor,
     jar: Arc<Jar>,
     client: reqwest::Client,
+    /// The phase timings of the client's connections.
+    timer: timing::Recorder,
     /// Active time used so far (requests only, not politeness waits).
     active: Duration,
     politeness_wait: Duration,
@@ -174,14 +177,16 @@ impl Runner {
     fn start_visit(&self, probe: &Probe, now: DateTime<Utc>) -> Result<Visit, String> {
         let who = visitor(probe, now)?;
         let jar = Arc::new(Jar::default());
+        let timer = timing::Recorder::default();
         let client = self
             .http
-            .client(&probe.target, jar.clone())
+            .client(&probe.target, jar.clone(), timer.clone())
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Visit {
             who,
             jar,
             client,
+            timer,
             active: Duration::ZERO,
             politeness_wait: Duration::ZERO,
         })
@@ -198,7 +203,7 @@ impl Runner {
         let run_left = probe.timeout.saturating_sub(visit.active);
         let budget = request.timeout.min(run_left);
         let ex = exchange::perform(self, request, visit, budget).await;
-        let ex = match ex {
+        let mut ex = match ex {
             Ok(ex) => ex,
             Err(ExchangeError {
                 reason,
@@ -206,8 +211,10 @@ impl Runner {
                 url,
                 duration,
                 hops,
+                timings,
             }) => {
                 sr.duration = duration;
+                sr.timings = timings;
                 sr.chain = chain(&hops, &visit.who.redactor);
                 sr.url = url.map(|u| visit.who.redactor.text(&u));
                 sr.reason = Some(reason);
@@ -227,6 +234,7 @@ impl Runner {
         sr.chain = chain(&ex.hops, &visit.who.redactor);
         sr.tls_not_after = ex.tls_not_after;
         sr.remote_addr = ex.remote_addr.map(|a| a.to_string());
+        sr.timings = std::mem::take(&mut ex.timings);
 
         let cookies = cookies_for(&visit.jar, &ex.url);
         for (_, v) in &cookies {
