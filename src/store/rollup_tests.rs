@@ -129,7 +129,7 @@ fn phases_are_stored_per_step_and_rolled_up_by_hour() {
     assert!((p50 - 0.16).abs() / 0.16 < 0.1, "p50 {p50}");
     assert_eq!(processing.histogram.max_s, 0.21);
     let refs: Vec<_> = rows.iter().collect();
-    let table = crate::report::compute::phases(&refs, &[step0.clone()]);
+    let table = crate::report::compute::phases(&refs, std::slice::from_ref(&step0));
     assert_eq!(table.len(), 1);
     let names: Vec<&str> = table[0].phases.iter().map(|p| p.phase.as_str()).collect();
     assert_eq!(names, ["resolve", "connect", "tls", "processing", "transfer"]);
