@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 
+use rusqlite::OptionalExtension;
 use support::history;
 use support::smtp::Received;
 use support::{patch, start_sim, Workspace};
@@ -81,8 +82,10 @@ async fn a_post_answered_by_a_redirect_is_recorded_and_shown_as_both_requests() 
     assert_eq!(steps[2].chain, step("creneaux").chain, "the store keeps the chain");
     let stored: Option<String> = store
         .conn()
-        .query_row("SELECT chain FROM steps WHERE run_id = 1 AND idx = 0", [], |r| r.get(0))
-        .expect("row");
+        .query_row("SELECT chain FROM step_details WHERE run_id = 1 AND idx = 0", [], |r| r.get(0))
+        .optional()
+        .expect("row")
+        .flatten();
     assert_eq!(stored, None, "nothing stored for a single request");
 
     let raw: Vec<u8> = store

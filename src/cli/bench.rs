@@ -11,7 +11,10 @@ use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use rusqlite::params;
 
 use crate::report::{self, period::Period, Filter, Format};
-use crate::store::{rollup, to_ms, Store};
+use crate::store::codec::{self, StepRecord};
+use crate::store::observed::Tick;
+use crate::store::runs::{self, NewRun};
+use crate::store::{dict, rollup, stretches, to_ms, Store};
 
 const PROCEDURES: [&str; 5] = [
     "anef-connexion",
@@ -29,6 +32,115 @@ fn noise(a: u64, b: u64) -> u64 {
     x ^ (x >> 29)
 }
 
+/// What the generator writes with, per transaction.
+struct Ctx {
+    kinds: [i64; 3],
+    every_minutes: u32,
+    probe_ids: std::collections::BTreeMap<u32, (i64, i64)>,
+}
+
+impl Ctx {
+    fn new(tx: &rusqlite::Transaction, every_minutes: u32) -> anyhow::Result<Ctx> {
+        let kind = |i: usize| dict::step_kind(tx, &format!("step-{i}"), "GET", "https://bench.example/", "[]");
+        Ok(Ctx {
+            kinds: [kind(0)?, kind(1)?, kind(2)?],
+            every_minutes,
+            probe_ids: Default::default(),
+        })
+    }
+
+    /// One run of probe `p` at minute `m`, as the writer would store it.
+    fn run(&mut self, tx: &rusqlite::Transaction, at: DateTime<Utc>, m: i64, p: u32) -> anyhow::Result<()> {
+        let local = at.with_timezone(&chrono_tz::Europe::Paris);
+        let slots_probe = p % 5 == 4;
+        let maintenance = local.weekday() == chrono::Weekday::Sun && local.hour() >= 22;
+        // Every probe has an outage of 40 to 100 minutes every 3 days, at a working hour.
+        let day_no = m / 1440;
+        let outage = (day_no + i64::from(p)) % 3 == 0 && {
+            let from = (9 + i64::from(p % 8)) * 60;
+            let minute_of_day = i64::from(local.hour() * 60 + local.minute());
+            minute_of_day >= from && minute_of_day < from + 40 + i64::from(p)
+        };
+        let r = noise(m as u64, u64::from(p));
+        let (outcome, reason, failed_step, http) = if maintenance || outage {
+            ("down", Some("http_5xx"), Some("step-2"), 503)
+        } else if r.is_multiple_of(500) {
+            ("broken", Some("error_page"), Some("step-1"), 200)
+        } else if slots_probe && !(local.weekday().num_days_from_monday() < 3 && local.hour() == 10) {
+            ("no_capacity", Some("no_capacity"), Some("step-2"), 200)
+        } else if r.is_multiple_of(97) {
+            ("degraded", Some("slow"), Some("step-0"), 200)
+        } else {
+            ("up", None, None, 200)
+        };
+        let d_ms = [80 + r % 50, 150 + r % 300, 300 + r % 700];
+        let (probe_id, labels_id) = match self.probe_ids.get(&p) {
+            Some(ids) => *ids,
+            None => {
+                let ids = (
+                    dict::probe_id(tx, &format!("bench-probe-{p:02}"))?,
+                    dict::labels_id(tx, PROCEDURES[(p % 5) as usize], &format!("site-{:02}", p % 10), "bench", "bench")?,
+                );
+                self.probe_ids.insert(p, ids);
+                ids
+            }
+        };
+        // Every step is a timed HTTPS request: its five phases, summing to its duration.
+        let steps: Vec<StepRecord> = d_ms
+            .iter()
+            .enumerate()
+            .map(|(i, ms)| {
+                let us = ms * 1000;
+                let phases = [300 + r % 700, 400 + r % 300, 2_000 + r % 3_000, us / 2, 0];
+                let transfer = us.saturating_sub(phases.iter().sum());
+                StepRecord {
+                    kind: self.kinds[i],
+                    status: 0,
+                    http_status: Some(if outcome == "down" && i == 2 { 503 } else { 200 }),
+                    duration_us: us,
+                    phases: Some([phases[0], phases[1], phases[2], phases[3], transfer]),
+                }
+            })
+            .collect();
+        let interval_ms = i64::from(self.every_minutes.max(1)) * 60_000;
+        let row = NewRun {
+            probe_id,
+            started_at_ms: to_ms(at),
+            sched_ms: Some(0),
+            duration_ms: d_ms.iter().sum::<u64>() as i64,
+            wait_ms: 0,
+            outcome,
+            reason,
+            failed_step,
+            captcha_step: None,
+            last_http_status: Some(http),
+            maintenance: maintenance.then_some("dimanche-soir"),
+            version_id: None,
+            interval_ms: Some(interval_ms),
+            labels_id,
+            message: None,
+            steps: codec::encode(&steps),
+        };
+        let tick = Tick {
+            at: to_ms(at),
+            started_at: to_ms(at),
+            interval_ms: Some(interval_ms),
+            observed: true,
+            maintenance,
+        };
+        let id = runs::insert_row(tx, None, &row)?;
+        stretches::record(tx, probe_id, id, tick)?;
+        if slots_probe && outcome != "down" {
+            let free = if outcome == "up" { 3.0 } else { 0.0 };
+            runs::put_value(tx, id, 2, "appointment_slots", free)?;
+            if free > 0.0 {
+                runs::put_value(tx, id, 2, "first_free_date", (at + Duration::days(40)).timestamp() as f64)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn generate(store: &mut Store, probes: u32, days: u32, every_minutes: u32, now: DateTime<Utc>) -> anyhow::Result<u64> {
     let start = now - Duration::days(i64::from(days));
     let minutes = i64::from(days) * 1440;
@@ -36,73 +148,10 @@ fn generate(store: &mut Store, probes: u32, days: u32, every_minutes: u32, now: 
     for day in 0..i64::from(days) {
         let tx = store.conn_mut().transaction()?;
         {
-            let mut run = tx.prepare_cached(
-                "INSERT INTO runs (probe, procedure, site, target, location, scheduled_at_ms, started_at_ms, duration_s, politeness_wait_s,
-                    outcome, reason, failed_step, message, captcha_step, last_http_status, maintenance, interval_s)
-                 VALUES (?1, ?2, ?3, 'bench', 'bench', ?4, ?4, ?5, 0, ?6, ?7, ?8, NULL, NULL, ?9, ?10, ?11)",
-            )?;
-            let mut step = tx.prepare_cached(
-                "INSERT INTO steps (run_id, idx, name, status, reason, message, method, url, http_status, http_version, duration_s,
-                    time_to_headers_s, response_bytes, redirects, checks, tls_not_after_ms, excerpt)
-                 VALUES (?1, ?2, ?3, ?4, NULL, NULL, 'GET', 'https://bench.example/', ?5, 'HTTP/1.1', ?6, ?6, 20000, 0, '[]', NULL, NULL)",
-            )?;
-            let mut obs = tx.prepare_cached("INSERT INTO observations (run_id, step_idx, name, value) VALUES (?1, 2, ?2, ?3)")?;
+            let mut ctx = Ctx::new(&tx, every_minutes)?;
             for m in (day * 1440..((day + 1) * 1440).min(minutes)).step_by(every_minutes.max(1) as usize) {
                 for p in 0..probes {
-                    let at = start + Duration::minutes(m) + Duration::seconds(i64::from(p % 60));
-                    let local = at.with_timezone(&chrono_tz::Europe::Paris);
-                    let name = format!("bench-probe-{p:02}");
-                    let slots_probe = p % 5 == 4;
-                    let maintenance = local.weekday() == chrono::Weekday::Sun && local.hour() >= 22;
-                    // Every probe has an outage of 40 to 100 minutes every 3 days, at a working hour.
-                    let day_no = m / 1440;
-                    let outage = (day_no + i64::from(p)) % 3 == 0 && {
-                        let from = (9 + i64::from(p % 8)) * 60;
-                        let minute_of_day = i64::from(local.hour() * 60 + local.minute());
-                        minute_of_day >= from && minute_of_day < from + 40 + i64::from(p)
-                    };
-                    let r = noise(m as u64, u64::from(p));
-                    let (outcome, reason, failed_step, http) = if maintenance || outage {
-                        ("down", Some("http_5xx"), Some("step-2"), 503)
-                    } else if r.is_multiple_of(500) {
-                        ("broken", Some("error_page"), Some("step-1"), 200)
-                    } else if slots_probe && !(local.weekday().num_days_from_monday() < 3 && local.hour() == 10) {
-                        ("no_capacity", Some("no_capacity"), Some("step-2"), 200)
-                    } else if r.is_multiple_of(97) {
-                        ("degraded", Some("slow"), Some("step-0"), 200)
-                    } else {
-                        ("up", None, None, 200)
-                    };
-                    let d = [
-                        0.08 + (r % 50) as f64 / 1000.0,
-                        0.15 + (r % 300) as f64 / 1000.0,
-                        0.3 + (r % 700) as f64 / 1000.0,
-                    ];
-                    run.execute(params![
-                        name,
-                        PROCEDURES[(p % 5) as usize],
-                        format!("site-{:02}", p % 10),
-                        to_ms(at),
-                        d.iter().sum::<f64>(),
-                        outcome,
-                        reason,
-                        failed_step,
-                        http,
-                        maintenance.then_some("dimanche-soir"),
-                        f64::from(every_minutes.max(1) * 60),
-                    ])?;
-                    let id = tx.last_insert_rowid();
-                    for (i, dur) in d.iter().enumerate() {
-                        let status = if outcome == "down" && i == 2 { 503 } else { 200 };
-                        step.execute(params![id, i as i64, format!("step-{i}"), "passed", status, dur])?;
-                    }
-                    if slots_probe && outcome != "down" {
-                        let free = if outcome == "up" { 3.0 } else { 0.0 };
-                        obs.execute(params![id, "appointment_slots", free])?;
-                        if free > 0.0 {
-                            obs.execute(params![id, "first_free_date", (at + Duration::days(40)).timestamp() as f64])?;
-                        }
-                    }
+                    ctx.run(&tx, start + Duration::minutes(m) + Duration::seconds(i64::from(p % 60)), m, p)?;
                     runs += 1;
                 }
             }
@@ -207,7 +256,64 @@ pub fn bench_report(db: &Path, probes: u32, days: u32, every_minutes: u32) -> an
             bytes.len() / 1024
         );
     }
+    let req = report::Request {
+        period: period.clone(),
+        filter: Filter::default(),
+        language: crate::alert::settings::Language::Fr,
+        settings: Default::default(),
+        config: None,
+        now,
+    };
+    // The same JSON report from rollups and stretches (three times) and
+    // from raw runs (once: it takes minutes), alternated.
+    let (mut fast, mut raw) = (vec![], vec![]);
+    let (mut fast_json, mut raw_json) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        let t = Instant::now();
+        fast_json = report::render(&report::build(store.conn(), &req, |_| {})?, Format::Json, None)?;
+        fast.push(t.elapsed().as_secs_f64());
+        println!("json from rollups and stretches: {:.2} s", fast[round]);
+        if round == 0 {
+            let t = Instant::now();
+            raw_json = report::render(&report::build_from_raw_runs(store.conn(), &req, |_| {})?, Format::Json, None)?;
+            raw.push(t.elapsed().as_secs_f64());
+            println!("json from raw runs (peer): {:.2} s", raw[0]);
+        }
+    }
+    let (f, _) = median_max(fast);
+    let r = raw.first().copied().unwrap_or(0.0);
+    println!(
+        "median {f:.2} s vs {r:.2} s from raw runs: ratio 1/{:.1}; same JSON: {}",
+        r / f.max(1e-9),
+        fast_json == raw_json
+    );
+    print_sizes(&store, runs)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Bytes per raw run: the whole file, and per table with `dbstat`.
+fn print_sizes(store: &Store, runs: i64) -> anyhow::Result<()> {
+    let c = store.conn();
+    let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let per = |b: i64| b as f64 / runs.max(1) as f64;
+    println!(
+        "file: {} bytes in use ({} pages of {size}, {free} free), {:.1} bytes per run",
+        (pages - free) * size,
+        pages,
+        per((pages - free) * size)
+    );
+    let Ok(mut stmt) = c.prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC") else {
+        println!("(no dbstat in this SQLite: no per-table figures)");
+        return Ok(());
+    };
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (name, bytes) = row?;
+        println!("  {name:<32} {bytes:>12} bytes  {:>7.1} per run", per(bytes));
+    }
+    Ok(())
 }
 
 fn median_max(mut v: Vec<f64>) -> (f64, f64) {

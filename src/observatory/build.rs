@@ -355,13 +355,14 @@ fn current_state(cx: &Ctx, probe: &str, runs: &[&RunRollup]) -> Result<State, Er
     let last: Option<(String, i64)> = cx
         .conn
         .prepare_cached(
-            "SELECT outcome, started_at_ms FROM runs WHERE probe = ?1 AND outcome != 'unobserved' ORDER BY started_at_ms DESC LIMIT 1",
+            "SELECT (SELECT text FROM texts WHERE id = r.outcome_id), r.started_at_ms FROM run_log r
+             WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) AND r.outcome_id != IFNULL((SELECT id FROM texts WHERE text = 'unobserved'), -1) ORDER BY r.started_at_ms DESC LIMIT 1",
         )?
         .query_row([probe], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let last_check: Option<i64> = cx
         .conn
-        .prepare_cached("SELECT MAX(started_at_ms) FROM runs WHERE probe = ?1")?
+        .prepare_cached("SELECT MAX(r.started_at_ms) FROM run_log r WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1)")?
         .query_row([probe], |r| r.get(0))?;
     let Some((outcome, at)) = last else {
         return Ok((Current::Unknown, None, last_check.map(from_ms)));
@@ -377,8 +378,8 @@ fn current_state(cx: &Ctx, probe: &str, runs: &[&RunRollup]) -> Result<State, Er
             let other: Option<i64> = cx
                 .conn
                 .prepare_cached(
-                    "SELECT MAX(started_at_ms) FROM runs WHERE probe = ?1 AND started_at_ms >= ?2 AND started_at_ms < ?3
-                     AND outcome != ?4 AND outcome != 'unobserved'",
+                    "SELECT MAX(r.started_at_ms) FROM run_log r WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) AND r.started_at_ms >= ?2 AND r.started_at_ms < ?3
+                     AND r.outcome_id != IFNULL((SELECT id FROM texts WHERE text = ?4), -1) AND r.outcome_id != IFNULL((SELECT id FROM texts WHERE text = 'unobserved'), -1)",
                 )?
                 .query_row(
                     params![probe, to_ms(h), to_ms(h).saturating_add(3_600_000).min(at), outcome.as_str()],
@@ -391,7 +392,9 @@ fn current_state(cx: &Ctx, probe: &str, runs: &[&RunRollup]) -> Result<State, Er
     };
     let since: Option<i64> = cx
         .conn
-        .prepare_cached("SELECT MIN(started_at_ms) FROM runs WHERE probe = ?1 AND outcome = ?2 AND started_at_ms > ?3")?
+        .prepare_cached(
+            "SELECT MIN(r.started_at_ms) FROM run_log r WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) AND r.outcome_id = IFNULL((SELECT id FROM texts WHERE text = ?2), -1) AND r.started_at_ms > ?3",
+        )?
         .query_row(params![probe, outcome.as_str(), after], |r| r.get(0))?;
     Ok((current_of(outcome), since.map(from_ms), last_check.map(from_ms)))
 }
@@ -432,8 +435,8 @@ fn unobserved(rows: &Rows) -> Unobserved {
 fn last_in_hour(conn: &Connection, probe: &str, name: &str, hour: DateTime<Utc>, min: f64) -> Result<Option<(i64, f64)>, Error> {
     Ok(conn
         .prepare_cached(
-            "SELECT r.started_at_ms, o.value FROM runs r JOIN observations o ON o.run_id = r.id
-             WHERE r.probe = ?1 AND r.started_at_ms >= ?2 AND r.started_at_ms < ?3 AND o.name = ?4 AND o.value > ?5
+            "SELECT r.started_at_ms, o.value FROM run_log r JOIN run_values o ON o.run_id = r.id
+             WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) AND r.started_at_ms >= ?2 AND r.started_at_ms < ?3 AND o.name_id = (SELECT id FROM texts WHERE text = ?4) AND o.value > ?5
              ORDER BY r.started_at_ms DESC LIMIT 1",
         )?
         .query_row(params![probe, to_ms(hour), to_ms(hour) + 3_600_000, name, min], |r| {

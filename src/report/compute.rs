@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, Timelike};
 use chrono_tz::Tz;
 
-use super::model::{Availability, Cell, Day, FailureRow, LatencyRow, ProbeReport, ProcedureReport, Ratio, Refusals};
+use super::model::{Availability, Cell, Day, FailureRow, LatencyRow, PhaseRow, PhaseStat, ProbeReport, ProcedureReport, Ratio, Refusals};
 use super::period::Period;
 use super::settings::OfficeHours;
+use crate::probe::result::Phase;
 use crate::probe::{Outcome, Reason};
-use crate::store::latency::{Histogram, LatencyRollup};
+use crate::store::latency::{Histogram, LatencyRollup, PhaseRollup};
 use crate::store::rollup::{FailureRollup, ObservationRollup, RunRollup};
 
 fn failed(r: &RunRollup) -> u64 {
@@ -114,6 +115,42 @@ pub fn latency(rows: &[&LatencyRollup], order: &[String]) -> Vec<LatencyRow> {
                 p95_s: h.percentile(95.0),
                 p99_s: h.percentile(99.0),
                 max_s: (h.count > 0).then_some(h.max_s),
+            })
+        })
+        .collect()
+}
+
+/// Median and p95 of each phase per step, steps in the probe's order.
+pub fn phases(rows: &[&PhaseRollup], order: &[String]) -> Vec<PhaseRow> {
+    let mut merged: BTreeMap<(&str, &str), Histogram> = BTreeMap::new();
+    for r in rows {
+        merged.entry((r.step.as_str(), r.phase.as_str())).or_default().merge(&r.histogram);
+    }
+    let mut steps: Vec<String> = order.to_vec();
+    for (step, _) in merged.keys() {
+        if !steps.iter().any(|s| s == step) {
+            steps.push(step.to_string());
+        }
+    }
+    steps
+        .into_iter()
+        .filter_map(|step| {
+            let stats: Vec<(Phase, &Histogram)> = Phase::ALL
+                .iter()
+                .filter_map(|p| Some((*p, merged.get(&(step.as_str(), p.as_str()))?)))
+                .collect();
+            let count = stats.iter().map(|(_, h)| h.count).max()?;
+            Some(PhaseRow {
+                step: step.clone(),
+                count,
+                phases: stats
+                    .into_iter()
+                    .map(|(p, h)| PhaseStat {
+                        phase: p.as_str().to_string(),
+                        p50_s: h.percentile(50.0),
+                        p95_s: h.percentile(95.0),
+                    })
+                    .collect(),
             })
         })
         .collect()

@@ -129,6 +129,13 @@ impl Out {
                 self.row("latency", n, pr, step, "", "", m, Self::opt(v));
             }
         }
+        for row in &p.phases {
+            for ph in &row.phases {
+                for (m, v) in [("p50_s", ph.p50_s), ("p95_s", ph.p95_s)] {
+                    self.row("phase", n, pr, &row.step, "", &ph.phase, m, Self::opt(v));
+                }
+            }
+        }
         for f in &p.failures {
             self.row("failures", n, pr, &f.step, "", &f.reason, "runs", f.runs);
         }

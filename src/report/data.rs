@@ -15,7 +15,7 @@ use crate::store::{latency, rollup, Result};
 /// default period does not begin with weeks of "no data" for a new install.
 pub fn earliest_day(conn: &Connection, tz: chrono_tz::Tz) -> Result<Option<chrono::NaiveDate>> {
     let rolled: Option<i64> = conn.query_row("SELECT MIN(hour_ms) FROM rollup_runs", [], |r| r.get(0))?;
-    let raw: Option<i64> = conn.query_row("SELECT MIN(started_at_ms) FROM runs", [], |r| r.get(0))?;
+    let raw = crate::store::observed::oldest_raw(conn)?.map(crate::store::to_ms);
     let first = match (rolled, raw) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -39,6 +39,17 @@ pub fn load_counts(conn: &Connection, p: &Period) -> Result<Data> {
     load_with(conn, p, false)
 }
 
+/// Every hour aggregated from raw runs, as if nothing had been rolled up
+/// (`live_from` says what [`load`] would have used): the peer the rollups
+/// path is compared with.
+pub fn load_from_raw_runs(conn: &Connection, p: &Period) -> Result<Data> {
+    let watermark = rollup::watermark(conn)?.unwrap_or(p.start);
+    Ok(Data {
+        hourly: aggregate::aggregate(conn, None, p.start, p.end)?,
+        live_from: watermark.clamp(p.start, p.end),
+    })
+}
+
 fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> {
     let watermark = rollup::watermark(conn)?.unwrap_or(p.start);
     let split = watermark.clamp(p.start, p.end);
@@ -51,6 +62,11 @@ fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> 
         } else {
             Vec::new()
         },
+        phases: if with_latency {
+            latency::phase_rollups(conn, None, p.start, split)?
+        } else {
+            Vec::new()
+        },
     };
     if split < p.end {
         let live = aggregate::aggregate(conn, None, split, p.end)?;
@@ -59,6 +75,7 @@ fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> 
         hourly.observations.extend(live.observations);
         if with_latency {
             hourly.latency.extend(live.latency);
+            hourly.phases.extend(live.phases);
         }
     }
     Ok(Data { hourly, live_from: split })

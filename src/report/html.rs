@@ -468,6 +468,42 @@ fn latency(s: &mut String, r: &Report, w: &Words, l: Language) {
         }
     }
     s.push_str("</table>\n");
+    phases(s, r, w, l);
+}
+
+/// The phases table, when any step's phases were timed.
+fn phases(s: &mut String, r: &Report, w: &Words, l: Language) {
+    if r.probes.iter().all(|p| p.phases.is_empty()) {
+        return;
+    }
+    let _ = writeln!(s, "<h3>{}</h3>\n<p>{}</p>", w.phases, w.phases_intro);
+    let _ = write!(s, "<table><tr><th>{}</th><th>{}</th><th>{}</th>", w.probe, w.step, w.checks);
+    for name in w.phase_names {
+        let _ = write!(s, "<th>{name}<br><span class=\"muted\">p50 / p95</span></th>");
+    }
+    s.push_str("</tr>\n");
+    for p in r.probes.iter().filter(|p| !p.phases.is_empty()) {
+        for (i, row) in p.phases.iter().enumerate() {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td>",
+                if i == 0 { probe_name(p) } else { String::new() },
+                esc(&row.step),
+                fmt::int(row.count, l)
+            );
+            for phase in crate::probe::result::Phase::ALL {
+                let cell = row.phases.iter().find(|x| x.phase == phase.as_str());
+                let _ = write!(
+                    s,
+                    "<td class=\"n\">{} / {}</td>",
+                    fmt::seconds(cell.and_then(|c| c.p50_s), l),
+                    fmt::seconds(cell.and_then(|c| c.p95_s), l)
+                );
+            }
+            s.push_str("</tr>\n");
+        }
+    }
+    s.push_str("</table>\n");
 }
 
 fn patterns(s: &mut String, r: &Report, w: &Words, l: Language) {

@@ -134,12 +134,15 @@ fn known_probes(conn: &Connection, req: &Request, data: &data::Data, incidents: 
     }
     // Without a configuration, step order comes from the latest run.
     for (name, k) in out.iter_mut().filter(|(_, k)| k.steps.is_empty()) {
-        if let Ok(mut stmt) = conn.prepare_cached(
-            "SELECT s.name FROM steps s WHERE s.run_id = (SELECT id FROM runs WHERE probe = ?1 ORDER BY started_at_ms DESC LIMIT 1) ORDER BY s.idx",
-        ) {
-            if let Ok(rows) = stmt.query_map([name], |r| r.get::<_, String>(0)) {
-                k.steps = rows.filter_map(|r| r.ok()).collect();
-            }
+        let last = conn
+            .prepare_cached(
+                "SELECT r.id FROM run_log r WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) ORDER BY r.started_at_ms DESC LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row([name], |r| r.get::<_, i64>(0)));
+        if let Ok(id) = last {
+            k.steps = crate::store::runs::steps(conn, id)
+                .map(|s| s.into_iter().map(|s| s.name).collect())
+                .unwrap_or_default();
         }
     }
     out
@@ -150,33 +153,66 @@ fn locations(conn: &Connection, config: Option<&Config>) -> Vec<String> {
     if let Some(c) = config {
         set.insert(c.location.clone());
     }
-    if let Ok(l) = conn.query_row("SELECT location FROM runs ORDER BY id DESC LIMIT 1", [], |r| r.get::<_, String>(0)) {
+    if let Ok(l) = conn.query_row(
+        "SELECT location FROM labels WHERE id = (SELECT labels_id FROM run_log ORDER BY id DESC LIMIT 1)",
+        [],
+        |r| r.get::<_, String>(0),
+    ) {
         set.insert(l);
     }
     set.into_iter().collect()
 }
 
 /// Compute the report. `progress` receives short messages for long work.
-pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -> Result<Report> {
+/// Observed time and versions come from the writer-kept stretches and
+/// version hours (`store::stretches`): no raw run is read for them.
+pub fn build(conn: &Connection, req: &Request, progress: impl FnMut(&str)) -> Result<Report> {
+    build_with(conn, req, progress, false)
+}
+
+/// The same report computed from every raw run of the period: hourly
+/// aggregates (`store::aggregate`) instead of rollups, observed time and
+/// versions from `store::observed::scan`. The reference the fast path is
+/// compared with (tests, `vigie bench-report`).
+pub fn build_from_raw_runs(conn: &Connection, req: &Request, progress: impl FnMut(&str)) -> Result<Report> {
+    build_with(conn, req, progress, true)
+}
+
+fn build_with(conn: &Connection, req: &Request, mut progress: impl FnMut(&str), raw: bool) -> Result<Report> {
     let p = &req.period;
     let tz = p.tz;
     let office = &req.settings.office_hours;
     progress("reading hourly rollups");
-    let data = data::load(conn, p)?;
+    let data = if raw {
+        data::load_from_raw_runs(conn, p)?
+    } else {
+        data::load(conn, p)?
+    };
     let all_incidents = store_incidents::incidents_between(conn, None, p.start, p.end)?;
     let known = known_probes(conn, req, &data, &all_incidents);
     let oldest_raw = crate::store::observed::oldest_raw(conn)?;
     progress("observed time");
     let all_rows: Vec<_> = data.hourly.runs.iter().collect();
     let exact = observed::exact_from(p, &all_rows, oldest_raw, p.end.min(req.now).max(p.start));
-    let scanned = crate::store::observed::scan(conn, exact, p.end, req.now)?;
     let selected: Vec<(&String, &Known)> = known.iter().filter(|(n, k)| req.filter.accepts(n, &k.procedure, &k.site)).collect();
+    let scanned = if raw {
+        crate::store::observed::scan(conn, exact, p.end, req.now)?
+    } else {
+        observed::from_stretches(conn, selected.iter().map(|(n, _)| n.as_str()), exact, p.end, req.now)?
+    };
     let names: Vec<String> = selected.iter().map(|(n, _)| (*n).clone()).collect();
     let h = &data.hourly;
+    // Each kind of row grouped by probe once (not filtered per probe: a
+    // month of 50 probes is half a million phase rows).
+    let latency_by = by_probe(&h.latency, |r| &r.probe);
+    let phases_by = by_probe(&h.phases, |r| &r.probe);
+    let runs_by = by_probe(&h.runs, |r| &r.probe);
+    let failures_by = by_probe(&h.failures, |r| &r.probe);
     let mut probes = Vec::new();
     for (name, k) in &selected {
         progress(&format!("probe {name}"));
-        let runs: Vec<_> = h.runs.iter().filter(|r| &r.probe == *name).collect();
+        let rows_of = |m: &BTreeMap<&str, Vec<usize>>| m.get(name.as_str()).cloned().unwrap_or_default();
+        let runs: Vec<_> = rows_of(&runs_by).into_iter().map(|i| &h.runs[i]).collect();
         let slot_rows: Vec<_> = h
             .observations
             .iter()
@@ -187,8 +223,9 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
             .iter()
             .filter(|o| &o.probe == *name && o.name == req.settings.first_free_observation)
             .collect();
-        let latency: Vec<_> = h.latency.iter().filter(|r| &r.probe == *name).collect();
-        let failures: Vec<_> = h.failures.iter().filter(|r| &r.probe == *name).collect();
+        let latency: Vec<_> = rows_of(&latency_by).into_iter().map(|i| &h.latency[i]).collect();
+        let phases: Vec<_> = rows_of(&phases_by).into_iter().map(|i| &h.phases[i]).collect();
+        let failures: Vec<_> = rows_of(&failures_by).into_iter().map(|i| &h.failures[i]).collect();
         let incs: Vec<_> = all_incidents.iter().filter(|i| &i.probe == *name).collect();
         let availability = compute::availability(&runs, office, tz);
         let observed = observed::compute(conn, name, p, &runs, exact, scanned.get(*name).map(|s| &s.spans), req.now)?;
@@ -220,6 +257,7 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
             incidents: incidents::stats(&incs, p, office, &observed),
             slots,
             latency: compute::latency(&latency, &k.steps),
+            phases: compute::phases(&phases, &k.steps),
             failures: compute::failures(&failures),
             refusals: compute::refusals(&failures, tz),
             daily: compute::daily(&runs, &slot_rows, p),
@@ -280,6 +318,15 @@ pub fn build(conn: &Connection, req: &Request, mut progress: impl FnMut(&str)) -
         },
         methodology,
     })
+}
+
+/// Indexes of `rows` by probe name.
+fn by_probe<T>(rows: &[T], probe: impl Fn(&T) -> &String) -> BTreeMap<&str, Vec<usize>> {
+    let mut out: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        out.entry(probe(r).as_str()).or_default().push(i);
+    }
+    out
 }
 
 /// Render in a format. Secret values of the configured probes are redacted

@@ -113,6 +113,24 @@ pub struct LatencyRow {
     pub max_s: Option<f64>,
 }
 
+/// One step's phases over the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseRow {
+    pub step: String,
+    /// Timed checks of the step.
+    pub count: u64,
+    /// In `Phase::ALL` order: resolve, connect, tls, processing, transfer.
+    pub phases: Vec<PhaseStat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseStat {
+    /// `Phase::as_str`.
+    pub phase: String,
+    pub p50_s: Option<f64>,
+    pub p95_s: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailureRow {
     pub step: String,
@@ -149,6 +167,10 @@ pub struct ProbeReport {
     pub incidents: IncidentStats,
     pub slots: Option<SlotStats>,
     pub latency: Vec<LatencyRow>,
+    /// Where each HTTP step's time went (its requests' phases), for steps
+    /// whose phases were timed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseRow>,
     pub failures: Vec<FailureRow>,
     /// Runs refused by bot protection (reason `blocked`): a finding of its own.
     pub refusals: Refusals,

@@ -16,8 +16,9 @@ use rusqlite::Connection;
 
 use super::model::Gap;
 use super::period::Period;
-use crate::store::observed::{self, Span};
+use crate::store::observed::{self, Scanned, Span};
 use crate::store::rollup::RunRollup;
+use crate::store::stretches;
 use crate::store::{from_ms, to_ms, Result};
 
 /// Longest not-observed stretches listed per probe.
@@ -77,6 +78,26 @@ pub fn exact_from(p: &Period, rows: &[&RunRollup], oldest_raw: Option<DateTime<U
     } else {
         p.start
     }
+}
+
+/// Per probe, its watched stretches in `[exact, end)` and the versions its
+/// runs used there, from the tables the writer keeps (`store::stretches`).
+pub fn from_stretches<'a>(
+    conn: &Connection,
+    probes: impl Iterator<Item = &'a str>,
+    exact: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, Scanned>> {
+    let mut out = BTreeMap::new();
+    for name in probes {
+        let s = Scanned {
+            spans: stretches::spans(conn, name, exact, end, now)?,
+            versions: stretches::versions(conn, name, exact, end)?,
+        };
+        out.insert(name.to_string(), s);
+    }
+    Ok(out)
 }
 
 /// `scanned`: the probe's stretches from raw runs in `[exact, end)`

@@ -31,8 +31,8 @@ impl Raw<'_> {
     /// not), started in `[from, to)`.
     fn edge(&self, max: bool, positive: bool, from: i64, to: i64) -> Result<Option<i64>> {
         let sql = format!(
-            "SELECT {}(r.started_at_ms) FROM runs r JOIN observations o ON o.run_id = r.id
-             WHERE r.probe = ?1 AND o.name = ?2 AND r.started_at_ms >= ?3 AND r.started_at_ms < ?4 AND o.value {} 0",
+            "SELECT {}(r.started_at_ms) FROM run_log r JOIN run_values o ON o.run_id = r.id
+             WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) AND o.name_id = (SELECT id FROM texts WHERE text = ?2) AND r.started_at_ms >= ?3 AND r.started_at_ms < ?4 AND o.value {} 0",
             if max { "MAX" } else { "MIN" },
             if positive { ">" } else { "<=" }
         );
@@ -48,8 +48,8 @@ impl Raw<'_> {
         let n: i64 = self
             .conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM runs r JOIN observations o ON o.run_id = r.id
-                 WHERE r.probe = ?1 AND o.name = ?2 AND r.started_at_ms >= ?3 AND r.started_at_ms <= ?4",
+                "SELECT COUNT(*) FROM run_log r JOIN run_values o ON o.run_id = r.id
+                 WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) AND o.name_id = (SELECT id FROM texts WHERE text = ?2) AND r.started_at_ms >= ?3 AND r.started_at_ms <= ?4",
             )?
             .query_row(params![self.probe, self.name, from, to_inclusive], |r| r.get(0))?;
         Ok(n.max(0) as u64)
@@ -134,8 +134,8 @@ fn refine(raw: &Raw, i: &Island, p: &Period) -> Result<Stretch> {
 /// The longest stretch by scanning every observation of the period.
 fn scan(raw: &Raw, p: &Period) -> Result<Option<Stretch>> {
     let mut stmt = raw.conn.prepare_cached(
-        "SELECT r.started_at_ms, o.value FROM runs r JOIN observations o ON o.run_id = r.id
-         WHERE r.probe = ?1 AND o.name = ?2 AND r.started_at_ms >= ?3 AND r.started_at_ms < ?4 ORDER BY r.started_at_ms",
+        "SELECT r.started_at_ms, o.value FROM run_log r JOIN run_values o ON o.run_id = r.id
+         WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1) AND o.name_id = (SELECT id FROM texts WHERE text = ?2) AND r.started_at_ms >= ?3 AND r.started_at_ms < ?4 ORDER BY r.started_at_ms",
     )?;
     let mut rows = stmt.query(params![raw.probe, raw.name, to_ms(p.start), to_ms(p.end)])?;
     let mut best: Option<Stretch> = None;

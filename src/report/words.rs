@@ -64,6 +64,10 @@ pub struct Words {
     pub latency: &'static str,
     pub latency_intro: &'static str,
     pub whole_run: &'static str,
+    pub phases: &'static str,
+    pub phases_intro: &'static str,
+    /// Column heads, in `Phase::ALL` order.
+    pub phase_names: [&'static str; 5],
     pub patterns: &'static str,
     pub heatmap: &'static str,
     pub failures_by_step: &'static str,
@@ -155,6 +159,11 @@ pub const FR: Words = Words {
     latency: "Temps de réponse",
     latency_intro: "Percentiles : la moitié des vérifications (p50), 95 % (p95) et 99 % (p99) ont répondu en moins de…",
     whole_run: "exécution complète",
+    phases: "Où passe le temps de réponse",
+    phases_intro: "Pour chaque étape HTTP, la durée de chaque phase de ses requêtes (redirections comprises) : médiane (p50) / p95. \
+        Résolution DNS, connexion TCP et négociation TLS dépendent du réseau ; le traitement est le temps que met le serveur à répondre ; \
+        le transfert, celui de la réception de la page.",
+    phase_names: ["Résolution DNS", "Connexion TCP", "Négociation TLS", "Traitement serveur", "Transfert"],
     patterns: "Quand les échecs se produisent",
     heatmap: "Part des vérifications en échec par jour de la semaine et heure (heure de Paris, hors maintenance)",
     failures_by_step: "Échecs par étape et raison",
@@ -246,6 +255,11 @@ pub const EN: Words = Words {
     latency: "Response times",
     latency_intro: "Percentiles: half of the checks (p50), 95 % (p95) and 99 % (p99) answered in less than…",
     whole_run: "whole run",
+    phases: "Where the response time goes",
+    phases_intro: "For each HTTP step, the time of each phase of its requests (redirects included): median (p50) / p95. \
+        DNS resolution, TCP connection and TLS handshake depend on the network; processing is the time the server takes to answer; \
+        transfer, the time to receive the page.",
+    phase_names: ["DNS resolution", "TCP connection", "TLS handshake", "Server processing", "Transfer"],
     patterns: "When failures happen",
     heatmap: "Share of failing checks by weekday and hour (Paris time, outside maintenance)",
     failures_by_step: "Failures by step and reason",

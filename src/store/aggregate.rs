@@ -8,10 +8,16 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 
-use super::latency::{Histogram, LatencyRollup};
+use super::latency::{Histogram, LatencyRollup, PhaseRollup};
 use super::rollup::{FailureRollup, ObservationRollup, RunRollup};
 use super::{from_ms, to_ms, Result};
+use crate::probe::result::Phase;
 use crate::probe::Outcome;
+
+/// Every run of the window, probe by probe through the (probe, start)
+/// index; `?3` a probe name or NULL for all.
+const RUNS_IN_WINDOW: &str = "FROM probes p CROSS JOIN run_log r ON r.probe_id = p.id
+    WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2 AND (?3 IS NULL OR p.name = ?3)";
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -22,6 +28,8 @@ pub struct Hourly {
     pub failures: Vec<FailureRollup>,
     pub observations: Vec<ObservationRollup>,
     pub latency: Vec<LatencyRollup>,
+    /// Per step and phase, for timed HTTP steps.
+    pub phases: Vec<PhaseRollup>,
 }
 
 #[derive(Default)]
@@ -57,11 +65,13 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
     let mut failures: BTreeMap<(String, i64, String, String), u32> = BTreeMap::new();
     let mut latency: BTreeMap<(String, i64, String), Histogram> = BTreeMap::new();
     {
-        let mut stmt = conn.prepare_cached(
-            "SELECT probe, started_at_ms, maintenance IS NOT NULL, procedure, site, outcome, captcha_step IS NOT NULL,
-                    duration_s, failed_step, reason
-             FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2 AND (?3 IS NULL OR probe = ?3)",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT p.name, r.started_at_ms, r.maintenance_id IS NOT NULL,
+                    (SELECT procedure FROM labels WHERE id = r.labels_id), (SELECT site FROM labels WHERE id = r.labels_id),
+                    (SELECT text FROM texts WHERE id = r.outcome_id), r.captcha_step_id IS NOT NULL, r.duration_ms / 1000.0,
+                    (SELECT text FROM texts WHERE id = r.failed_step_id), (SELECT text FROM texts WHERE id = r.reason_id)
+             {RUNS_IN_WINDOW}"
+        ))?;
         let mut rows = stmt.query(params![from, to, probe])?;
         while let Some(r) = rows.next()? {
             let probe: String = r.get(0)?;
@@ -84,18 +94,7 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             }
         }
     }
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT r.probe, r.started_at_ms, s.name, s.duration_s FROM steps s JOIN runs r ON r.id = s.run_id
-             WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2 AND (?3 IS NULL OR r.probe = ?3)
-               AND s.http_status IS NOT NULL",
-        )?;
-        let mut rows = stmt.query(params![from, to, probe])?;
-        while let Some(r) = rows.next()? {
-            let key = (r.get::<_, String>(0)?, hour_of(r.get(1)?), r.get::<_, String>(2)?);
-            latency.entry(key).or_default().add(r.get(3)?);
-        }
-    }
+    let phases = step_latencies(conn, (from, to), probe, &mut latency)?;
     // Observed time: each run's span, filed under the hour it started in.
     let probes = match probe {
         Some(p) => vec![p.to_string()],
@@ -112,10 +111,7 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
     }
     let mut observations: BTreeMap<(String, i64, String), ObsAcc> = BTreeMap::new();
     {
-        let mut stmt = conn.prepare_cached(
-            "SELECT r.probe, r.started_at_ms, o.name, o.value FROM observations o JOIN runs r ON r.id = o.run_id
-             WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2 AND (?3 IS NULL OR r.probe = ?3)",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT p.name, r.started_at_ms, t.text, v.value {RUNS_IN_WINDOW_VALUES}"))?;
         let mut rows = stmt.query(params![from, to, probe])?;
         while let Some(r) = rows.next()? {
             let value: f64 = r.get(3)?;
@@ -190,7 +186,64 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             histogram,
         })
         .collect();
+    out.phases = phases
+        .into_iter()
+        .map(|((probe, hour, step, phase), histogram)| PhaseRollup {
+            probe,
+            hour: from_ms(hour),
+            step,
+            phase: phase.to_string(),
+            histogram,
+        })
+        .collect();
     Ok(out)
+}
+
+const RUNS_IN_WINDOW_VALUES: &str = "FROM probes p CROSS JOIN run_log r ON r.probe_id = p.id
+    JOIN run_values v ON v.run_id = r.id JOIN texts t ON t.id = v.name_id
+    WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2 AND (?3 IS NULL OR p.name = ?3)";
+
+type PhaseKey = (String, i64, String, &'static str);
+
+/// Each step that received a response adds its duration to its histogram,
+/// and its phases (when timed) to theirs.
+fn step_latencies(
+    conn: &Connection,
+    (from, to): (i64, i64),
+    probe: Option<&str>,
+    latency: &mut BTreeMap<(String, i64, String), Histogram>,
+) -> Result<BTreeMap<PhaseKey, Histogram>> {
+    let mut names: BTreeMap<i64, String> = BTreeMap::new();
+    {
+        let mut stmt = conn.prepare_cached("SELECT id, name FROM step_kinds")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        for row in rows {
+            let (id, name) = row?;
+            names.insert(id, name);
+        }
+    }
+    let mut phases: BTreeMap<PhaseKey, Histogram> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(&format!("SELECT p.name, r.started_at_ms, r.steps {RUNS_IN_WINDOW}"))?;
+    let mut rows = stmt.query(params![from, to, probe])?;
+    while let Some(r) = rows.next()? {
+        let probe: String = r.get(0)?;
+        let hour = hour_of(r.get(1)?);
+        let blob = r.get_ref(2)?.as_blob().unwrap_or_default();
+        for s in super::codec::decode(blob).into_iter().filter(|s| s.http_status.is_some()) {
+            let name = names.get(&s.kind).cloned().unwrap_or_default();
+            latency
+                .entry((probe.clone(), hour, name.clone()))
+                .or_default()
+                .add(s.duration_us as f64 / 1e6);
+            for (phase, us) in Phase::ALL.iter().zip(s.phases.iter().flatten()) {
+                phases
+                    .entry((probe.clone(), hour, name.clone(), phase.as_str()))
+                    .or_default()
+                    .add(*us as f64 / 1e6);
+            }
+        }
+    }
+    Ok(phases)
 }
 
 /// Nearest-rank percentile of sorted values.

@@ -68,7 +68,7 @@ pub fn summarize(path: &Path) -> Result<BackupSummary> {
         return Err(StoreError::Backup(format!("{}: integrity check failed: {check}", path.display())));
     }
     let schema_version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let runs: i64 = conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0))?;
+    let runs: i64 = conn.query_row("SELECT count(*) FROM run_log", [], |r| r.get(0))?;
     let evidence: i64 = conn.query_row("SELECT count(*) FROM evidence", [], |r| r.get(0))?;
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     Ok(BackupSummary {

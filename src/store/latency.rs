@@ -182,6 +182,60 @@ pub fn latency_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Ut
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// One hour of one probe's step phase (`Phase::as_str`), from the phases
+/// stored with each timed HTTP step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseRollup {
+    pub probe: String,
+    pub hour: DateTime<Utc>,
+    pub step: String,
+    pub phase: String,
+    pub histogram: Histogram,
+}
+
+/// Write the phases of one probe, hour and step (`rows`: its phases).
+pub(super) fn put_phases(conn: &Connection, rows: &[&PhaseRollup]) -> Result<()> {
+    let Some(first) = rows.first() else { return Ok(()) };
+    let hs: Vec<Option<&Histogram>> = crate::probe::result::Phase::ALL
+        .iter()
+        .map(|p| rows.iter().find(|r| r.phase == p.as_str()).map(|r| &r.histogram))
+        .collect();
+    conn.prepare_cached("INSERT OR REPLACE INTO rollup_phases (probe, hour_ms, step, phases) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![
+            first.probe,
+            to_ms(first.hour),
+            first.step,
+            super::codec::encode_histograms(&hs)
+        ])?;
+    Ok(())
+}
+
+/// Phase rollups of hours starting in `[from, to)`, one per phase.
+pub fn phase_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<PhaseRollup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT probe, hour_ms, step, phases FROM rollup_phases
+         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, step",
+    )?;
+    let mut rows = stmt.query(params![to_ms(from), to_ms(to), probe])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let (probe, hour, step): (String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let blob = r.get_ref(3)?.as_blob().unwrap_or_default();
+        for (phase, h) in crate::probe::result::Phase::ALL.iter().zip(super::codec::decode_histograms(blob)) {
+            if let Some(histogram) = h {
+                out.push(PhaseRollup {
+                    probe: probe.clone(),
+                    hour: from_ms(hour),
+                    step: step.clone(),
+                    phase: phase.as_str().to_string(),
+                    histogram,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,9 @@
 
 pub mod aggregate;
 pub mod backup;
+pub mod codec;
+pub mod compact;
+pub mod dict;
 pub mod evidence;
 pub mod incidents;
 pub mod latency;
@@ -16,6 +19,7 @@ pub mod outbox;
 pub mod rollup;
 pub mod runs;
 pub mod schema;
+pub mod stretches;
 pub mod timestamps;
 pub mod versions;
 

@@ -31,15 +31,21 @@ pub struct Span {
 
 /// One run as the computation needs it.
 #[derive(Debug, Clone, Copy)]
-struct Tick {
-    at: i64,
-    started_at: i64,
-    interval_ms: Option<i64>,
-    observed: bool,
-    maintenance: bool,
+pub struct Tick {
+    /// Scheduled time (its start when it was not scheduled).
+    pub at: i64,
+    pub started_at: i64,
+    pub interval_ms: Option<i64>,
+    /// False for an `unobserved` run.
+    pub observed: bool,
+    pub maintenance: bool,
 }
 
-const TICK_COLUMNS: &str = "COALESCE(scheduled_at_ms, started_at_ms), interval_s, outcome, maintenance IS NOT NULL, started_at_ms";
+const TICK_COLUMNS: &str = "COALESCE(r.started_at_ms - r.sched_ms, r.started_at_ms), r.interval_ms / 1000.0,
+    (SELECT text FROM texts WHERE id = r.outcome_id), r.maintenance_id IS NOT NULL, r.started_at_ms";
+
+/// Runs of the probe named `?1`.
+const OF_PROBE: &str = "FROM run_log r WHERE r.probe_id = (SELECT id FROM probes WHERE name = ?1)";
 
 fn tick(r: &rusqlite::Row) -> rusqlite::Result<Tick> {
     let interval: Option<f64> = r.get(1)?;
@@ -55,9 +61,9 @@ fn tick(r: &rusqlite::Row) -> rusqlite::Result<Tick> {
 
 fn neighbour(conn: &Connection, probe: &str, at: i64, before: bool) -> Result<Option<Tick>> {
     let sql = if before {
-        format!("SELECT {TICK_COLUMNS} FROM runs WHERE probe = ?1 AND started_at_ms < ?2 ORDER BY started_at_ms DESC, id DESC LIMIT 1")
+        format!("SELECT {TICK_COLUMNS} {OF_PROBE} AND r.started_at_ms < ?2 ORDER BY r.started_at_ms DESC, r.id DESC LIMIT 1")
     } else {
-        format!("SELECT {TICK_COLUMNS} FROM runs WHERE probe = ?1 AND started_at_ms >= ?2 ORDER BY started_at_ms, id LIMIT 1")
+        format!("SELECT {TICK_COLUMNS} {OF_PROBE} AND r.started_at_ms >= ?2 ORDER BY r.started_at_ms, r.id LIMIT 1")
     };
     Ok(conn.prepare_cached(&sql)?.query_row(params![probe, at], tick).optional()?)
 }
@@ -70,9 +76,8 @@ pub fn spans(conn: &Connection, probe: &str, from: DateTime<Utc>, to: DateTime<U
     let (from, to) = (to_ms(from), to_ms(to));
     let mut ticks: Vec<Tick> = neighbour(conn, probe, from, true)?.into_iter().collect();
     {
-        let sql = format!(
-            "SELECT {TICK_COLUMNS} FROM runs WHERE probe = ?1 AND started_at_ms >= ?2 AND started_at_ms < ?3 ORDER BY started_at_ms, id"
-        );
+        let sql =
+            format!("SELECT {TICK_COLUMNS} {OF_PROBE} AND r.started_at_ms >= ?2 AND r.started_at_ms < ?3 ORDER BY r.started_at_ms, r.id");
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![probe, from, to], tick)?;
         for t in rows {
@@ -83,7 +88,7 @@ pub fn spans(conn: &Connection, probe: &str, from: DateTime<Utc>, to: DateTime<U
     Ok(from_ticks(&ticks, next, to_ms(now)))
 }
 
-fn from_ticks(ticks: &[Tick], after: Option<Tick>, now: i64) -> Vec<Span> {
+pub(super) fn from_ticks(ticks: &[Tick], after: Option<Tick>, now: i64) -> Vec<Span> {
     // For runs without a recorded interval: the shortest gap between two
     // runs in the window, the schedule's usual spacing.
     let shortest_gap = ticks.windows(2).map(|w| w[1].at - w[0].at).filter(|g| *g > 0).min();
@@ -156,8 +161,9 @@ impl Pending {
     }
 }
 
-/// One pass, in time order, over every run that started in `[from, to)`
-/// (the time index: pages are read once, whatever the number of probes),
+/// The raw path: reports read `store::stretches` instead; this stays as
+/// the reference the fast path is checked against (tests, `bench-report`).
+/// One pass, in time order, over every run that started in `[from, to)`,
 /// plus each probe's run before `from`: observed stretches cut to
 /// `[from, min(to, now))` and versions used, per probe.
 pub fn scan(
@@ -170,7 +176,8 @@ pub fn scan(
     let window = (from, to.min(now));
     let mut probes: std::collections::BTreeMap<String, Pending> = Default::default();
     let sql = format!(
-        "SELECT probe, version_id, {TICK_COLUMNS} FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY started_at_ms, id"
+        "SELECT p.name, r.version_id, {TICK_COLUMNS} FROM probes p CROSS JOIN run_log r ON r.probe_id = p.id
+         WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2 ORDER BY r.started_at_ms, r.id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![from, to])?;
@@ -216,7 +223,9 @@ pub fn scan(
 
 /// The probes with a run that started in `[from, to)`.
 pub fn probes_between(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT probe FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.name FROM probes p WHERE EXISTS (SELECT 1 FROM run_log r WHERE r.probe_id = p.id AND r.started_at_ms >= ?1 AND r.started_at_ms < ?2)",
+    )?;
     let rows = stmt.query_map(params![to_ms(from), to_ms(to)], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
 }
@@ -224,7 +233,11 @@ pub fn probes_between(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>)
 /// When the oldest raw run still kept started (older ones were rolled up
 /// and deleted), if any.
 pub fn oldest_raw(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
-    let ms: Option<i64> = conn.query_row("SELECT MIN(started_at_ms) FROM runs", [], |r| r.get(0))?;
+    let ms: Option<i64> = conn.query_row(
+        "SELECT MIN((SELECT MIN(started_at_ms) FROM run_log WHERE probe_id = p.id)) FROM probes p",
+        [],
+        |r| r.get(0),
+    )?;
     Ok(ms.map(super::from_ms))
 }
 

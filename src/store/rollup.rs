@@ -42,7 +42,8 @@ pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, k
     let from = watermark.map(|w| w - RECOMPUTE_MS).unwrap_or(i64::MIN);
     let hours: Vec<i64> = {
         let mut stmt = conn.prepare(
-            "SELECT DISTINCT (started_at_ms / 3600000) * 3600000 FROM runs WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY 1",
+            "SELECT DISTINCT (r.started_at_ms / 3600000) * 3600000 FROM probes p CROSS JOIN run_log r ON r.probe_id = p.id
+             WHERE r.started_at_ms >= ?1 AND r.started_at_ms < ?2 ORDER BY 1",
         )?;
         let rows = stmt.query_map(params![from, closed_until], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<Vec<i64>>>()?
@@ -64,7 +65,8 @@ pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, k
     let runs_cutoff = (now_ms - keep_runs.as_millis() as i64).min(watermark);
     loop {
         let n = conn.execute(
-            "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_at_ms < ?1 LIMIT ?2)",
+            "DELETE FROM run_log WHERE id IN
+                (SELECT r.id FROM probes p CROSS JOIN run_log r ON r.probe_id = p.id WHERE r.started_at_ms < ?1 LIMIT ?2)",
             params![runs_cutoff, DELETE_CHUNK],
         )?;
         report.runs_deleted += n;
@@ -73,9 +75,17 @@ pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, k
         }
     }
     let rollup_cutoff = now_ms - keep_rollups.as_millis().min(i64::MAX as u128) as i64;
-    for table in ["rollup_runs", "rollup_failures", "rollup_observations", "rollup_latency"] {
+    for table in [
+        "rollup_runs",
+        "rollup_failures",
+        "rollup_observations",
+        "rollup_latency",
+        "rollup_phases",
+        "rollup_versions",
+    ] {
         report.rollups_deleted += conn.execute(&format!("DELETE FROM {table} WHERE hour_ms < ?1"), [rollup_cutoff])?;
     }
+    conn.execute("DELETE FROM observed WHERE to_ms < ?1", [rollup_cutoff])?;
     Ok(report)
 }
 
@@ -109,7 +119,7 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
             a.observed_s,
         ])?;
     }
-    for table in ["rollup_failures", "rollup_observations", "rollup_latency"] {
+    for table in ["rollup_failures", "rollup_observations", "rollup_latency", "rollup_phases"] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE hour_ms = ?1"))?
             .execute([hour])?;
     }
@@ -125,6 +135,10 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
     }
     for l in &h.latency {
         latency::put(conn, l)?;
+    }
+    // Phases come grouped by probe, hour and step (a BTreeMap's order).
+    for group in h.phases.chunk_by(|a, b| (&a.probe, &a.step) == (&b.probe, &b.step)) {
+        latency::put_phases(conn, &group.iter().collect::<Vec<_>>())?;
     }
     Ok(())
 }

@@ -74,11 +74,64 @@ fn retention_deletes_raw_runs_then_rollups() {
     assert_eq!(rep.hours_rolled_up, 5);
     let left = runs_between(store.conn(), None, start - chrono::Duration::days(1), now).expect("runs");
     assert_eq!(left.len(), 2, "runs older than 2 days are gone");
-    let steps: i64 = store
+    let rows: i64 = store
         .conn()
-        .query_row("SELECT COUNT(*) FROM steps", [], |r| r.get(0))
-        .expect("steps");
-    assert_eq!(steps, 6, "their steps went with them");
+        .query_row("SELECT COUNT(*) FROM run_log", [], |r| r.get(0))
+        .expect("rows");
+    assert_eq!(rows, 2, "their rows (steps inside) went with them");
+    let steps: usize = left
+        .iter()
+        .map(|r| crate::store::runs::steps(store.conn(), r.id).expect("steps").len())
+        .sum();
+    assert_eq!(steps, 6);
     let kept = run_rollups(store.conn(), None, start - chrono::Duration::days(1), now).expect("rollups");
     assert_eq!(kept.len(), 2, "rollups of hours older than 3 days are gone");
+}
+
+#[test]
+fn phases_are_stored_per_step_and_rolled_up_by_hour() {
+    use crate::probe::result::{Phases, RequestTiming};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("v.db")).expect("open");
+    let p = probe("rdv", "RDV", "titre-sejour");
+    let hour = t0().date_naive().and_hms_opt(13, 0, 0).expect("hour").and_utc();
+    let ms = Duration::from_millis;
+    let mut ids = Vec::new();
+    for i in 0..10u64 {
+        let mut r = run(&p, hour + chrono::Duration::minutes(i as i64 * 5), Outcome::Up);
+        r.steps[0].http_status = Some(200);
+        // A redirect and its target: the step's phases are their sums.
+        let hop = |processing: u64| RequestTiming {
+            phases: Phases {
+                resolve: ms(2),
+                connect: ms(3),
+                tls: ms(10),
+                processing: ms(processing),
+                transfer: ms(1),
+            },
+            ..Default::default()
+        };
+        r.steps[0].timings = vec![hop(20), hop(100 + 10 * i)];
+        r.steps[1].timings.clear();
+        ids.push(insert_run(store.conn(), &p, "paris", &r, None, None).expect("insert"));
+    }
+    let steps = crate::store::runs::steps(store.conn(), ids[0]).expect("steps");
+    assert_eq!(steps[0].phases_us, Some([4_000, 6_000, 20_000, 120_000, 2_000]));
+    assert_eq!(steps[1].phases_us, None, "untimed steps store no phases");
+    compact(store.conn_mut(), hour + chrono::Duration::minutes(80), day(), day() * 365).expect("compact");
+    let rows = crate::store::latency::phase_rollups(store.conn(), Some("rdv"), hour, hour + chrono::Duration::hours(1)).expect("rows");
+    let step0 = steps[0].name.clone();
+    assert_eq!(rows.len(), 5, "five phases of the one timed step: {rows:?}");
+    assert!(rows.iter().all(|r| r.step == step0 && r.histogram.count == 10));
+    let processing = rows.iter().find(|r| r.phase == "processing").expect("processing");
+    // 120 … 210 ms: median within a bucket (±9 %) of 160 ms, maximum exact.
+    let p50 = processing.histogram.percentile(50.0).expect("p50");
+    assert!((p50 - 0.16).abs() / 0.16 < 0.1, "p50 {p50}");
+    assert_eq!(processing.histogram.max_s, 0.21);
+    let refs: Vec<_> = rows.iter().collect();
+    let table = crate::report::compute::phases(&refs, std::slice::from_ref(&step0));
+    assert_eq!(table.len(), 1);
+    let names: Vec<&str> = table[0].phases.iter().map(|p| p.phase.as_str()).collect();
+    assert_eq!(names, ["resolve", "connect", "tls", "processing", "transfer"]);
+    assert_eq!(table[0].phases[0].p95_s, Some(0.004));
 }

@@ -13,8 +13,19 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-/// Each entry migrates from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+/// Each entry migrates from version `index` to `index + 1`: its SQL, then,
+/// for the few that must transform rows, a Rust step in the same transaction.
+const MIGRATIONS: &[(&str, Option<Convert>)] = &[
+    (V1, None),
+    (V2, None),
+    (V3, None),
+    (V4, None),
+    (V5, None),
+    (V6, None),
+    (V7, Some(super::compact::convert_v6)),
+];
+
+type Convert = fn(&rusqlite::Transaction) -> Result<(), StoreError>;
 
 /// The schema version this binary writes.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -256,7 +267,6 @@ CREATE TABLE rollup_latency (
 ) WITHOUT ROWID;
 "#;
 
-/// Bring the database to [`CURRENT_VERSION`]; refuse a newer one.
 /// Version 3: runs vigie could not observe (`unobserved`: its own failure or
 /// bot protection) are counted apart in the hourly rollups, so availability
 /// leaves them out.
@@ -316,6 +326,154 @@ ALTER TABLE steps ADD COLUMN chain TEXT;
 ALTER TABLE rollup_runs ADD COLUMN observed_s REAL;
 "#;
 
+/// Version 7: the compact store (issue 14; ARCHITECTURE.md « The store's
+/// encodings »). A run of 3 steps went from ~500 bytes to under 150:
+/// - `probes`, `labels`, `texts`, `step_kinds`: dictionaries. A run names
+///   its probe, labels (procedure, site, target, location), outcome,
+///   reason… by small integers instead of repeating the text.
+/// - `run_log`: one row per run (the ids of `runs` are kept: evidence and
+///   incidents name them). `sched_ms` is `started - scheduled` (NULL when
+///   not scheduled), durations are integer milliseconds, `interval_ms` the
+///   stretch the run observes. `steps` is a BLOB, one record per step of
+///   unsigned LEB128 varints (`store::codec`): kind, status, HTTP status,
+///   duration (µs) and, for timed HTTP steps, the five phases summed over
+///   the step's requests (µs). One index only, (probe, start): time ranges
+///   over all probes walk it probe by probe.
+/// - `step_details`: a row only for a step that carries more than the blob
+///   (reason, message, page excerpt, redirect chain).
+/// - `run_values`: observations, `WITHOUT ROWID`, the name a `texts` id.
+/// - `observed`: the stretches each probe was watched, kept by the writer
+///   as runs arrive (`store::stretches`), so reports need not read raw runs.
+/// - `rollup_versions`: per probe, hour and probe version, the runs and the
+///   first and last of them, kept by the writer.
+/// - `rollup_phases`: hourly histograms of each step's five phases, one
+///   row per probe, hour and step, the histograms as varints in µs.
+/// - `runs` and `observations` stay as read-only views in the old layout,
+///   for people reading the file with `sqlite3`; the old `steps` table is
+///   gone (`store::runs::steps` decodes the blob).
+const V7: &str = r#"
+CREATE TABLE probes (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE labels (
+    id        INTEGER PRIMARY KEY,
+    procedure TEXT NOT NULL,
+    site      TEXT NOT NULL,
+    target    TEXT NOT NULL,
+    location  TEXT NOT NULL,
+    UNIQUE (procedure, site, target, location)
+);
+-- Interned strings: outcomes, reasons, step names, maintenance windows,
+-- observation names.
+CREATE TABLE texts (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+-- What a step is, the same from run to run: name, method, URL as
+-- requested (redacted), and its checks (JSON list, with their results).
+CREATE TABLE step_kinds (
+    id     INTEGER PRIMARY KEY,
+    name   TEXT NOT NULL,
+    method TEXT NOT NULL,
+    url    TEXT NOT NULL,
+    checks TEXT NOT NULL,
+    UNIQUE (name, method, url, checks)
+);
+CREATE TABLE run_log (
+    id               INTEGER PRIMARY KEY,
+    probe_id         INTEGER NOT NULL,
+    started_at_ms    INTEGER NOT NULL,
+    sched_ms         INTEGER,
+    duration_ms      INTEGER NOT NULL,
+    wait_ms          INTEGER NOT NULL,
+    outcome_id       INTEGER NOT NULL,
+    reason_id        INTEGER,
+    failed_step_id   INTEGER,
+    captcha_step_id  INTEGER,
+    last_http_status INTEGER,
+    maintenance_id   INTEGER,
+    version_id       INTEGER,
+    interval_ms      INTEGER,
+    labels_id        INTEGER NOT NULL,
+    message          TEXT,
+    steps            BLOB NOT NULL
+);
+CREATE INDEX run_log_by_probe_time ON run_log (probe_id, started_at_ms);
+
+CREATE TABLE step_details (
+    run_id  INTEGER NOT NULL REFERENCES run_log (id) ON DELETE CASCADE,
+    idx     INTEGER NOT NULL,
+    reason  TEXT,
+    message TEXT,
+    excerpt TEXT,
+    chain   TEXT,
+    PRIMARY KEY (run_id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE run_values (
+    run_id   INTEGER NOT NULL REFERENCES run_log (id) ON DELETE CASCADE,
+    step_idx INTEGER NOT NULL,
+    name_id  INTEGER NOT NULL,
+    value    REAL NOT NULL,
+    PRIMARY KEY (run_id, step_idx, name_id)
+) WITHOUT ROWID;
+
+-- Stretches `[from_ms, to_ms)` a probe was watched (the union of its runs'
+-- observed spans); the last one's end is its last run's potential end,
+-- readers cut it at now. Kept like rollups.
+CREATE TABLE observed (
+    probe_id INTEGER NOT NULL,
+    from_ms  INTEGER NOT NULL,
+    to_ms    INTEGER NOT NULL,
+    PRIMARY KEY (probe_id, from_ms)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_versions (
+    probe_id   INTEGER NOT NULL,
+    hour_ms    INTEGER NOT NULL,
+    version_id INTEGER NOT NULL,
+    runs       INTEGER NOT NULL,
+    first_ms   INTEGER NOT NULL,
+    last_ms    INTEGER NOT NULL,
+    PRIMARY KEY (probe_id, hour_ms, version_id)
+) WITHOUT ROWID;
+
+-- Hourly histograms of each HTTP step's phases: one row per probe, hour
+-- and step, `phases` the five histograms (`store::codec::encode_histograms`).
+CREATE TABLE rollup_phases (
+    probe   TEXT NOT NULL,
+    hour_ms INTEGER NOT NULL,
+    step    TEXT NOT NULL,
+    phases  BLOB NOT NULL,
+    PRIMARY KEY (probe, hour_ms, step)
+) WITHOUT ROWID;
+"#;
+
+/// The old tables' read-only stand-ins, created once V7's conversion has
+/// dropped them.
+pub(super) const V7_VIEWS: &str = r#"
+CREATE VIEW runs AS
+SELECT r.id, p.name AS probe, l.procedure, l.site, l.target, l.location,
+       r.started_at_ms - r.sched_ms AS scheduled_at_ms, r.started_at_ms,
+       r.duration_ms / 1000.0 AS duration_s, r.wait_ms / 1000.0 AS politeness_wait_s,
+       o.text AS outcome, re.text AS reason, fs.text AS failed_step, r.message,
+       cs.text AS captcha_step, r.last_http_status, m.text AS maintenance,
+       r.version_id, r.interval_ms / 1000.0 AS interval_s
+FROM run_log r
+JOIN probes p ON p.id = r.probe_id
+JOIN labels l ON l.id = r.labels_id
+JOIN texts o ON o.id = r.outcome_id
+LEFT JOIN texts re ON re.id = r.reason_id
+LEFT JOIN texts fs ON fs.id = r.failed_step_id
+LEFT JOIN texts cs ON cs.id = r.captcha_step_id
+LEFT JOIN texts m ON m.id = r.maintenance_id;
+CREATE VIEW observations AS
+SELECT v.run_id, v.step_idx, t.text AS name, v.value
+FROM run_values v JOIN texts t ON t.id = v.name_id;
+"#;
+
+/// Bring the database to [`CURRENT_VERSION`]; refuse a newer one.
 pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > CURRENT_VERSION {
@@ -324,9 +482,20 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
             supported: CURRENT_VERSION,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    migrate_to(conn, CURRENT_VERSION)?;
+    Ok(found)
+}
+
+/// Apply the migrations from the database's version up to `target` (tests
+/// build a database of an earlier version with it).
+pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<(), StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, (sql, convert)) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if let Some(f) = convert {
+            f(&tx)?;
+        }
         // PRAGMA takes no parameters; the value is our own integer.
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         if i == 0 {
@@ -337,5 +506,5 @@ pub fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
         }
         tx.commit()?;
     }
-    Ok(found)
+    Ok(())
 }
