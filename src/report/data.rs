@@ -58,12 +58,12 @@ fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> 
         failures: rollup::failure_rollups(conn, None, p.start, split)?,
         observations: rollup::observation_rollups(conn, None, p.start, split)?,
         latency: if with_latency {
-            latency::latency_rollups(conn, None, p.start, split)?
+            latency::latency_merged(conn, p.start, split)?
         } else {
             Vec::new()
         },
         phases: if with_latency {
-            latency::phase_rollups(conn, None, p.start, split)?
+            latency::phases_merged(conn, p.start, split)?
         } else {
             Vec::new()
         },

@@ -182,6 +182,82 @@ pub fn latency_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Ut
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// As [`latency_rollups`], merged per probe and step over the whole
+/// range (one row each, its `hour` the first hour seen): what a report
+/// needs, without holding every hour's histogram at once. Rows are merged
+/// in the order [`latency_rollups`] returns them, so sums are the same to
+/// the last bit.
+pub fn latency_merged(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<LatencyRollup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT probe, hour_ms, step, count, sum_s, min_s, max_s, buckets FROM rollup_latency
+         WHERE hour_ms >= ?1 AND hour_ms < ?2 ORDER BY probe, hour_ms, step",
+    )?;
+    let mut rows = stmt.query(params![to_ms(from), to_ms(to)])?;
+    let mut merged: Vec<LatencyRollup> = Vec::new();
+    let mut index: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
+    while let Some(r) = rows.next()? {
+        let h = Histogram {
+            count: r.get::<_, i64>(3)?.max(0) as u64,
+            sum_s: r.get(4)?,
+            min_s: r.get(5)?,
+            max_s: r.get(6)?,
+            buckets: Histogram::decode_buckets(r.get_ref(7)?.as_str().unwrap_or_default()),
+        };
+        let key: (String, String) = (r.get(0)?, r.get(2)?);
+        let i = match index.get(&key) {
+            Some(i) => *i,
+            None => {
+                merged.push(LatencyRollup {
+                    probe: key.0.clone(),
+                    hour: from_ms(r.get(1)?),
+                    step: key.1.clone(),
+                    histogram: Histogram::default(),
+                });
+                index.insert(key, merged.len() - 1);
+                merged.len() - 1
+            }
+        };
+        merged[i].histogram.merge(&h);
+    }
+    Ok(merged)
+}
+
+/// As [`phase_rollups`], merged per probe, step and phase over the whole
+/// range, in the same order (see [`latency_merged`]).
+pub fn phases_merged(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<PhaseRollup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT probe, hour_ms, step, phases FROM rollup_phases
+         WHERE hour_ms >= ?1 AND hour_ms < ?2 ORDER BY probe, hour_ms, step",
+    )?;
+    let mut rows = stmt.query(params![to_ms(from), to_ms(to)])?;
+    let mut merged: Vec<PhaseRollup> = Vec::new();
+    let mut index: std::collections::HashMap<(String, String, &'static str), usize> = std::collections::HashMap::new();
+    while let Some(r) = rows.next()? {
+        let (probe, hour, step): (String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let blob = r.get_ref(3)?.as_blob().unwrap_or_default();
+        for (phase, h) in crate::probe::result::Phase::ALL.iter().zip(super::codec::decode_histograms(blob)) {
+            let Some(h) = h else { continue };
+            let key = (probe.clone(), step.clone(), phase.as_str());
+            let i = match index.get(&key) {
+                Some(i) => *i,
+                None => {
+                    merged.push(PhaseRollup {
+                        probe: probe.clone(),
+                        hour: from_ms(hour),
+                        step: step.clone(),
+                        phase: phase.as_str().to_string(),
+                        histogram: Histogram::default(),
+                    });
+                    index.insert(key, merged.len() - 1);
+                    merged.len() - 1
+                }
+            };
+            merged[i].histogram.merge(&h);
+        }
+    }
+    Ok(merged)
+}
+
 /// One hour of one probe's step phase (`Phase::as_str`), from the phases
 /// stored with each timed HTTP step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
