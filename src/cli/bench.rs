@@ -233,16 +233,17 @@ pub fn bench_report(db: &Path, probes: u32, days: u32, every_minutes: u32) -> an
         period.from_day,
         period.to_day
     );
+    let request = || report::Request {
+        period: period.clone(),
+        filter: Filter::default(),
+        language: crate::alert::settings::Language::Fr,
+        settings: Default::default(),
+        config: None,
+        now,
+    };
     for format in [Format::Html, Format::Json, Format::Csv] {
         let t = Instant::now();
-        let req = report::Request {
-            period: period.clone(),
-            filter: Filter::default(),
-            language: crate::alert::settings::Language::Fr,
-            settings: Default::default(),
-            config: None,
-            now,
-        };
+        let req = request();
         let r = report::build(store.conn(), &req, |_| {})?;
         let built = t.elapsed();
         let bytes = report::render(&r, format, None)?;
@@ -256,14 +257,7 @@ pub fn bench_report(db: &Path, probes: u32, days: u32, every_minutes: u32) -> an
             bytes.len() / 1024
         );
     }
-    let req = report::Request {
-        period: period.clone(),
-        filter: Filter::default(),
-        language: crate::alert::settings::Language::Fr,
-        settings: Default::default(),
-        config: None,
-        now,
-    };
+    let req = request();
     // The same JSON report from rollups and stretches (three times) and
     // from raw runs (once: it takes minutes), alternated.
     let (mut fast, mut raw) = (vec![], vec![]);

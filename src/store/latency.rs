@@ -159,34 +159,11 @@ pub(super) fn put(conn: &Connection, r: &LatencyRollup) -> Result<()> {
     Ok(())
 }
 
-/// Latency rollups of hours starting in `[from, to)`.
-pub fn latency_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<LatencyRollup>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT probe, hour_ms, step, count, sum_s, min_s, max_s, buckets FROM rollup_latency
-         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, step",
-    )?;
-    let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
-        Ok(LatencyRollup {
-            probe: r.get(0)?,
-            hour: from_ms(r.get(1)?),
-            step: r.get(2)?,
-            histogram: Histogram {
-                count: r.get::<_, i64>(3)?.max(0) as u64,
-                sum_s: r.get(4)?,
-                min_s: r.get(5)?,
-                max_s: r.get(6)?,
-                buckets: Histogram::decode_buckets(&r.get::<_, String>(7)?),
-            },
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
-/// As [`latency_rollups`], merged per probe and step over the whole
-/// range (one row each, its `hour` the first hour seen): what a report
+/// Latency rollups of hours starting in `[from, to)`, merged per probe and
+/// step (one row each, its `hour` the first hour seen): what a report
 /// needs, without holding every hour's histogram at once. Rows are merged
-/// in the order [`latency_rollups`] returns them, so sums are the same to
-/// the last bit.
+/// in (probe, hour, step) order, the order the raw path merges them in, so
+/// sums are the same to the last bit.
 pub fn latency_merged(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<LatencyRollup>> {
     let mut stmt = conn.prepare_cached(
         "SELECT probe, hour_ms, step, count, sum_s, min_s, max_s, buckets FROM rollup_latency
