@@ -169,9 +169,7 @@ impl Metrics {
     /// The text exposition format: the probes' cached texts, family by
     /// family, then the registry's metrics.
     pub fn encode(&self) -> String {
-        let texts: Vec<Arc<ProbeText>> = self.probes().by_name.values().map(|s| s.text().clone()).collect();
-        let mut out = String::with_capacity(texts.iter().map(|t| t.len()).sum::<usize>() + 64 * 1024);
-        concat_families(&mut out, &texts);
+        let mut out = self.render_probes_cached();
         let mut buf = Vec::new();
         if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_ok() {
             out.push_str(&String::from_utf8_lossy(&buf));
@@ -200,7 +198,8 @@ impl Metrics {
     /// The probes' families from the cached texts only (no registry).
     pub fn render_probes_cached(&self) -> String {
         let texts: Vec<Arc<ProbeText>> = self.probes().by_name.values().map(|s| s.text().clone()).collect();
-        let mut out = String::new();
+        // Room for the registry's few metrics that `encode` appends.
+        let mut out = String::with_capacity(texts.iter().map(|t| t.len()).sum::<usize>() + 64 * 1024);
         concat_families(&mut out, &texts);
         out
     }
