@@ -88,8 +88,8 @@ def rss(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                out[k] = int(v.split()[0]) / 1024
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
+                out[k] = int(v.split()[0]) / (1 if k == "Threads" else 1024)
     return out
 
 
@@ -188,7 +188,8 @@ def main():
             up = sum(float(m.group(1)) for m in re.finditer(r'^vigie_probe_runs_total\{[^}]*outcome="up"[^}]*\} (\S+)$', text, re.M))
             late = server_lateness(d, start + 60)
             print(f"probes: {a.probes} x 5 steps, runs so far {runs:.0f} (up {up:.0f}), env {a.env}")
-            print(f"RSS after {a.warmup} s: {mem['VmRSS']:.1f} MiB (peak {mem['VmHWM']:.1f} MiB)")
+            print(f"RSS after {a.warmup} s: {mem['VmRSS']:.1f} MiB (peak {mem['VmHWM']:.1f} MiB; "
+                  f"anonymous {mem['RssAnon']:.1f} MiB, file-backed {mem['RssFile']:.1f} MiB; {mem['Threads']:.0f} threads)")
             print(f"/metrics: {len(body)} bytes, {series} series; curl median {statistics.median(vt):.2f} ms, "
                   f"max {max(vt):.2f} ms ({a.scrapes} scrapes)")
             print(f"nginx same-size file: curl median {statistics.median(nt):.2f} ms, max {max(nt):.2f} ms; "

@@ -343,17 +343,40 @@ pub async fn wait_for_signals(mut on_hup: impl FnMut()) {
 
 /// One publication of the observatory: rendered for `/observatoire/`, and
 /// written into `publish.output` when set. Returns the number of files.
+/// Rendered a file at a time, each deflated into the served site and
+/// written to disk before the next: the whole site is never in memory
+/// (issue 14). A failure to write the folder does not stop the served site.
 fn publish_once(config: &Config, latest: &crate::observatory::serve::Latest) -> Result<usize, crate::observatory::Error> {
+    use crate::observatory::{serve::Site, Generation};
     let now = chrono::Utc::now();
-    let files = crate::observatory::render_config(config, now)?;
-    let n = files.len();
-    let written = match &config.publish.output {
-        Some(output) => crate::observatory::publish(output, &files, now.timestamp_millis()).map(Some),
-        None => Ok(None),
-    };
-    latest.set(crate::observatory::serve::Site::new(files));
+    let o = crate::observatory::build_config(config, now)?;
+    let mut site = Site::default();
+    let mut disk = config
+        .publish
+        .output
+        .as_ref()
+        .map(|output| Generation::begin(output, now.timestamp_millis()))
+        .transpose();
+    let mut n = 0;
+    crate::observatory::render_each(&o, |f| {
+        n += 1;
+        if let Ok(Some(g)) = &mut disk {
+            if let Err(e) = g.write(&f) {
+                // Dropping the generation removes the half-written folder.
+                disk = Err(e);
+            }
+        }
+        site.add(f);
+        Ok(())
+    })?;
+    drop(o);
+    latest.set(site);
     give_back_free_memory();
-    written.map(|_| n)
+    match disk {
+        Ok(Some(g)) => g.finish().map(|_| n),
+        Ok(None) => Ok(n),
+        Err(e) => Err(e),
+    }
 }
 
 /// Return the heap freed by a publication to the system. Rendering the
