@@ -61,7 +61,8 @@ pub struct Labels {
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub source: String,
-    pub cron: croner::Cron,
+    /// Shared by the probes of the same schedule line.
+    pub cron: Arc<croner::Cron>,
     pub timezone: chrono_tz::Tz,
 }
 
