@@ -14,7 +14,7 @@ steps (issue 14), against a local nginx serving a 20 KB page.
    p99 from vigie's own `vigie_scheduler_lateness_seconds` histogram.
 
 Usage: python3 benches/metrics_memory.py --vigie target/release/vigie
-           [--probes 1000] [--warmup 150] [--scrapes 20] [--env K=V ...]
+           [--probes 1000] [--warmup 150] [--scrapes 20] [--env K=V ...] [--port 29870]
 Everything it starts is stopped at the end.
 """
 
@@ -140,13 +140,17 @@ def pct(xs, q):
 
 
 def main():
+    global NGINX_PORT, VIGIE_PORT
     ap = argparse.ArgumentParser()
     ap.add_argument("--vigie", required=True)
     ap.add_argument("--probes", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--scrapes", type=int, default=20)
     ap.add_argument("--env", action="append", default=[])
+    ap.add_argument("--port", type=int, default=NGINX_PORT,
+                    help="nginx's port; vigie listens on the next one (to run two measurements at once)")
     a = ap.parse_args()
+    NGINX_PORT, VIGIE_PORT = a.port, a.port + 1
     with tempfile.TemporaryDirectory() as d:
         os.makedirs(f"{d}/www")
         os.makedirs(f"{d}/tmp")
