@@ -88,6 +88,7 @@ impl Daemon {
     /// Load the configuration, build the shared parts, start everything.
     /// `listen_override` replaces the configured listen address.
     pub async fn start(source: ConfigSource, listen_override: Option<SocketAddr>, sinks: SinkFactory) -> anyhow::Result<DaemonHandle> {
+        crate::malloc::tune_for_daemon();
         let config = source.load()?;
         let metrics = Arc::new(Metrics::new(&config.location)?);
         let sinks = sinks(&config, &metrics)?;
@@ -371,23 +372,10 @@ fn publish_once(config: &Config, latest: &crate::observatory::serve::Latest) -> 
     })?;
     drop(o);
     latest.set(site);
-    give_back_free_memory();
+    crate::malloc::give_back_free_memory();
     match disk {
         Ok(Some(g)) => g.finish().map(|_| n),
         Ok(None) => Ok(n),
         Err(e) => Err(e),
-    }
-}
-
-/// Return the heap freed by a publication to the system. Rendering the
-/// observatory of 1,000 probes peaks at ~340 MiB of heap, freed at once, but
-/// glibc keeps it: measured (BENCHMARKS.md, issue 14), RSS 234 MiB before
-/// `malloc_trim(0)`, 91 MiB after.
-fn give_back_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free pages of glibc's own arenas;
-    // it touches no memory the program holds.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
