@@ -143,7 +143,7 @@ fn probes_of_one_schedule_share_it_and_the_probe_list_is_tight() {
     }
     let next = c.probes[2].schedule.next_times(chrono::Utc::now(), 1);
     assert_eq!(
-        next.first().map(|t| chrono::Timelike::second(t)),
+        next.first().map(chrono::Timelike::second),
         Some(7),
         "the shared schedule still runs"
     );
