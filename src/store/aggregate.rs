@@ -69,7 +69,8 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             "SELECT p.name, r.started_at_ms, r.maintenance_id IS NOT NULL,
                     (SELECT procedure FROM labels WHERE id = r.labels_id), (SELECT site FROM labels WHERE id = r.labels_id),
                     (SELECT text FROM texts WHERE id = r.outcome_id), r.captcha_step_id IS NOT NULL, r.duration_ms / 1000.0,
-                    (SELECT text FROM texts WHERE id = r.failed_step_id), (SELECT text FROM texts WHERE id = r.reason_id)
+                    (SELECT text FROM texts WHERE id = r.failed_step_id), (SELECT text FROM texts WHERE id = r.reason_id),
+                    r.duration_ms
              {RUNS_IN_WINDOW}"
         ))?;
         let mut rows = stmt.query(params![from, to, probe])?;
@@ -90,7 +91,8 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
                 *failures.entry((probe.clone(), hour, step, reason)).or_default() += 1;
             }
             if matches!(outcome, Outcome::Up | Outcome::Degraded | Outcome::NoCapacity) {
-                latency.entry((probe, hour, String::new())).or_default().add(duration);
+                let us = u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0).saturating_mul(1000);
+                latency.entry((probe, hour, String::new())).or_default().add_us(us);
             }
         }
     }
@@ -234,12 +236,12 @@ fn step_latencies(
             latency
                 .entry((probe.clone(), hour, name.clone()))
                 .or_default()
-                .add(s.duration_us as f64 / 1e6);
+                .add_us(s.duration_us);
             for (phase, us) in Phase::ALL.iter().zip(s.phases.iter().flatten()) {
                 phases
                     .entry((probe.clone(), hour, name.clone(), phase.as_str()))
                     .or_default()
-                    .add(*us as f64 / 1e6);
+                    .add_us(*us);
             }
         }
     }

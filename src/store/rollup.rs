@@ -79,8 +79,7 @@ pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, k
         "rollup_runs",
         "rollup_failures",
         "rollup_observations",
-        "rollup_latency",
-        "rollup_phases",
+        "rollup_timings",
         "rollup_versions",
     ] {
         report.rollups_deleted += conn.execute(&format!("DELETE FROM {table} WHERE hour_ms < ?1"), [rollup_cutoff])?;
@@ -119,7 +118,7 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
             a.observed_s,
         ])?;
     }
-    for table in ["rollup_failures", "rollup_observations", "rollup_latency", "rollup_phases"] {
+    for table in ["rollup_failures", "rollup_observations", "rollup_timings"] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE hour_ms = ?1"))?
             .execute([hour])?;
     }
@@ -133,14 +132,7 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
     for o in &h.observations {
         put.execute(params![o.probe, hour, o.name, o.count, o.positive, o.sum, o.min, o.max])?;
     }
-    for l in &h.latency {
-        latency::put(conn, l)?;
-    }
-    // Phases come grouped by probe, hour and step (a BTreeMap's order).
-    for group in h.phases.chunk_by(|a, b| (&a.probe, &a.step) == (&b.probe, &b.step)) {
-        latency::put_phases(conn, &group.iter().collect::<Vec<_>>())?;
-    }
-    Ok(())
+    latency::put_hour(conn, hour, &h.latency, &h.phases)
 }
 
 /// The end of the rolled-up hours: every hour before it has its rollups

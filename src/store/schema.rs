@@ -23,6 +23,7 @@ const MIGRATIONS: &[(&str, Option<Convert>)] = &[
     (V5, None),
     (V6, None),
     (V7, Some(super::compact::convert_v6)),
+    (V8, Some(super::compact_timings::convert_v7)),
 ];
 
 type Convert = fn(&rusqlite::Transaction) -> Result<(), StoreError>;
@@ -447,6 +448,25 @@ CREATE TABLE rollup_phases (
     step    TEXT NOT NULL,
     phases  BLOB NOT NULL,
     PRIMARY KEY (probe, hour_ms, step)
+) WITHOUT ROWID;
+"#;
+
+/// Version 8: the hourly timings get the run tables' treatment (issue 14).
+/// `rollup_latency` (text keys, buckets as text) and `rollup_phases` (text
+/// keys) become `rollup_timings`: one row per hour and probe (its
+/// `probes` id), `data` holding every step's latency histogram and five
+/// phase histograms as varints (`store::codec::encode_timings`; a step is
+/// named by its `texts` id, 0 for the whole run), sums, minima and maxima
+/// in whole microseconds. Keyed by hour first: compaction writes an hour
+/// for all probes at once (rows are appended, pages stay full), reports and
+/// retention read or delete hour ranges. The conversion
+/// (`store::compact_timings`) moves every row; the old tables are dropped.
+const V8: &str = r#"
+CREATE TABLE rollup_timings (
+    hour_ms  INTEGER NOT NULL,
+    probe_id INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (hour_ms, probe_id)
 ) WITHOUT ROWID;
 "#;
 
