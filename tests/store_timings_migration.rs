@@ -74,8 +74,20 @@ fn write_run(conn: &Connection, kinds: &[i64; 3], p: u64, m: i64) {
         sched_ms: Some(0),
         duration_ms: d_ms.iter().sum::<u64>() as i64,
         wait_ms: 0,
-        outcome: if failed { "down" } else if slow { "degraded" } else { "up" },
-        reason: if failed { Some("timeout") } else if slow { Some("slow") } else { None },
+        outcome: if failed {
+            "down"
+        } else if slow {
+            "degraded"
+        } else {
+            "up"
+        },
+        reason: if failed {
+            Some("timeout")
+        } else if slow {
+            Some("slow")
+        } else {
+            None
+        },
         failed_step: (failed || slow).then_some("formulaire"),
         captcha_step: None,
         last_http_status: Some(200),
@@ -184,7 +196,15 @@ fn v7_rollups(conn: &Connection) {
 fn v7_database(path: &std::path::Path) {
     let mut conn = Connection::open(path).expect("open");
     schema::migrate_to(&mut conn, 7).expect("migrate to V7");
-    let kind = |i: usize| dict::step_kind(&conn, ["accueil", "formulaire", "confirmation"][i], "GET", "https://x.example/", "[]");
+    let kind = |i: usize| {
+        dict::step_kind(
+            &conn,
+            ["accueil", "formulaire", "confirmation"][i],
+            "GET",
+            "https://x.example/",
+            "[]",
+        )
+    };
     let kinds = [kind(0).expect("kind"), kind(1).expect("kind"), kind(2).expect("kind")];
     for m in 0..HOURS * 60 {
         for p in 0..2 {
@@ -201,7 +221,18 @@ fn old_latency(conn: &Connection) -> Old {
         .prepare("SELECT probe, hour_ms, step, count, sum_s, min_s, max_s, buckets FROM rollup_latency ORDER BY 1, 2, 3")
         .expect("prepare");
     let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
         .expect("query");
     rows.collect::<rusqlite::Result<_>>().expect("rows")
 }
@@ -240,7 +271,9 @@ fn a_v7_database_reports_the_same_after_the_timings_migration() {
         )
         .expect("schema");
     assert_eq!(old_tables, 0, "the old tables are dropped");
-    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM rollup_timings", [], |r| r.get(0)).expect("count");
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM rollup_timings", [], |r| r.get(0))
+        .expect("count");
     assert_eq!(rows, 2 * 6, "one row per probe and hour");
 
     // Every latency histogram, hour by hour (each hour merged alone).
@@ -281,7 +314,11 @@ fn a_v7_database_reports_the_same_after_the_timings_migration() {
     let fast = report::build(conn, &req, |_| {}).expect("report");
     let raw = report::build_from_raw_runs(conn, &req, |_| {}).expect("raw report");
     let json = |r| report::render(r, Format::Json, None).expect("json");
-    assert_eq!(json(&fast), json(&raw), "the same report from the converted rollups and from raw runs");
+    assert_eq!(
+        json(&fast),
+        json(&raw),
+        "the same report from the converted rollups and from raw runs"
+    );
     let probe = fast.probes.iter().find(|p| p.probe == "rdv-lyon").expect("probe");
     let text = serde_json::to_string(probe).expect("probe json");
     assert!(text.contains("\"processing\""), "phases in the report: {text}");

@@ -1,9 +1,14 @@
 //! The per-step records packed into `run_log.steps`: each step is a short
-//! run of unsigned LEB128 varints, so the usual step (a kind id below 128,
-//! status 200, a duration of a few hundred milliseconds) costs 7 bytes, and
-//! 10 to 14 more with its five phases. Layout per step:
-//! `kind, status, http_status + 1 (0: none), duration_us, flags` then, when
-//! `flags & 1`, the five phases (`Phase::ALL` order) in microseconds.
+//! run of unsigned LEB128 varints. Layout per step (since V8):
+//! `kind, status | 8 (| 16 when the HTTP status is 200), [http_status + 1
+//! (0: none), unless 200], flags`, then, when `flags & 1`, the five phases
+//! (`Phase::ALL` order) in microseconds and the step's duration as the
+//! zigzag of its difference to the phases' sum (the phases cover nearly
+//! all of it), else the duration in microseconds. The usual timed step (a
+//! kind id below 128, status 200, five phases) costs 4 bytes plus its
+//! phases (10 to 14), an untimed one 6 to 7. Blobs written before V8
+//! (`kind, status, http_status + 1, duration_us, flags, phases`: status
+//! below 8) still decode.
 //!
 //! Also the hourly histograms: `rollup_phases`' old layout
 //! ([`encode_histograms`], read by the V8 conversion) and `rollup_timings`'
@@ -50,16 +55,44 @@ pub(super) fn take(bytes: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
+/// Status byte flag: the step is in the V8 layout.
+const V8_LAYOUT: u8 = 8;
+/// Status byte flag: HTTP status 200, not written.
+const HTTP_200: u8 = 16;
+/// The step status code's bits in the status byte.
+const STATUS_BITS: u8 = 7;
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
 pub fn encode(steps: &[StepRecord]) -> Vec<u8> {
     let mut out = Vec::with_capacity(steps.len() * 8);
     for s in steps {
         put(&mut out, s.kind.max(0) as u64);
-        put(&mut out, u64::from(s.status));
-        put(&mut out, s.http_status.map_or(0, |h| u64::from(h) + 1));
-        put(&mut out, s.duration_us);
+        let ok = s.http_status == Some(200);
+        put(
+            &mut out,
+            u64::from((s.status & STATUS_BITS) | V8_LAYOUT | if ok { HTTP_200 } else { 0 }),
+        );
+        if !ok {
+            put(&mut out, s.http_status.map_or(0, |h| u64::from(h) + 1));
+        }
         put(&mut out, u64::from(s.phases.is_some()));
-        for p in s.phases.iter().flatten() {
-            put(&mut out, *p);
+        match &s.phases {
+            Some(phases) => {
+                for p in phases {
+                    put(&mut out, *p);
+                }
+                let sum = phases.iter().fold(0u64, |a, p| a.saturating_add(*p));
+                let diff = i128::from(s.duration_us) - i128::from(sum);
+                put(&mut out, zigzag(i64::try_from(diff).unwrap_or(0)));
+            }
+            None => put(&mut out, s.duration_us),
         }
     }
     out
@@ -82,6 +115,9 @@ pub fn decode(bytes: &[u8]) -> Vec<StepRecord> {
 fn decode_one(bytes: &[u8], at: &mut usize) -> Option<StepRecord> {
     let kind = take(bytes, at)? as i64;
     let status = take(bytes, at)? as u8;
+    if status & V8_LAYOUT != 0 {
+        return decode_v8(bytes, at, kind, status);
+    }
     let http = take(bytes, at)?;
     let duration_us = take(bytes, at)?;
     let flags = take(bytes, at)?;
@@ -97,6 +133,29 @@ fn decode_one(bytes: &[u8], at: &mut usize) -> Option<StepRecord> {
     Some(StepRecord {
         kind,
         status,
+        http_status: (http > 0).then(|| u16::try_from(http - 1).unwrap_or(u16::MAX)),
+        duration_us,
+        phases,
+    })
+}
+
+fn decode_v8(bytes: &[u8], at: &mut usize, kind: i64, status: u8) -> Option<StepRecord> {
+    let http = if status & HTTP_200 != 0 { 201 } else { take(bytes, at)? };
+    let flags = take(bytes, at)?;
+    let (phases, duration_us) = if flags & 1 == 1 {
+        let mut p = [0u64; 5];
+        for v in &mut p {
+            *v = take(bytes, at)?;
+        }
+        let sum = p.iter().fold(0u64, |a, v| a.saturating_add(*v));
+        let diff = unzigzag(take(bytes, at)?);
+        (Some(p), u64::try_from(i128::from(sum) + i128::from(diff)).unwrap_or(0))
+    } else {
+        (None, take(bytes, at)?)
+    };
+    Some(StepRecord {
+        kind,
+        status: status & STATUS_BITS,
         http_status: (http > 0).then(|| u16::try_from(http - 1).unwrap_or(u16::MAX)),
         duration_us,
         phases,
@@ -196,7 +255,11 @@ pub fn put_histogram(out: &mut Vec<u8>, h: &Histogram) {
         })
         .sum();
     let dense = dense_len <= sparse_len;
-    let entries = if dense { u64::from(last - first) + 1 } else { h.buckets.len() as u64 };
+    let entries = if dense {
+        u64::from(last - first) + 1
+    } else {
+        h.buckets.len() as u64
+    };
     put(out, entries << 1 | u64::from(dense));
     put(out, u64::from(first));
     if dense {
@@ -369,8 +432,49 @@ mod tests {
         ];
         let blob = encode(&steps);
         assert_eq!(decode(&blob), steps);
-        // 1 + 1 + 2 + 3 + 1, phases 2 + 2 + 3 + 3 + 3; then 2 + 1 + 1 + 1 + 1.
-        assert_eq!(blob.len(), 8 + 13 + 6);
+        // 1 + 1 + 1, phases 2 + 2 + 3 + 3 + 3, duration = their sum: 1;
+        // then 2 + 1 + 1 (no HTTP status) + 1 + 1.
+        assert_eq!(blob.len(), 3 + 13 + 1 + 6);
         assert_eq!(decode(&blob[..blob.len() - 1]), steps[..1].to_vec());
+        // Another status, phases that do not add up (either way).
+        let odd = [
+            StepRecord {
+                http_status: Some(302),
+                duration_us: 231_000,
+                ..steps[0]
+            },
+            StepRecord {
+                duration_us: 240_000,
+                ..steps[0]
+            },
+        ];
+        assert_eq!(decode(&encode(&odd)), odd);
+    }
+
+    #[test]
+    fn blobs_written_before_v8_still_decode() {
+        // kind 3, status 0, HTTP 200 + 1, 231 456 µs, flags 1, five phases;
+        // then kind 300, status 1, no HTTP status, 0 µs, no phases.
+        let mut old = Vec::new();
+        for v in [3, 0, 201, 231_456, 1, 1_200, 800, 25_000, 150_000, 54_456, 300, 1, 0, 0, 0] {
+            put(&mut old, v);
+        }
+        let want = vec![
+            StepRecord {
+                kind: 3,
+                status: 0,
+                http_status: Some(200),
+                duration_us: 231_456,
+                phases: Some([1_200, 800, 25_000, 150_000, 54_456]),
+            },
+            StepRecord {
+                kind: 300,
+                status: 1,
+                http_status: None,
+                duration_us: 0,
+                phases: None,
+            },
+        ];
+        assert_eq!(decode(&old), want);
     }
 }
