@@ -46,8 +46,8 @@ fn write_run(conn: &Connection, kinds: &[i64; 3], p: u64, m: i64) {
     let probe_id = dict::probe_id(conn, probe).expect("probe");
     let labels_id = dict::labels_id(conn, "titre-sejour", probe, "anef", "paris").expect("labels");
     let r = noise(m as u64, p);
-    let failed = r % 17 == 0;
-    let slow = r % 23 == 0;
+    let failed = r.is_multiple_of(17);
+    let slow = r.is_multiple_of(23);
     let d_ms = [40 + r % 900, if slow { 12_000 + r % 5_000 } else { 150 + r % 400 }, 3 + r % 50];
     let steps: Vec<StepRecord> = (0..3)
         .map(|i| {
@@ -60,7 +60,7 @@ fn write_run(conn: &Connection, kinds: &[i64; 3], p: u64, m: i64) {
                 http_status: responded.then_some(200),
                 duration_us: if responded { us } else { 0 },
                 phases: (timed && responded).then(|| {
-                    let dns = if r % 5 == 0 { 0 } else { 200 + r % 3_000 };
+                    let dns = if r.is_multiple_of(5) { 0 } else { 200 + r % 3_000 };
                     let ph = [dns, 300 + (r >> 3) % 900, 2_000 + (r >> 5) % 9_000, us / 2];
                     [ph[0], ph[1], ph[2], ph[3], us.saturating_sub(ph.iter().sum())]
                 }),
