@@ -1,5 +1,6 @@
 //! The V8 migration (`rollup_latency` and `rollup_phases` moved into
-//! `rollup_timings`) on a database made by the previous version: the
+//! `rollup_timings`, `rollup_runs` keyed by ids with integer milliseconds)
+//! on a database made by the previous version: the
 //! schema is built by running the migrations up to V7, six hours of two
 //! probes' runs are written through the run writer (its tables did not
 //! change), and the hourly rollups in the V7 layout by plain SQL, as V7's
@@ -7,7 +8,8 @@
 //! as floating-point totals, phases as `codec::encode_histograms`). Then
 //! the database is opened by this vigie: every histogram must read back
 //! with the same count, buckets, minimum and maximum (sums to the
-//! microsecond), the old tables are gone, and the report's JSON from the
+//! microsecond), every hour's run counts, labels, durations and observed
+//! time too, the old tables are gone, and the report's JSON from the
 //! converted rollups equals, byte for byte, the one computed from raw runs.
 
 use std::collections::BTreeMap;
@@ -216,6 +218,36 @@ fn v7_database(path: &std::path::Path) {
 
 type Old = Vec<(String, i64, String, i64, f64, f64, f64, String)>;
 
+type RunHour = (String, i64, bool, String, String, u32, u32, u32, f64, f64, f64, Option<f64>);
+
+fn old_run_hours(conn: &Connection) -> Vec<RunHour> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT probe, hour_ms, maintenance, procedure, site, runs, up, down, duration_sum_s, duration_p95_s, duration_max_s,
+                observed_s FROM rollup_runs ORDER BY 1, 2, 3",
+        )
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+                r.get(10)?,
+                r.get(11)?,
+            ))
+        })
+        .expect("query");
+    rows.collect::<rusqlite::Result<_>>().expect("rows")
+}
+
 fn old_latency(conn: &Connection) -> Old {
     let mut stmt = conn
         .prepare("SELECT probe, hour_ms, step, count, sum_s, min_s, max_s, buckets FROM rollup_latency ORDER BY 1, 2, 3")
@@ -242,7 +274,7 @@ fn a_v7_database_reports_the_same_after_the_timings_migration() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("vigie.db");
     v7_database(&path);
-    let (latency_before, phases_before) = {
+    let (latency_before, phases_before, runs_before) = {
         let conn = Connection::open(&path).expect("open");
         let phases: Vec<(String, i64, String, Vec<u8>)> = {
             let mut stmt = conn
@@ -253,8 +285,9 @@ fn a_v7_database_reports_the_same_after_the_timings_migration() {
                 .expect("query");
             rows.collect::<rusqlite::Result<_>>().expect("rows")
         };
-        (old_latency(&conn), phases)
+        (old_latency(&conn), phases, old_run_hours(&conn))
     };
+    assert_eq!(runs_before.len(), 2 * 6);
     // Two probes, six hours, the whole run and three steps.
     assert_eq!(latency_before.len(), 2 * 6 * 4);
     assert_eq!(phases_before.len(), 2 * 6 * 2, "the two timed steps");
@@ -275,6 +308,29 @@ fn a_v7_database_reports_the_same_after_the_timings_migration() {
         .query_row("SELECT COUNT(*) FROM rollup_timings", [], |r| r.get(0))
         .expect("count");
     assert_eq!(rows, 2 * 6, "one row per probe and hour");
+
+    // Every hour's runs.
+    let runs_after: Vec<RunHour> = vigie::store::rollup::run_rollups(conn, None, start(), start() + Duration::hours(HOURS))
+        .expect("run rollups")
+        .into_iter()
+        .map(|r| {
+            (
+                r.probe,
+                to_ms(r.hour),
+                r.maintenance,
+                r.procedure,
+                r.site,
+                r.runs,
+                r.up,
+                r.down,
+                r.duration_sum_s,
+                r.duration_p95_s,
+                r.duration_max_s,
+                r.observed_s,
+            )
+        })
+        .collect();
+    assert_eq!(runs_after, runs_before, "rollup_runs reads back as V7 wrote it");
 
     // Every latency histogram, hour by hour (each hour merged alone).
     for (probe, hour, step, count, sum, min, max, buckets) in &latency_before {

@@ -148,7 +148,8 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             down: a.by_outcome[4],
             unobserved: a.by_outcome[5],
             captcha: a.captcha,
-            duration_sum_s: d.iter().sum(),
+            // Whole milliseconds, summed exactly (as `rollup_runs` keeps it).
+            duration_sum_s: d.iter().map(|x| (x * 1000.0).round() as i64).sum::<i64>() as f64 / 1000.0,
             duration_min_s: d.first().copied().unwrap_or(0.0),
             duration_max_s: d.last().copied().unwrap_or(0.0),
             duration_p50_s: percentile(d, 50.0),
