@@ -1,10 +1,11 @@
 //! The V8 conversion: the hourly latency histograms (`rollup_latency`, text
 //! keys and buckets) and phase histograms (`rollup_phases`, text keys) of a
 //! V7 database moved into `rollup_timings`, one row per hour and probe
-//! (`schema.rs`, V8), then the two old tables dropped. Nothing reports read
-//! is lost: counts, buckets, minima and maxima are carried exactly (they
-//! are whole microseconds or milliseconds), sums rounded to the microsecond
-//! (what `Histogram::add_us` makes them now).
+//! (`schema.rs`, V8, whose SQL also rebuilds `rollup_runs`), then the two
+//! old tables dropped. Nothing reports read is lost: counts, buckets,
+//! minima and maxima are carried exactly (they are whole microseconds or
+//! milliseconds), sums rounded to the microsecond (what `Histogram::add_us`
+//! makes them now).
 
 use std::collections::BTreeMap;
 
