@@ -267,9 +267,9 @@ impl Daemon {
         }
     }
 
-    /// Render the public observatory every `publish.every` (read again
-    /// after each reload) for `/observatoire/`, and write it into
-    /// `publish.output` when set. Holds the daemon weakly: shutdown drops it.
+    /// Publish the public observatory every `publish.every` (read again
+    /// after each reload) into `publish.output` (or the private cache) and
+    /// serve it from there under `/observatoire/`. Holds the daemon weakly: shutdown drops it.
     async fn publisher(daemon: std::sync::Weak<Daemon>, latest: Arc<crate::observatory::serve::Latest>, mut stop: watch::Receiver<bool>) {
         loop {
             let Some(config) = daemon.upgrade().map(|d| d.config()) else {
@@ -342,40 +342,34 @@ pub async fn wait_for_signals(mut on_hup: impl FnMut()) {
     }
 }
 
-/// One publication of the observatory: rendered for `/observatoire/`, and
-/// written into `publish.output` when set. Returns the number of files.
-/// Rendered a file at a time, each deflated into the served site and
-/// written to disk before the next: the whole site is never in memory
-/// (issue 14). A failure to write the folder does not stop the served site.
+/// One publication of the observatory: rendered a file at a time into a
+/// new generation folder of `publish.output`, or of the private
+/// `observatoire-cache/` beside the store when no output is set, then
+/// served from that folder under `/observatoire/` (the site is never in the
+/// daemon's memory, issue 14). Returns the number of files.
 fn publish_once(config: &Config, latest: &crate::observatory::serve::Latest) -> Result<usize, crate::observatory::Error> {
-    use crate::observatory::{serve::Site, Generation};
     let now = chrono::Utc::now();
     let o = crate::observatory::build_config(config, now)?;
-    let mut site = Site::default();
-    let mut disk = config
-        .publish
-        .output
-        .as_ref()
-        .map(|output| Generation::begin(output, now.timestamp_millis()))
-        .transpose();
-    let mut n = 0;
-    crate::observatory::render_each(&o, |f| {
-        n += 1;
-        if let Ok(Some(g)) = &mut disk {
-            if let Err(e) = g.write(&f) {
-                // Dropping the generation removes the half-written folder.
-                disk = Err(e);
-            }
+    let output = match &config.publish.output {
+        Some(output) => output.clone(),
+        None => {
+            let cache = observatory_cache(config);
+            crate::private_fs::create_dir(&cache).map_err(|e| crate::observatory::Error::Write {
+                path: cache.clone(),
+                error: std::io::Error::other(e),
+            })?;
+            cache.join("site")
         }
-        site.add(f);
-        Ok(())
-    })?;
+    };
+    let n = crate::observatory::serve::publish(&o, &output, now.timestamp_millis(), latest)?;
     drop(o);
-    latest.set(site);
     crate::malloc::give_back_free_memory();
-    match disk {
-        Ok(Some(g)) => g.finish().map(|_| n),
-        Ok(None) => Ok(n),
-        Err(e) => Err(e),
-    }
+    Ok(n)
+}
+
+/// Where the daemon keeps the observatory it serves when `publish.output`
+/// is not set: `observatoire-cache/` beside the store, owner-only.
+pub fn observatory_cache(config: &Config) -> PathBuf {
+    let dir = config.store.path.parent().filter(|d| !d.as_os_str().is_empty());
+    dir.unwrap_or(std::path::Path::new(".")).join("observatoire-cache")
 }

@@ -155,7 +155,8 @@ async fn observatory(
     let Some(r) = serve::resolve(&path, q.lang.as_deref(), accept) else {
         return not_found().into_response();
     };
-    let Some(bytes) = site.get(&r.file) else {
+    let file = r.file.clone();
+    let Ok(Some(bytes)) = tokio::task::spawn_blocking(move || site.get(&file)).await else {
         return not_found().into_response();
     };
     let mut resp = (

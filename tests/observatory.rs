@@ -758,6 +758,119 @@ async fn the_daemon_publishes_the_site_it_is_configured_for() {
     handle.shutdown(std::time::Duration::from_secs(5)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_publish_output_the_daemon_serves_the_site_from_a_private_folder_beside_the_store() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = support::start_sim().await;
+    let ws = Workspace::new();
+    ws.write_config(&sim, "store: { path: var/vigie.db }\nalerts: { group_window: 0s }\n");
+    ws.write_probe(
+        "accueil",
+        "name: accueil\ntitle: \"ANEF : page d'accueil\"\ntarget: anef-sim\nlabels: { procedure: anef-connexion, site: anef }\nschedule: \"* * * * * *\"\nsteps:\n  - name: page\n    request: { url: \"{{ base_url }}/particuliers/\" }\n    expect: { status: 200 }\n",
+    );
+    let source = vigie::daemon::ConfigSource {
+        path: ws.config_path(),
+        files: std::sync::Arc::new(vigie::config::DiskFiles),
+        options: vigie::config::LoadOptions {
+            env: Some(Default::default()),
+            ..Default::default()
+        },
+    };
+    let handle = vigie::daemon::Daemon::start(source, Some("127.0.0.1:0".parse().expect("addr")), vigie::alert::sinks())
+        .await
+        .expect("daemon starts");
+    let cache = ws.path().join("var/observatoire-cache");
+    assert_eq!(cache, vigie::daemon::observatory_cache(&handle.daemon.config()));
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/observatoire/", handle.listen);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut status = 0;
+    while status != 200 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status = client.get(&url).send().await.expect("response").status().as_u16();
+    }
+    assert_eq!(status, 200, "published without `publish.output`");
+    let mode = std::fs::metadata(&cache).expect("the cache folder").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the cache is owner-only");
+    // Served from the generation the cache's link names, byte for byte.
+    let root = std::fs::canonicalize(cache.join("site")).expect("generation");
+    assert!(root.starts_with(std::fs::canonicalize(&cache).expect("cache")));
+    for rel in [
+        "index.html",
+        "index.en.html",
+        "procedure/accueil.html",
+        "api/v1/procedures.json",
+        "badges/accueil-30d.svg",
+    ] {
+        let resp = client.get(format!("{url}{rel}")).send().await.expect("response");
+        assert_eq!(resp.status().as_u16(), 200, "{rel}");
+        let served = resp.bytes().await.expect("body");
+        assert!(
+            served.as_ref() == std::fs::read(root.join(rel)).expect("read").as_slice(),
+            "{rel} differs"
+        );
+    }
+    let page = String::from_utf8(std::fs::read(root.join("index.html")).expect("index")).expect("utf-8");
+    assert!(page.contains(">Page d&#39;accueil</a>"), "the configured probe is listed");
+    // A file put into the generation by someone else is not served.
+    std::fs::write(root.join("planted.html"), "not published").expect("plant");
+    assert_eq!(
+        client
+            .get(format!("{url}planted.html"))
+            .send()
+            .await
+            .expect("response")
+            .status()
+            .as_u16(),
+        404
+    );
+    handle.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+#[test]
+fn a_served_generation_stays_until_the_next_publication_then_is_removed() {
+    use observatory::serve::{publish, Latest};
+    let f = fixture();
+    let o = build(&f.config);
+    let dir = tempfile::tempdir().expect("tmp");
+    let site = dir.path().join("site");
+    let latest = Latest::default();
+    let index = |s: &observatory::serve::Site| s.get("index.html");
+    let files = publish(&o, &site, 1, &latest).expect("first");
+    let first = latest.get().expect("served");
+    assert_eq!(index(&first), Some(std::fs::read(site.join("index.html")).expect("index")));
+    assert!(files > 5);
+
+    // A request that took the first generation keeps reading it after the
+    // second is published: it is kept until the next swap.
+    publish(&o, &site, 2, &latest).expect("second");
+    let second = latest.get().expect("served");
+    assert_ne!(first.root(), second.root());
+    assert!(index(&first).is_some(), "the previous generation is still readable");
+    let canon = |p: &Path| std::fs::canonicalize(p).expect("canonical");
+    assert_eq!(canon(&site), second.root());
+
+    publish(&o, &site, 3, &latest).expect("third");
+    let third = latest.get().expect("served");
+    assert!(!first.root().exists(), "the generation two publications old is removed");
+    assert_eq!(index(&first), None);
+    assert!(index(&second).is_some() && index(&third).is_some());
+    let gens: Vec<PathBuf> = std::fs::read_dir(observatory::publish::generations_dir(&site))
+        .expect("gens")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(gens.len(), 2, "{gens:?}");
+
+    // A publication that fails leaves the served site as it was.
+    let mut not_ours = dir.path().join("not-ours");
+    std::fs::create_dir(&not_ours).expect("mkdir");
+    std::fs::write(not_ours.join("keep.txt"), "x").expect("write");
+    publish(&o, &not_ours, 4, &latest).expect_err("not our folder");
+    assert_eq!(latest.get().expect("served").root(), third.root());
+    not_ours.push("keep.txt");
+    assert!(not_ours.exists());
+}
+
 #[test]
 fn a_generation_left_unfinished_is_removed_and_the_site_stays() {
     let f = fixture();

@@ -1,58 +1,87 @@
 //! The observatory as the daemon serves it under `/observatoire/`: the
-//! files of its last publication, held in memory (deflated) and swapped whole (a
-//! request sees one generation), and which file answers a request:
-//! `?lang=en` or `?lang=fr` first, then `Accept-Language` for addresses
-//! that name no language (`/observatoire/`, `procedure/rdv`), French
-//! otherwise. A file named in full (`index.en.html`) is served as named.
+//! files of its last publication, read from that publication's generation
+//! folder on disk (the page cache holds them, not the daemon's heap),
+//! swapped whole (a request sees one generation), and which file answers a
+//! request: `?lang=en` or `?lang=fr` first, then `Accept-Language` for
+//! addresses that name no language (`/observatoire/`, `procedure/rdv`),
+//! French otherwise. A file named in full (`index.en.html`) is served as
+//! named.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use super::html::suffix;
-use super::File;
+use super::model::Observatory;
+use super::{render_each, Error, Generation};
 use crate::alert::settings::Language;
 
-/// The rendered site: path relative to its root → its bytes, deflated.
-/// Held compressed: at 1,000 probes the site is ~280 MiB of repetitive HTML
-/// and JSON, 12 MiB deflated (heaptrack, BENCHMARKS.md, issue 14); a request
-/// inflates its file.
-#[derive(Debug, Default)]
+/// One published generation: its folder and the names written into it.
+/// Only those names are served, each opened without following a link: a
+/// file or link added to the folder afterwards is never served. At 1,000
+/// probes the names are ~5,000 short strings; the files themselves (~280 MiB
+/// of text) stay on disk (held in memory, even deflated, they were 12 MiB
+/// of the daemon's RSS: BENCHMARKS.md, issue 14).
+#[derive(Debug)]
 pub struct Site {
-    files: HashMap<String, Box<[u8]>>,
+    root: PathBuf,
+    names: HashSet<Box<str>>,
 }
 
 impl Site {
-    pub fn new(files: Vec<File>) -> Site {
-        let mut site = Site::default();
-        for f in files {
-            site.add(f);
-        }
-        site
+    /// The generation folder `root`, of which `names` (paths relative to
+    /// it) are served.
+    pub fn new(root: PathBuf, names: HashSet<Box<str>>) -> Site {
+        Site { root, names }
     }
 
-    /// Add (or replace) one file, deflated at once: the daemon renders the
-    /// site a file at a time into here (`observatory::render_each`).
-    pub fn add(&mut self, f: File) {
-        self.files.insert(f.path, deflate(&f.bytes));
+    /// The generation folder served.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
-    /// The file's bytes as published (None for a file not in the site).
+    /// The file's bytes as published, read from disk (None for a file not
+    /// in the site, or gone: a generation two publications old is removed).
+    /// Blocking: call it off the async runtime.
     pub fn get(&self, path: &str) -> Option<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut d = flate2::read::DeflateDecoder::new(self.files.get(path)?.as_ref());
-        std::io::Read::read_to_end(&mut d, &mut out).ok()?;
+        if !self.names.contains(path) {
+            return None;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(self.root.join(path))
+            .ok()?;
+        let mut out = Vec::with_capacity(f.metadata().map_or(0, |m| m.len() as usize));
+        f.read_to_end(&mut out).ok()?;
         Some(out)
     }
 }
 
-fn deflate(bytes: &[u8]) -> Box<[u8]> {
-    let mut e = flate2::write::DeflateEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::fast());
-    // Writing into a Vec cannot fail.
-    let _ = std::io::Write::write_all(&mut e, bytes);
-    e.finish().unwrap_or_default().into_boxed_slice()
+/// Render `o` a file at a time into a new generation of `output` (each
+/// file written, then dropped: the site is never whole in memory), link
+/// it, then serve it through `latest`. The generation served until now is
+/// kept by [`Generation::finish`] (a request may still be reading it) and
+/// removed at the next publication. On error nothing changes: the previous
+/// site stays online. Returns the number of files.
+pub fn publish(o: &Observatory, output: &Path, now_ms: i64, latest: &Latest) -> Result<usize, Error> {
+    let mut g = Generation::begin(output, now_ms)?;
+    let mut names = HashSet::new();
+    render_each(o, |f| {
+        g.write(&f)?;
+        names.insert(f.path.into_boxed_str());
+        Ok(())
+    })?;
+    let published = g.finish()?;
+    let root = std::fs::canonicalize(&published.generation).unwrap_or(published.generation);
+    latest.set(Site::new(root, names));
+    Ok(published.files)
 }
 
-/// The last rendered site, replaced whole at each publication.
+/// The last published site (its generation folder), replaced whole at each
+/// publication.
 #[derive(Debug, Default)]
 pub struct Latest(RwLock<Option<Arc<Site>>>);
 
@@ -172,23 +201,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn files_are_held_deflated_and_served_as_published() {
+    fn only_the_names_written_are_served_and_never_through_a_link() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path().join("g-1");
+        std::fs::create_dir_all(root.join("procedure")).expect("mkdir");
         let page = "<tr><td class=ok></td></tr>\n".repeat(4000).into_bytes();
-        let site = Site::new(vec![
-            File {
-                path: "index.html".into(),
-                bytes: page.clone(),
-            },
-            File {
-                path: "empty.json".into(),
-                bytes: vec![],
-            },
-        ]);
-        assert_eq!(site.get("index.html"), Some(page.clone()));
-        assert_eq!(site.get("empty.json"), Some(vec![]));
-        assert_eq!(site.get("absent.html"), None);
-        let held = site.files.get("index.html").map_or(0, |b| b.len());
-        assert!(held * 10 < page.len(), "{held} bytes held for {}", page.len());
+        std::fs::write(root.join("index.html"), &page).expect("write");
+        std::fs::write(root.join("procedure/rdv.html"), b"rdv").expect("write");
+        std::fs::write(root.join("added-later.html"), b"not ours").expect("write");
+        std::fs::write(dir.path().join("secret"), b"outside").expect("write");
+        std::os::unix::fs::symlink(dir.path().join("secret"), root.join("link.json")).expect("symlink");
+        let names = ["index.html", "procedure/rdv.html", "link.json", "gone.json"];
+        let site = Site::new(root.clone(), names.iter().map(|n| Box::from(*n)).collect());
+        assert_eq!(site.get("index.html"), Some(page));
+        assert_eq!(site.get("procedure/rdv.html"), Some(b"rdv".to_vec()));
+        assert_eq!(site.get("added-later.html"), None, "not written by the publication");
+        assert_eq!(site.get("link.json"), None, "a link is not followed");
+        assert_eq!(site.get("gone.json"), None);
+        assert_eq!(site.root(), root.as_path());
     }
 
     fn file(path: &str, q: Option<&str>, accept: Option<&str>) -> Option<String> {
