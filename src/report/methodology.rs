@@ -673,7 +673,10 @@ mod tests {
     #[test]
     fn version_describes_the_rhythm_in_both_languages() {
         let (hash, text) = version_of(&with_schedule("*/15 * * * *"));
-        assert!(text.contains("toutes les 15 min — crontab « */15 * * * * » (Europe/Paris)"), "{text}");
+        assert!(
+            text.contains("toutes les 15 min — crontab « */15 * * * * » (Europe/Paris)"),
+            "{text}"
+        );
         assert!(text.contains("every 15 min — crontab « */15 * * * * » (Europe/Paris)"), "{text}");
         assert_eq!(version_of(&with_schedule("*/15 * * * *")).0, hash);
         // Weekdays 9:00 to 17:00: 45 runs a week.
