@@ -288,7 +288,7 @@ async fn vigie_once_prints_the_trace_with_the_screenshots_path() {
     );
     let _ = lab.load(&app, "", &[("p", &p)]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args(["once", "trace", "--config", "vigie.yaml"])
+        .args(["once", "trace", "--config", "vigie.yaml", "--lang", "en"])
         .current_dir(lab.dir.path())
         .output()
         .expect("vigie once");

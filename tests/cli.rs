@@ -72,7 +72,7 @@ async fn once_exits_zero_only_when_up() {
     assert_eq!(up.status.code(), Some(0), "{}", String::from_utf8_lossy(&up.stdout));
     let out = String::from_utf8_lossy(&up.stdout);
     assert!(
-        out.contains("✓ home") && out.contains("✓ element app-root present") && out.contains("outcome: up"),
+        out.contains("✓ home") && out.contains("✓ element app-root present") && out.contains("résultat : disponible (up) en "),
         "{out}"
     );
     patch(&sim2, r#"{"routes": {"home": {"mode": "error_page"}}}"#);
@@ -81,6 +81,12 @@ async fn once_exits_zero_only_when_up() {
         .await
         .expect("join");
     assert_eq!(broken.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        out.contains("page « erreur technique » (error_page)")
+            && out.contains("résultat : en échec (broken) — étape home, raison error_page — en "),
+        "the trace is in French by default: {out}"
+    );
     let cfg = ws.config_path();
     let unknown = tokio::task::spawn_blocking(move || vigie().args(["once", "nope", "--config"]).arg(&cfg).output().expect("run"))
         .await

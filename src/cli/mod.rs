@@ -107,7 +107,7 @@ pub enum Command {
         /// Print the result as JSON instead of the trace.
         #[arg(long)]
         json: bool,
-        /// Language of the per-request timing lines of the trace.
+        /// Language of the trace (French by default; `en` for English).
         #[arg(long, value_enum, default_value_t = Lang::Fr)]
         lang: Lang,
     },

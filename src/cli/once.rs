@@ -29,7 +29,7 @@ pub async fn once(name: &str, path: &Path, json: bool, lang: super::Lang) -> any
     let browser = crate::runner::browser_env::BrowserEnv::new(cfg.browser.clone(), cfg.location.clone());
     let runner = Runner::new(HttpEnv::new(cfg.user_agent())?, budgets).with_browser(browser);
     if !json {
-        println!("{}", super::trace::header(&probe));
+        println!("{}", super::trace::header(&probe, lang));
     }
     let result = runner.run(&probe, None).await;
     if json {

@@ -1,38 +1,71 @@
 //! The human-readable step-by-step trace of a run (`vigie once`, the demo).
 //! Everything shown here is already redacted by the runner.
 
+use std::collections::HashMap;
 use std::fmt::Write;
-
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Lang;
 use crate::config::units::format_duration;
+use crate::probe::result::BrowserFacts;
 use crate::probe::{Probe, RunResult, StepResult, StepStatus};
 
-pub fn header(p: &Probe) -> String {
+/// The trace's first lines: the probe, its target and the politeness
+/// budget the run respects.
+pub fn header(p: &Probe, lang: Lang) -> String {
+    let every = dur(p.target.politeness.min_interval, lang);
+    let at_once = p.target.politeness.max_concurrent;
+    let (target, budget) = match lang {
+        Lang::Fr => (
+            "cible",
+            format!("au plus 1 requête toutes les {every} et {at_once} à la fois vers cet hôte"),
+        ),
+        Lang::En => (
+            "target",
+            format!("at most 1 request every {every} and {at_once} at a time to this host"),
+        ),
+    };
     format!(
-        "{} — {}\ntarget {} ({}), at most 1 request every {} and {} at a time to this host\n",
-        p.name,
-        p.title,
-        p.target.name,
-        p.target.base_url,
-        format_duration(p.target.politeness.min_interval),
-        p.target.politeness.max_concurrent
+        "{} — {}\n{target} {} ({}), {budget}\n",
+        p.name, p.title, p.target.name, p.target.base_url
     )
 }
 
-fn size(n: u64) -> String {
-    if n < 1024 {
-        format!("{n} B")
-    } else if n < 1024 * 1024 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", n as f64 / 1024.0 / 1024.0)
+/// The French or the English word, without allocating.
+fn w(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
     }
 }
 
-pub fn render(r: &RunResult) -> String {
-    render_with(r, &std::collections::HashMap::new(), Lang::Fr)
+/// French typography puts a space before a colon; English does not.
+fn colon(lang: Lang) -> &'static str {
+    w(lang, " :", ":")
+}
+
+/// A duration as people read it: `1,5 s` in French, `1.5 s` in English.
+fn dur(d: Duration, lang: Lang) -> String {
+    let text = format_duration(d);
+    match lang {
+        Lang::Fr => text.replace('.', ","),
+        Lang::En => text,
+    }
+}
+
+fn size(n: u64, lang: Lang) -> String {
+    let text = if n < 1024 {
+        format!("{n} {}", w(lang, "o", "B"))
+    } else if n < 1024 * 1024 {
+        format!("{:.1} {}", n as f64 / 1024.0, w(lang, "Kio", "KiB"))
+    } else {
+        format!("{:.1} {}", n as f64 / 1024.0 / 1024.0, w(lang, "Mio", "MiB"))
+    };
+    match lang {
+        Lang::Fr => text.replace('.', ","),
+        Lang::En => text,
+    }
 }
 
 /// A duration in milliseconds, to the precision that matters.
@@ -101,28 +134,29 @@ fn phase_lines(s: &StepResult, lang: Lang) -> Vec<String> {
 }
 
 /// One browser step's line: action, page, load timings, requests.
-fn browser_line(s: &crate::probe::StepResult, b: &crate::probe::result::BrowserFacts, mark: &str, width: usize) -> String {
+fn browser_line(s: &StepResult, b: &BrowserFacts, mark: &str, width: usize, lang: Lang) -> String {
     let mut timings = Vec::new();
     if let Some(d) = b.dom_content_loaded_s {
-        timings.push(format!("DOMContentLoaded {}", ms(d)));
+        timings.push(format!("DOMContentLoaded {}", secs(d, lang)));
     }
     if let Some(d) = b.load_s {
-        timings.push(format!("load {}", ms(d)));
+        timings.push(format!("load {}", secs(d, lang)));
     }
     if let Some(d) = b.wait_s {
-        timings.push(format!("awaited after {}", ms(d)));
+        timings.push(format!("{} {}", w(lang, "attendu après", "awaited after"), secs(d, lang)));
     }
-    let mut requests = format!("{} request(s)", b.requests);
+    let mut requests = format!("{} {}", b.requests, w(lang, "requête(s)", "request(s)"));
     if b.blocked_requests > 0 {
-        let _ = write!(requests, ", {} blocked", b.blocked_requests);
+        let _ = write!(requests, ", {} {}", b.blocked_requests, w(lang, "bloquée(s)", "blocked"));
     }
     format!(
-        "{mark} {:<width$}  {} → {} « {} » in {}{}, {requests}",
+        "{mark} {:<width$}  {} → {} « {} » {} {}{}, {requests}",
         s.name,
         b.action,
         s.url.as_deref().unwrap_or("?"),
         b.title,
-        format_duration(s.duration),
+        w(lang, "en", "in"),
+        dur(s.duration, lang),
         if timings.is_empty() {
             String::new()
         } else {
@@ -131,12 +165,160 @@ fn browser_line(s: &crate::probe::StepResult, b: &crate::probe::result::BrowserF
     )
 }
 
-fn ms(secs: f64) -> String {
-    format_duration(std::time::Duration::from_secs_f64(secs.max(0.0)))
+fn secs(secs: f64, lang: Lang) -> String {
+    dur(Duration::from_secs_f64(secs.max(0.0)), lang)
+}
+
+/// A browser step's details: console errors, failed requests, screenshot.
+fn browser_details(out: &mut String, s: &StepResult, b: &BrowserFacts, shots: &HashMap<String, PathBuf>, lang: Lang) {
+    for c in &b.console_errors {
+        let _ = writeln!(out, "    {}{} {c}", w(lang, "erreur de console", "console error"), colon(lang));
+    }
+    if b.console_error_count as usize > b.console_errors.len() {
+        let _ = writeln!(
+            out,
+            "    … {} {}",
+            b.console_error_count,
+            w(lang, "erreur(s) de console en tout", "console error(s) in all")
+        );
+    }
+    for f in &b.failed_requests {
+        let what = match (f.status, &f.error) {
+            (Some(st), _) => format!("HTTP {st}"),
+            (None, Some(e)) => e.clone(),
+            (None, None) => w(lang, "échec", "failed").to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "    {}{} {} ({what})",
+            w(lang, "requête en échec", "failed request"),
+            colon(lang),
+            f.url
+        );
+    }
+    if let Some(p) = shots.get(&s.name) {
+        let _ = writeln!(
+            out,
+            "    {}{} {}",
+            w(lang, "capture d'écran", "screenshot"),
+            colon(lang),
+            p.display()
+        );
+    }
+}
+
+/// An HTTP step's line (`POST …/1 → 302 → GET …/2 → 200 …`) and one line
+/// per request with its phases.
+fn http_lines(out: &mut String, s: &StepResult, mark: &str, width: usize, lang: Lang) {
+    let status = s
+        .http_status
+        .map(|c| format!("{c} ({})", s.http_version.as_deref().unwrap_or("?")))
+        .unwrap_or_else(|| w(lang, "aucune réponse", "no response").to_string());
+    let target = if s.chain.is_empty() {
+        format!("{} {}", s.method, s.url.as_deref().unwrap_or("?"))
+    } else {
+        vigie_hops(&s.chain)
+    };
+    let _ = writeln!(
+        out,
+        "{mark} {:<width$}  {target} → {status} {} {} ({} {}), {}",
+        s.name,
+        w(lang, "en", "in"),
+        dur(s.duration, lang),
+        w(lang, "en-têtes après", "headers after"),
+        dur(s.time_to_headers, lang),
+        size(s.response_bytes, lang)
+    );
+    for line in phase_lines(s, lang) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// What every step shows after its first line: checks, extracted and
+/// observed values, certificate, and why it did not pass.
+fn step_tail(out: &mut String, s: &StepResult, lang: Lang) {
+    for c in &s.checks {
+        let _ = writeln!(out, "    {} {}", if c.passed { "✓" } else { "✗" }, c.description);
+    }
+    for x in &s.extracted {
+        let _ = writeln!(out, "    → {} = {}", x.name, x.shown);
+    }
+    for (k, v) in &s.observations {
+        let _ = writeln!(out, "    {} {k} = {v}", w(lang, "observé", "observed"));
+    }
+    if let Some(t) = s.tls_not_after {
+        let _ = writeln!(
+            out,
+            "    {} {}",
+            w(lang, "certificat TLS valable jusqu'au", "TLS certificate valid until"),
+            t.format("%Y-%m-%d")
+        );
+    }
+    let message = s.message.as_deref().unwrap_or("");
+    match s.status {
+        StepStatus::NoCapacity => {
+            let _ = writeln!(out, "    {}{} {message}", w(lang, "aucun créneau", "no capacity"), colon(lang));
+        }
+        StepStatus::Captcha => {
+            let _ = writeln!(
+                out,
+                "    {}",
+                w(
+                    lang,
+                    "CAPTCHA atteint : la vérification s'arrête ici (vigie ne résout jamais de CAPTCHA)",
+                    "CAPTCHA reached: the run stops here (vigie never solves CAPTCHAs)"
+                )
+            );
+        }
+        StepStatus::Failed => {
+            let why = match (s.reason, lang) {
+                (Some(r), Lang::Fr) => format!("{} ({})", r.label_fr(), r.as_str()),
+                (Some(r), Lang::En) => r.as_str().to_string(),
+                (None, _) => w(lang, "échec", "failed").to_string(),
+            };
+            let _ = writeln!(out, "    {why}{} {message}", colon(lang));
+            if let Some(c) = &s.capture {
+                let _ = writeln!(out, "    {} « {} »", w(lang, "la page disait :", "page said:"), c.text_excerpt(200));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The run's last lines: its outcome, how long it took, the politeness wait.
+fn summary(out: &mut String, r: &RunResult, lang: Lang) {
+    let outcome = match lang {
+        Lang::Fr => format!("{} ({})", r.outcome.label_fr(), r.outcome.as_str()),
+        Lang::En => r.outcome.as_str().to_string(),
+    };
+    let why = match (r.reason, &r.failed_step) {
+        (Some(reason), Some(step)) => match lang {
+            Lang::Fr => format!(" — étape {step}, raison {reason} —"),
+            Lang::En => format!(" (step {step}, reason {reason})"),
+        },
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "\n{} {outcome}{why} {} {} ({} {})",
+        w(lang, "résultat :", "outcome:"),
+        w(lang, "en", "in"),
+        dur(r.duration, lang),
+        w(lang, "attente de politesse", "politeness wait"),
+        dur(r.politeness_wait, lang)
+    );
+    if let Some(step) = &r.captcha_step {
+        let _ = writeln!(
+            out,
+            "{} {step}{}",
+            w(lang, "arrêt sur un CAPTCHA à l'étape", "stopped at a CAPTCHA in step"),
+            w(lang, " : atteint, non résolu", ": reached, not solved")
+        );
+    }
 }
 
 /// The trace, with the files screenshots were written to (step → path).
-pub fn render_with(r: &RunResult, shots: &std::collections::HashMap<String, std::path::PathBuf>, lang: Lang) -> String {
+pub fn render_with(r: &RunResult, shots: &HashMap<String, PathBuf>, lang: Lang) -> String {
     let mut out = String::new();
     let width = r.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for s in &r.steps {
@@ -148,98 +330,18 @@ pub fn render_with(r: &RunResult, shots: &std::collections::HashMap<String, std:
             StepStatus::Skipped => "·",
         };
         if s.status == StepStatus::Skipped {
-            let _ = writeln!(out, "{mark} {:<width$}  not run", s.name);
+            let _ = writeln!(out, "{mark} {:<width$}  {}", s.name, w(lang, "non exécutée", "not run"));
             continue;
         }
         if let Some(b) = &s.browser {
-            let _ = writeln!(out, "{}", browser_line(s, b, mark, width));
-            for c in &b.console_errors {
-                let _ = writeln!(out, "    console error: {c}");
-            }
-            if b.console_error_count as usize > b.console_errors.len() {
-                let _ = writeln!(out, "    … {} console error(s) in all", b.console_error_count);
-            }
-            for f in &b.failed_requests {
-                let what = match (f.status, &f.error) {
-                    (Some(st), _) => format!("HTTP {st}"),
-                    (None, Some(e)) => e.clone(),
-                    (None, None) => "failed".into(),
-                };
-                let _ = writeln!(out, "    failed request: {} ({what})", f.url);
-            }
-            if let Some(p) = shots.get(&s.name) {
-                let _ = writeln!(out, "    screenshot: {}", p.display());
-            }
+            let _ = writeln!(out, "{}", browser_line(s, b, mark, width, lang));
+            browser_details(&mut out, s, b, shots, lang);
         } else {
-            let status = s
-                .http_status
-                .map(|c| format!("{c} ({})", s.http_version.as_deref().unwrap_or("?")))
-                .unwrap_or_else(|| "no response".into());
-            // The requests as sent: `POST …/1 → 302 → GET …/2`.
-            let target = if s.chain.is_empty() {
-                format!("{} {}", s.method, s.url.as_deref().unwrap_or("?"))
-            } else {
-                vigie_hops(&s.chain)
-            };
-            let _ = writeln!(
-                out,
-                "{mark} {:<width$}  {target} → {status} in {} (headers after {}), {}",
-                s.name,
-                format_duration(s.duration),
-                format_duration(s.time_to_headers),
-                size(s.response_bytes)
-            );
-            for line in phase_lines(s, lang) {
-                let _ = writeln!(out, "{line}");
-            }
+            http_lines(&mut out, s, mark, width, lang);
         }
-        for c in &s.checks {
-            let _ = writeln!(out, "    {} {}", if c.passed { "✓" } else { "✗" }, c.description);
-        }
-        for x in &s.extracted {
-            let _ = writeln!(out, "    → {} = {}", x.name, x.shown);
-        }
-        for (k, v) in &s.observations {
-            let _ = writeln!(out, "    observed {k} = {v}");
-        }
-        if let Some(t) = s.tls_not_after {
-            let _ = writeln!(out, "    TLS certificate valid until {}", t.format("%Y-%m-%d"));
-        }
-        match s.status {
-            StepStatus::NoCapacity => {
-                let _ = writeln!(out, "    no capacity: {}", s.message.as_deref().unwrap_or(""));
-            }
-            StepStatus::Captcha => {
-                let _ = writeln!(out, "    CAPTCHA reached: the run stops here (vigie never solves CAPTCHAs)");
-            }
-            StepStatus::Failed => {
-                let _ = writeln!(
-                    out,
-                    "    {}: {}",
-                    s.reason.map(|x| x.as_str()).unwrap_or("failed"),
-                    s.message.as_deref().unwrap_or("")
-                );
-                if let Some(c) = &s.capture {
-                    let _ = writeln!(out, "    page said: « {} »", c.text_excerpt(200));
-                }
-            }
-            _ => {}
-        }
+        step_tail(&mut out, s, lang);
     }
-    let _ = writeln!(
-        out,
-        "\noutcome: {}{} in {} (politeness wait {})",
-        r.outcome,
-        match (r.reason, &r.failed_step) {
-            (Some(reason), Some(step)) => format!(" (step {step}, reason {reason})"),
-            _ => String::new(),
-        },
-        format_duration(r.duration),
-        format_duration(r.politeness_wait)
-    );
-    if let Some(step) = &r.captcha_step {
-        let _ = writeln!(out, "stopped at a CAPTCHA in step {step}: reached, not solved");
-    }
+    summary(&mut out, r, lang);
     out
 }
 
@@ -300,5 +402,54 @@ mod tests {
             phase_lines(&s, Lang::En),
             vec!["    request: DNS 0.00 ms · TCP 0.30 ms · server 0.90 ms · transfer 0.01 ms — 192.0.2.7:443, HTTP/2"]
         );
+    }
+
+    fn failed_run() -> RunResult {
+        let mut s = StepResult::skipped("accueil");
+        s.status = StepStatus::Failed;
+        s.reason = Some(crate::probe::Reason::ErrorPage);
+        s.message = Some("body contains « erreur technique »".into());
+        s.method = "GET".into();
+        s.url = Some("https://anef.example/".into());
+        s.http_status = Some(200);
+        s.http_version = Some("HTTP/1.1".into());
+        s.duration = Duration::from_millis(1_500);
+        s.response_bytes = 2_560;
+        RunResult {
+            probe: "anef".into(),
+            scheduled_at: None,
+            started_at: chrono::Utc::now(),
+            duration: Duration::from_millis(1_500),
+            politeness_wait: Duration::ZERO,
+            outcome: crate::probe::Outcome::Broken,
+            reason: Some(crate::probe::Reason::ErrorPage),
+            failed_step: Some("accueil".into()),
+            message: None,
+            captcha_step: None,
+            steps: vec![s, StepResult::skipped("rdv")],
+        }
+    }
+
+    #[test]
+    fn the_whole_trace_is_french_by_default_and_english_on_request() {
+        let r = failed_run();
+        let fr = render_with(&r, &HashMap::new(), Lang::Fr);
+        for line in [
+            "✗ accueil  GET https://anef.example/ → 200 (HTTP/1.1) en 1,5 s (en-têtes après 0 ms), 2,5 Kio",
+            "    page « erreur technique » (error_page) : body contains « erreur technique »",
+            "· rdv      non exécutée",
+            "résultat : en échec (broken) — étape accueil, raison error_page — en 1,5 s (attente de politesse 0 ms)",
+        ] {
+            assert!(fr.lines().any(|l| l == line), "{line:?} missing from:\n{fr}");
+        }
+        let en = render_with(&r, &HashMap::new(), Lang::En);
+        for line in [
+            "✗ accueil  GET https://anef.example/ → 200 (HTTP/1.1) in 1.5 s (headers after 0 ms), 2.5 KiB",
+            "    error_page: body contains « erreur technique »",
+            "· rdv      not run",
+            "outcome: broken (step accueil, reason error_page) in 1.5 s (politeness wait 0 ms)",
+        ] {
+            assert!(en.lines().any(|l| l == line), "{line:?} missing from:\n{en}");
+        }
     }
 }
