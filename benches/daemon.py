@@ -35,7 +35,7 @@ Usage:   python3 benches/daemon.py [--quick] [--only cpu|metrics] [--perf DIR]
   short for figures worth recording). `--only cpu` runs the alternated CPU
   rounds alone (full: about 3 minutes); `--only metrics` starts 1,000 probes
   x 5 steps, waits until every probe has run, and times /metrics next to
-  nginx (about 80 s). `--perf DIR` records `perf record -g` of vigie during
+  nginx (about 80 s). `--perf DIR` records `perf record --call-graph dwarf` of vigie during
   each measured window (CPU windows, the timed /metrics GETs) into DIR; for
   symbols, build with CARGO_PROFILE_RELEASE_DEBUG=1.
 Needs:   cargo build --release; apt-get install -y nginx-light (or nginx)
@@ -208,7 +208,7 @@ def version(cmd):
 
 
 def perf_start(out_dir, name, pid):
-    """`perf record -g` attached to pid, or None without --perf."""
+    """`perf record --call-graph dwarf` attached to pid, or None without --perf."""
     if not out_dir:
         return None
     os.makedirs(out_dir, exist_ok=True)
@@ -670,6 +670,7 @@ def report(b, env):
 
 def print_table(env, rows):
     flags = (" --quick" if env["quick"] else "") + (f" --only {env['only']}" if env["only"] else "")
+    flags += f" --cpu-warm {env['cpu_warm']:g}" if env.get("cpu_warm") is not None else ""
     print()
     print(f"Command: `python3 benches/daemon.py{flags}` ({env['date']}, {env['secs']:.0f} s)  ")
     print(f"Machine: {env['machine']}; load average (1, 5, 15 min) {env['load0']} at start, {env['load1']} at end.  ")
@@ -699,7 +700,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short windows (about 3 min): a smoke test, not figures")
     ap.add_argument("--only", choices=("cpu", "metrics"), help="run one section: the CPU rounds, or /metrics at 1,000 probes")
-    ap.add_argument("--perf", metavar="DIR", help="record `perf record -g` of vigie during each measured window into DIR")
+    ap.add_argument("--cpu-warm", type=float, metavar="S",
+                    help="open vigie's CPU window S seconds after its start (default 62: every probe has run once; "
+                         "5 measures first runs too, as before the second pass)")
+    ap.add_argument("--perf", metavar="DIR", help="record `perf record --call-graph dwarf` of vigie during each measured window into DIR")
     args = ap.parse_args()
     if not os.path.exists(VIGIE):
         raise SystemExit(f"{VIGIE} is missing: cargo build --release")
@@ -707,11 +711,14 @@ def main():
         raise SystemExit("nginx is missing: apt-get install -y nginx-light")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
-    env = dict(quick=args.quick, only=args.only, load0=loadavg(), machine=machine(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    env = dict(quick=args.quick, only=args.only, cpu_warm=args.cpu_warm, load0=loadavg(), machine=machine(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                vigie=version([VIGIE, "--version"]), nginx=version(["nginx", "-v"]))
     started = time.time()
     d = tempfile.mkdtemp(prefix="vigie-bench-")
-    b = Bench(d, QUICK if args.quick else FULL, perf=os.path.abspath(args.perf) if args.perf else None)
+    mode = dict(QUICK if args.quick else FULL)
+    if args.cpu_warm is not None:
+        mode["cpu_warm"] = args.cpu_warm
+    b = Bench(d, mode, perf=os.path.abspath(args.perf) if args.perf else None)
     try:
         b.setup()
         env["bb"] = version([b.bb_exe, "--version"])
