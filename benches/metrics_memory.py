@@ -14,7 +14,7 @@ steps (issue 14), against a local nginx serving a 20 KB page.
    p99 from vigie's own `vigie_scheduler_lateness_seconds` histogram.
 
 Usage: python3 benches/metrics_memory.py --vigie target/release/vigie
-           [--probes 1000] [--warmup 150] [--scrapes 20] [--env K=V ...]
+           [--probes 1000] [--warmup 150] [--scrapes 20] [--env K=V ...] [--port 29870]
 Everything it starts is stopped at the end.
 """
 
@@ -88,8 +88,8 @@ def rss(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                out[k] = int(v.split()[0]) / 1024
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
+                out[k] = int(v.split()[0]) / (1 if k == "Threads" else 1024)
     return out
 
 
@@ -140,13 +140,17 @@ def pct(xs, q):
 
 
 def main():
+    global NGINX_PORT, VIGIE_PORT
     ap = argparse.ArgumentParser()
     ap.add_argument("--vigie", required=True)
     ap.add_argument("--probes", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--scrapes", type=int, default=20)
     ap.add_argument("--env", action="append", default=[])
+    ap.add_argument("--port", type=int, default=NGINX_PORT,
+                    help="nginx's port; vigie listens on the next one (to run two measurements at once)")
     a = ap.parse_args()
+    NGINX_PORT, VIGIE_PORT = a.port, a.port + 1
     with tempfile.TemporaryDirectory() as d:
         os.makedirs(f"{d}/www")
         os.makedirs(f"{d}/tmp")
@@ -188,7 +192,8 @@ def main():
             up = sum(float(m.group(1)) for m in re.finditer(r'^vigie_probe_runs_total\{[^}]*outcome="up"[^}]*\} (\S+)$', text, re.M))
             late = server_lateness(d, start + 60)
             print(f"probes: {a.probes} x 5 steps, runs so far {runs:.0f} (up {up:.0f}), env {a.env}")
-            print(f"RSS after {a.warmup} s: {mem['VmRSS']:.1f} MiB (peak {mem['VmHWM']:.1f} MiB)")
+            print(f"RSS after {a.warmup} s: {mem['VmRSS']:.1f} MiB (peak {mem['VmHWM']:.1f} MiB; "
+                  f"anonymous {mem['RssAnon']:.1f} MiB, file-backed {mem['RssFile']:.1f} MiB; {mem['Threads']:.0f} threads)")
             print(f"/metrics: {len(body)} bytes, {series} series; curl median {statistics.median(vt):.2f} ms, "
                   f"max {max(vt):.2f} ms ({a.scrapes} scrapes)")
             print(f"nginx same-size file: curl median {statistics.median(nt):.2f} ms, max {max(nt):.2f} ms; "

@@ -88,6 +88,7 @@ impl Daemon {
     /// Load the configuration, build the shared parts, start everything.
     /// `listen_override` replaces the configured listen address.
     pub async fn start(source: ConfigSource, listen_override: Option<SocketAddr>, sinks: SinkFactory) -> anyhow::Result<DaemonHandle> {
+        crate::malloc::tune_for_daemon();
         let config = source.load()?;
         let metrics = Arc::new(Metrics::new(&config.location)?);
         let sinks = sinks(&config, &metrics)?;
@@ -343,28 +344,38 @@ pub async fn wait_for_signals(mut on_hup: impl FnMut()) {
 
 /// One publication of the observatory: rendered for `/observatoire/`, and
 /// written into `publish.output` when set. Returns the number of files.
+/// Rendered a file at a time, each deflated into the served site and
+/// written to disk before the next: the whole site is never in memory
+/// (issue 14). A failure to write the folder does not stop the served site.
 fn publish_once(config: &Config, latest: &crate::observatory::serve::Latest) -> Result<usize, crate::observatory::Error> {
+    use crate::observatory::{serve::Site, Generation};
     let now = chrono::Utc::now();
-    let files = crate::observatory::render_config(config, now)?;
-    let n = files.len();
-    let written = match &config.publish.output {
-        Some(output) => crate::observatory::publish(output, &files, now.timestamp_millis()).map(Some),
-        None => Ok(None),
-    };
-    latest.set(crate::observatory::serve::Site::new(files));
-    give_back_free_memory();
-    written.map(|_| n)
-}
-
-/// Return the heap freed by a publication to the system. Rendering the
-/// observatory of 1,000 probes peaks at ~340 MiB of heap, freed at once, but
-/// glibc keeps it: measured (BENCHMARKS.md, issue 14), RSS 234 MiB before
-/// `malloc_trim(0)`, 91 MiB after.
-fn give_back_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free pages of glibc's own arenas;
-    // it touches no memory the program holds.
-    unsafe {
-        libc::malloc_trim(0);
+    let o = crate::observatory::build_config(config, now)?;
+    let mut site = Site::default();
+    let mut disk = config
+        .publish
+        .output
+        .as_ref()
+        .map(|output| Generation::begin(output, now.timestamp_millis()))
+        .transpose();
+    let mut n = 0;
+    crate::observatory::render_each(&o, |f| {
+        n += 1;
+        if let Ok(Some(g)) = &mut disk {
+            if let Err(e) = g.write(&f) {
+                // Dropping the generation removes the half-written folder.
+                disk = Err(e);
+            }
+        }
+        site.add(f);
+        Ok(())
+    })?;
+    drop(o);
+    latest.set(site);
+    crate::malloc::give_back_free_memory();
+    match disk {
+        Ok(Some(g)) => g.finish().map(|_| n),
+        Ok(None) => Ok(n),
+        Err(e) => Err(e),
     }
 }

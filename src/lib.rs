@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod diag;
 pub mod events;
 pub mod evidence;
+pub mod malloc;
 pub mod metrics;
 pub mod observatory;
 pub mod private_fs;

@@ -123,7 +123,7 @@ mod tests {
     fn schedule(s: &str) -> Schedule {
         Schedule {
             source: s.into(),
-            cron: parse_cron(s).expect("valid cron"),
+            cron: std::sync::Arc::new(parse_cron(s).expect("valid cron")),
             timezone: Paris,
         }
     }

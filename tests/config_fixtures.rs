@@ -99,3 +99,55 @@ fn the_minimal_valid_probe_loads() {
     let got = diagnostics_for(&fixtures().join("valid/minimal.yaml"), tmp.path());
     assert_eq!(got, vec!["(loaded without error)".to_string()]);
 }
+
+/// Memory at 1,000 probes (issue 14): probes of the same schedule line share
+/// one compiled schedule, and the probe list holds no leftover buffer.
+#[test]
+fn probes_of_one_schedule_share_it_and_the_probe_list_is_tight() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let probe = |name: &str, schedule: &str| {
+        format!("name: {name}\ntitle: {name}\ntarget: t\nschedule: \"{schedule}\"\nsteps:\n  - name: s\n    request: {{ url: \"{{{{ base_url }}}}/\" }}\n")
+    };
+    let schedules = [
+        "*/5 * * * *",
+        "*/5 * * * *",
+        "7 * * * * *",
+        "*/5 * * * *",
+        "7 * * * * *",
+        "0 3 * * *",
+    ];
+    for (i, s) in schedules.iter().enumerate() {
+        std::fs::write(tmp.path().join(format!("p{i}.yaml")), probe(&format!("p{i}"), s)).expect("write");
+    }
+    let cfg = tmp.path().join("vigie.yaml");
+    std::fs::write(
+        &cfg,
+        "location: test\ncontact: vigie-tests@example.org\nprobes: [\"p*.yaml\"]\ntargets:\n  t: { base_url: \"http://127.0.0.1:9\" }\n",
+    )
+    .expect("write");
+    let c = config::load(&cfg, &DiskFiles, &options()).expect("loads");
+    assert_eq!(c.probes.len(), schedules.len());
+    for a in &c.probes {
+        for b in &c.probes {
+            let same_line = a.schedule.source == b.schedule.source;
+            assert_eq!(
+                std::sync::Arc::ptr_eq(&a.schedule.cron, &b.schedule.cron),
+                same_line,
+                "{} ({}) and {} ({})",
+                a.name,
+                a.schedule.source,
+                b.name,
+                b.schedule.source
+            );
+        }
+    }
+    let next = c.probes[2].schedule.next_times(chrono::Utc::now(), 1);
+    assert_eq!(
+        next.first().map(chrono::Timelike::second),
+        Some(7),
+        "the shared schedule still runs"
+    );
+    // A `collect()` in place would keep the compile-time `Vec<Probe>`'s
+    // buffer: a capacity of thousands of `Arc`s for six probes.
+    assert!(c.probes.capacity() <= 2 * c.probes.len(), "capacity {}", c.probes.capacity());
+}

@@ -727,5 +727,67 @@ async fn the_daemon_publishes_the_site_it_is_configured_for() {
     let api: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!((status, api["procedures"][0]["slug"].as_str()), (200, Some("accueil")));
     assert_eq!(get("/observatoire/../vigie.yaml", None).await.0, 404);
+
+    // Rendered a file at a time into both: every file written to the
+    // folder is served, byte for byte, under /observatoire/.
+    let root = std::fs::canonicalize(ws.path().join("var/site")).expect("generation");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").map(|e| e.expect("entry").path()) {
+            if e.is_dir() {
+                dirs.push(e);
+            } else {
+                files.push(e);
+            }
+        }
+    }
+    // Index and detail in two languages, feed ×2, two badges, three JSON.
+    assert_eq!(files.len(), 11, "{files:?}");
+    for f in &files {
+        let rel = f.strip_prefix(&root).expect("inside").to_string_lossy().into_owned();
+        let resp = client
+            .get(format!("http://{}/observatoire/{rel}", handle.listen))
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(resp.status().as_u16(), 200, "{rel}");
+        let served = resp.bytes().await.expect("body");
+        assert!(served.as_ref() == std::fs::read(f).expect("read").as_slice(), "{rel} differs");
+    }
     handle.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+#[test]
+fn a_generation_left_unfinished_is_removed_and_the_site_stays() {
+    let f = fixture();
+    let o = build(&f.config);
+    let dir = tempfile::tempdir().expect("tmp");
+    let site = dir.path().join("site");
+    let first = observatory::publish(&site, &observatory::site(&o).expect("render"), 1).expect("first");
+    let files = observatory::site(&o).expect("render");
+    let mut g = observatory::Generation::begin(&site, 2).expect("begin");
+    g.write(&files[0]).expect("one file");
+    let unfinished: Vec<PathBuf> = std::fs::read_dir(observatory::publish::generations_dir(&site))
+        .expect("gens")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| *p != first.generation)
+        .collect();
+    assert_eq!(unfinished.len(), 1, "the new generation is being written beside the first");
+    assert!(unfinished[0].join(&files[0].path).exists());
+    drop(g);
+    assert!(!unfinished[0].exists(), "an unfinished generation is removed");
+    let canon = |p: &Path| std::fs::canonicalize(p).expect("canonical");
+    assert_eq!(canon(&site), canon(&first.generation), "the site stays");
+    assert_eq!(
+        std::fs::read(site.join("index.html")).expect("index"),
+        files.iter().find(|f| f.path == "index.html").expect("index").bytes
+    );
+
+    // File by file, the same site as all at once.
+    let mut g = observatory::Generation::begin(&site, 3).expect("begin");
+    observatory::render_each(&o, |f| g.write(&f)).expect("render");
+    let second = g.finish().expect("finish");
+    assert_eq!((second.files, second.bytes), (first.files, first.bytes));
+    assert_eq!(canon(&site), canon(&second.generation));
 }

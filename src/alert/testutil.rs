@@ -34,7 +34,7 @@ pub fn probe(name: &str, title: &str, procedure: &str) -> Arc<Probe> {
         },
         schedule: Schedule {
             source: "* * * * *".into(),
-            cron: crate::config::parse_cron("* * * * *").unwrap_or_else(|e| panic!("cron: {e}")),
+            cron: std::sync::Arc::new(crate::config::parse_cron("* * * * *").unwrap_or_else(|e| panic!("cron: {e}"))),
             timezone: chrono_tz::Europe::Paris,
         },
         timeout: Duration::from_secs(30),

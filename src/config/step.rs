@@ -647,8 +647,8 @@ pub fn compile_step(ctx: &mut FileCtx, raw: &RawStep, at: Pos, defaults: &StepDe
         }
     };
     let expect = raw.expect.as_ref().map(|m| compile_match(ctx, m, false).0).unwrap_or_default();
-    let no_capacity_when = raw.no_capacity_when.as_ref().map(|m| compile_match(ctx, m, false).0);
-    let captcha_when = raw.captcha_when.as_ref().map(|m| compile_match(ctx, m, false).0);
+    let no_capacity_when = raw.no_capacity_when.as_ref().map(|m| Box::new(compile_match(ctx, m, false).0));
+    let captcha_when = raw.captcha_when.as_ref().map(|m| Box::new(compile_match(ctx, m, false).0));
     let broken_when = compile_broken_when(ctx, &raw.broken_when);
     let observe: Vec<Observation> = raw.observe.0.iter().filter_map(|(n, o)| compile_observe(ctx, n, o)).collect();
     let mut extract = Vec::new();

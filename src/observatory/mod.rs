@@ -3,8 +3,9 @@
 //! and a versioned JSON API, all rendered as static files from the store.
 //!
 //! [`build`] computes an [`model::Observatory`] (the JSON API's shape) from
-//! the hourly data reports use; [`site`] renders every file; [`publish`]
-//! writes them so that a reader never sees half a site. Nothing shown comes
+//! the hourly data reports use; [`site`] renders every file ([`render_each`]
+//! one at a time); [`publish`] ([`Generation`] file by file) writes them so
+//! that a reader never sees half a site. Nothing shown comes
 //! from a page's content, an address or the evidence: see docs/observatory.md.
 
 pub mod build;
@@ -18,7 +19,7 @@ mod svg;
 mod words;
 
 pub use build::{build, Input};
-pub use publish::{publish, Published};
+pub use publish::{publish, Generation, Published};
 pub use serve::negotiate;
 pub use settings::PublishSettings;
 
@@ -62,33 +63,44 @@ fn file(path: String, text: String) -> File {
 /// (`index.en.html`), per procedure, the feed, the badges and the API.
 pub fn site(o: &Observatory) -> Result<Vec<File>, Error> {
     let mut out = Vec::new();
+    render_each(o, |f| {
+        out.push(f);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The files of [`site`], in the same order, each handed to `each` as soon
+/// as it is rendered and dropped after: the site is never whole in memory
+/// (at 1,000 probes it is ~280 MiB of text, issue 14). Stops at the first
+/// error `each` returns.
+pub fn render_each(o: &Observatory, mut each: impl FnMut(File) -> Result<(), Error>) -> Result<(), Error> {
     for lang in [Language::Fr, Language::En] {
         let suffix = html::suffix(lang);
-        out.push(file(format!("index{suffix}.html"), html::index(o, lang)));
+        each(file(format!("index{suffix}.html"), html::index(o, lang)))?;
         for p in &o.procedures {
-            out.push(file(format!("procedure/{}{suffix}.html", p.slug), html::detail(o, p, lang)));
+            each(file(format!("procedure/{}{suffix}.html", p.slug), html::detail(o, p, lang)))?;
         }
-        out.push(file(format!("incidents{suffix}.atom"), feed::atom(o, lang)));
+        each(file(format!("incidents{suffix}.atom"), feed::atom(o, lang)))?;
     }
     for p in &o.procedures {
-        out.push(file(format!("badges/{}-30d.svg", p.slug), svg::badge_availability(p)));
-        out.push(file(format!("badges/{}-state.svg", p.slug), svg::badge_state(p)));
-        out.push(File {
+        each(file(format!("badges/{}-30d.svg", p.slug), svg::badge_availability(p)))?;
+        each(file(format!("badges/{}-state.svg", p.slug), svg::badge_state(p)))?;
+        each(File {
             path: format!("api/v1/procedures/{}.json", p.slug),
             bytes: serde_json::to_vec_pretty(p)?,
-        });
+        })?;
     }
-    out.push(File {
+    each(File {
         path: "api/v1/procedures.json".into(),
         bytes: serde_json::to_vec_pretty(&api_index(o))?,
-    });
-    out.push(File {
+    })?;
+    each(File {
         path: "api/v1/incidents.json".into(),
         bytes: serde_json::to_vec_pretty(&serde_json::json!({
             "format": o.format, "generated_at": o.generated_at, "incidents": o.incidents(),
         }))?,
-    });
-    Ok(out)
+    })
 }
 
 /// `api/v1/procedures.json`: the list, current states and windows, without
@@ -113,17 +125,16 @@ fn api_index(o: &Observatory) -> serde_json::Value {
     })
 }
 
-/// Build and render the whole site from the database a configuration
-/// names (the daemon's periodic publication).
-pub fn render_config(config: &crate::config::Config, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<File>, Error> {
+/// Build the observatory from the database a configuration names (the
+/// daemon's periodic publication); render it with [`render_each`].
+pub fn build_config(config: &crate::config::Config, now: chrono::DateTime<chrono::Utc>) -> Result<Observatory, Error> {
     let store = crate::store::Store::open_existing(&config.store.path)?;
-    let o = build(
+    build(
         store.conn(),
         &Input {
             config: Some(config),
             settings: &config.publish,
             now,
         },
-    )?;
-    site(&o)
+    )
 }

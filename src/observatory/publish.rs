@@ -37,55 +37,95 @@ pub fn generations_dir(output: &Path) -> PathBuf {
 
 /// Write `files` as the new content of `output`.
 pub fn publish(output: &Path, files: &[File], now_ms: i64) -> Result<Published, Error> {
-    let gens = generations_dir(output);
-    match std::fs::symlink_metadata(output) {
-        Ok(m) if m.file_type().is_symlink() => {}
-        Ok(m) if m.is_dir() => {
-            // A folder the user made for us: accepted only while empty.
-            let empty = std::fs::read_dir(output).map_err(io(output))?.next().is_none();
-            if !empty {
-                return Err(Error::NotOurs(output.to_path_buf()));
-            }
-            std::fs::remove_dir(output).map_err(io(output))?;
-        }
-        Ok(_) => return Err(Error::NotOurs(output.to_path_buf())),
-        Err(_) => {}
+    let mut g = Generation::begin(output, now_ms)?;
+    for f in files {
+        g.write(f)?;
     }
-    std::fs::create_dir_all(&gens).map_err(io(&gens))?;
-    let mut generation = gens.join(format!("g-{now_ms}"));
-    let mut n = 0;
-    while generation.exists() {
-        n += 1;
-        generation = gens.join(format!("g-{now_ms}-{n}"));
-    }
-    let bytes = match write_all(&generation, files) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            // Never linked: nobody reads it.
-            let _ = std::fs::remove_dir_all(&generation);
-            return Err(e);
-        }
-    };
-    switch(output, &gens, &generation)?;
-    prune(&gens, &generation);
-    Ok(Published {
-        generation,
-        files: files.len(),
-        bytes,
-    })
+    g.finish()
 }
 
-fn write_all(generation: &Path, files: &[File]) -> Result<u64, Error> {
-    let mut bytes = 0;
-    for f in files {
-        let path = generation.join(&f.path);
+/// A generation being written, file by file (the daemon renders a file,
+/// writes it and drops it: the site is never whole in memory). Nobody sees
+/// it before [`Generation::finish`] links it; dropped unfinished (an error),
+/// it is removed.
+pub struct Generation {
+    output: PathBuf,
+    gens: PathBuf,
+    dir: PathBuf,
+    files: usize,
+    bytes: u64,
+    linked: bool,
+}
+
+impl Generation {
+    /// Check that `output` is ours (a link we made, or nothing, or an empty
+    /// folder) and make a new generation folder beside it.
+    pub fn begin(output: &Path, now_ms: i64) -> Result<Generation, Error> {
+        let gens = generations_dir(output);
+        match std::fs::symlink_metadata(output) {
+            Ok(m) if m.file_type().is_symlink() => {}
+            Ok(m) if m.is_dir() => {
+                // A folder the user made for us: accepted only while empty.
+                let empty = std::fs::read_dir(output).map_err(io(output))?.next().is_none();
+                if !empty {
+                    return Err(Error::NotOurs(output.to_path_buf()));
+                }
+                std::fs::remove_dir(output).map_err(io(output))?;
+            }
+            Ok(_) => return Err(Error::NotOurs(output.to_path_buf())),
+            Err(_) => {}
+        }
+        std::fs::create_dir_all(&gens).map_err(io(&gens))?;
+        let mut dir = gens.join(format!("g-{now_ms}"));
+        let mut n = 0;
+        while dir.exists() {
+            n += 1;
+            dir = gens.join(format!("g-{now_ms}-{n}"));
+        }
+        std::fs::create_dir(&dir).map_err(io(&dir))?;
+        Ok(Generation {
+            output: output.to_path_buf(),
+            gens,
+            dir,
+            files: 0,
+            bytes: 0,
+            linked: false,
+        })
+    }
+
+    /// Write one file into the generation.
+    pub fn write(&mut self, f: &File) -> Result<(), Error> {
+        let path = self.dir.join(&f.path);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
         std::fs::write(&path, &f.bytes).map_err(io(&path))?;
-        bytes += f.bytes.len() as u64;
+        self.files += 1;
+        self.bytes += f.bytes.len() as u64;
+        Ok(())
     }
-    Ok(bytes)
+
+    /// Link the output to this generation (one `rename`) and remove the
+    /// generations older than the previous one.
+    pub fn finish(mut self) -> Result<Published, Error> {
+        switch(&self.output, &self.gens, &self.dir)?;
+        self.linked = true;
+        prune(&self.gens, &self.dir);
+        Ok(Published {
+            generation: self.dir.clone(),
+            files: self.files,
+            bytes: self.bytes,
+        })
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        if !self.linked {
+            // Never linked: nobody reads it.
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 /// Point `output` at `generation` in one rename.

@@ -14,8 +14,8 @@ use crate::alert::settings::Language;
 
 /// The rendered site: path relative to its root → its bytes, deflated.
 /// Held compressed: at 1,000 probes the site is ~280 MiB of repetitive HTML
-/// and JSON (heaptrack, BENCHMARKS.md, issue 14); a request inflates its
-/// file.
+/// and JSON, 12 MiB deflated (heaptrack, BENCHMARKS.md, issue 14); a request
+/// inflates its file.
 #[derive(Debug, Default)]
 pub struct Site {
     files: HashMap<String, Box<[u8]>>,
@@ -23,9 +23,17 @@ pub struct Site {
 
 impl Site {
     pub fn new(files: Vec<File>) -> Site {
-        Site {
-            files: files.into_iter().map(|f| (f.path, deflate(&f.bytes))).collect(),
+        let mut site = Site::default();
+        for f in files {
+            site.add(f);
         }
+        site
+    }
+
+    /// Add (or replace) one file, deflated at once: the daemon renders the
+    /// site a file at a time into here (`observatory::render_each`).
+    pub fn add(&mut self, f: File) {
+        self.files.insert(f.path, deflate(&f.bytes));
     }
 
     /// The file's bytes as published (None for a file not in the site).

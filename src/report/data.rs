@@ -53,20 +53,17 @@ pub fn load_from_raw_runs(conn: &Connection, p: &Period) -> Result<Data> {
 fn load_with(conn: &Connection, p: &Period, with_latency: bool) -> Result<Data> {
     let watermark = rollup::watermark(conn)?.unwrap_or(p.start);
     let split = watermark.clamp(p.start, p.end);
+    let (latency, phases) = if with_latency {
+        latency::timings_merged(conn, p.start, split)?
+    } else {
+        Default::default()
+    };
     let mut hourly = Hourly {
         runs: rollup::run_rollups(conn, None, p.start, split)?,
         failures: rollup::failure_rollups(conn, None, p.start, split)?,
         observations: rollup::observation_rollups(conn, None, p.start, split)?,
-        latency: if with_latency {
-            latency::latency_merged(conn, p.start, split)?
-        } else {
-            Vec::new()
-        },
-        phases: if with_latency {
-            latency::phases_merged(conn, p.start, split)?
-        } else {
-            Vec::new()
-        },
+        latency,
+        phases,
     };
     if split < p.end {
         let live = aggregate::aggregate(conn, None, split, p.end)?;

@@ -5,7 +5,7 @@
 //!
 //! Raw runs give exact stretches. Hours whose raw runs were deleted after
 //! their retention (90 days by default) count the time their rollup row
-//! recorded (`rollup_runs.observed_s`: each run's whole stretch, filed under
+//! recorded (`rollup_runs.observed_ms`: each run's whole stretch, filed under
 //! the hour it started in), or the whole hour for rows rolled up before
 //! that was kept.
 

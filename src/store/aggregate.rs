@@ -69,7 +69,8 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             "SELECT p.name, r.started_at_ms, r.maintenance_id IS NOT NULL,
                     (SELECT procedure FROM labels WHERE id = r.labels_id), (SELECT site FROM labels WHERE id = r.labels_id),
                     (SELECT text FROM texts WHERE id = r.outcome_id), r.captcha_step_id IS NOT NULL, r.duration_ms / 1000.0,
-                    (SELECT text FROM texts WHERE id = r.failed_step_id), (SELECT text FROM texts WHERE id = r.reason_id)
+                    (SELECT text FROM texts WHERE id = r.failed_step_id), (SELECT text FROM texts WHERE id = r.reason_id),
+                    r.duration_ms
              {RUNS_IN_WINDOW}"
         ))?;
         let mut rows = stmt.query(params![from, to, probe])?;
@@ -90,7 +91,8 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
                 *failures.entry((probe.clone(), hour, step, reason)).or_default() += 1;
             }
             if matches!(outcome, Outcome::Up | Outcome::Degraded | Outcome::NoCapacity) {
-                latency.entry((probe, hour, String::new())).or_default().add(duration);
+                let us = u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0).saturating_mul(1000);
+                latency.entry((probe, hour, String::new())).or_default().add_us(us);
             }
         }
     }
@@ -146,7 +148,8 @@ pub fn aggregate(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to
             down: a.by_outcome[4],
             unobserved: a.by_outcome[5],
             captcha: a.captcha,
-            duration_sum_s: d.iter().sum(),
+            // Whole milliseconds, summed exactly (as `rollup_runs` keeps it).
+            duration_sum_s: d.iter().map(|x| (x * 1000.0).round() as i64).sum::<i64>() as f64 / 1000.0,
             duration_min_s: d.first().copied().unwrap_or(0.0),
             duration_max_s: d.last().copied().unwrap_or(0.0),
             duration_p50_s: percentile(d, 50.0),
@@ -234,12 +237,12 @@ fn step_latencies(
             latency
                 .entry((probe.clone(), hour, name.clone()))
                 .or_default()
-                .add(s.duration_us as f64 / 1e6);
+                .add_us(s.duration_us);
             for (phase, us) in Phase::ALL.iter().zip(s.phases.iter().flatten()) {
                 phases
                     .entry((probe.clone(), hour, name.clone(), phase.as_str()))
                     .or_default()
-                    .add(*us as f64 / 1e6);
+                    .add_us(*us);
             }
         }
     }

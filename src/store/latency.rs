@@ -4,14 +4,16 @@
 //! from them is within about ±9 % of the exact value (the bucket's geometric
 //! middle, clamped to the observed minimum and maximum).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::{from_ms, to_ms, Result};
+use super::codec::{self, Timings};
+use super::{dict, from_ms, to_ms, Result};
+use crate::probe::result::Phase;
 
 /// Upper bound of bucket 0, in seconds.
 const BASE_S: f64 = 0.001;
@@ -58,6 +60,15 @@ impl Histogram {
         self.count += 1;
         self.sum_s += seconds;
         *self.buckets.entry(bucket_of(seconds)).or_default() += 1;
+    }
+
+    /// Add a duration in whole microseconds, keeping `sum_s` exactly the
+    /// microseconds' total divided by 10^6 (what `rollup_timings` stores,
+    /// so the rolled-up sums read back to the last bit).
+    pub fn add_us(&mut self, us: u64) {
+        let total = super::codec::us(self.sum_s).saturating_add(us);
+        self.add(us as f64 / 1e6);
+        self.sum_s = total as f64 / 1e6;
     }
 
     pub fn merge(&mut self, other: &Histogram) {
@@ -140,99 +151,129 @@ pub struct LatencyRollup {
     pub histogram: Histogram,
 }
 
-pub(super) fn put(conn: &Connection, r: &LatencyRollup) -> Result<()> {
-    let h = &r.histogram;
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO rollup_latency (probe, hour_ms, step, count, sum_s, min_s, max_s, buckets)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        r.probe,
-        to_ms(r.hour),
-        r.step,
-        i64::try_from(h.count).unwrap_or(i64::MAX),
-        h.sum_s,
-        h.min_s,
-        h.max_s,
-        h.encode_buckets()
-    ])?;
+/// Write one hour's latency and phase rollups (all probes): one
+/// `rollup_timings` row per probe.
+pub(super) fn put_hour(conn: &Connection, hour_ms: i64, latency: &[LatencyRollup], phases: &[PhaseRollup]) -> Result<()> {
+    let mut by_probe: BTreeMap<&str, BTreeMap<&str, Timings>> = BTreeMap::new();
+    for l in latency {
+        by_probe.entry(&l.probe).or_default().entry(&l.step).or_default().latency = Some(l.histogram.clone());
+    }
+    for p in phases {
+        let Some(i) = Phase::ALL.iter().position(|x| x.as_str() == p.phase) else {
+            continue;
+        };
+        by_probe.entry(&p.probe).or_default().entry(&p.step).or_default().phases[i] = Some(p.histogram.clone());
+    }
+    for (probe, steps) in by_probe {
+        put_timings(conn, hour_ms, dict::probe_id(conn, probe)?, steps.iter().map(|(k, t)| (*k, t)))?;
+    }
     Ok(())
 }
 
-/// Latency rollups of hours starting in `[from, to)`, merged per probe and
-/// step (one row each, its `hour` the first hour seen): what a report
-/// needs, without holding every hour's histogram at once. Rows are merged
-/// in (probe, hour, step) order, the order the raw path merges them in, so
-/// sums are the same to the last bit.
-pub fn latency_merged(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<LatencyRollup>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT probe, hour_ms, step, count, sum_s, min_s, max_s, buckets FROM rollup_latency
-         WHERE hour_ms >= ?1 AND hour_ms < ?2 ORDER BY probe, hour_ms, step",
-    )?;
-    let mut rows = stmt.query(params![to_ms(from), to_ms(to)])?;
-    let mut merged: Vec<LatencyRollup> = Vec::new();
-    let mut index: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
-    while let Some(r) = rows.next()? {
-        let h = Histogram {
-            count: r.get::<_, i64>(3)?.max(0) as u64,
-            sum_s: r.get(4)?,
-            min_s: r.get(5)?,
-            max_s: r.get(6)?,
-            buckets: Histogram::decode_buckets(r.get_ref(7)?.as_str().unwrap_or_default()),
-        };
-        let key: (String, String) = (r.get(0)?, r.get(2)?);
-        let i = match index.get(&key) {
-            Some(i) => *i,
-            None => {
-                merged.push(LatencyRollup {
-                    probe: key.0.clone(),
-                    hour: from_ms(r.get(1)?),
-                    step: key.1.clone(),
-                    histogram: Histogram::default(),
-                });
-                index.insert(key, merged.len() - 1);
-                merged.len() - 1
-            }
-        };
-        merged[i].histogram.merge(&h);
-    }
-    Ok(merged)
+/// Write one probe's hour, its steps by name ('' the whole run).
+pub(super) fn put_timings<'a>(
+    conn: &Connection,
+    hour_ms: i64,
+    probe_id: i64,
+    steps: impl IntoIterator<Item = (&'a str, &'a Timings)>,
+) -> Result<()> {
+    let series = steps
+        .into_iter()
+        .map(|(step, t)| Ok((if step.is_empty() { 0 } else { dict::text_id(conn, step)? }, t)))
+        .collect::<Result<Vec<(i64, &Timings)>>>()?;
+    conn.prepare_cached("INSERT OR REPLACE INTO rollup_timings (hour_ms, probe_id, data) VALUES (?1, ?2, ?3)")?
+        .execute(params![hour_ms, probe_id, codec::encode_timings(&series)])?;
+    Ok(())
 }
 
-/// As [`phase_rollups`], merged per probe, step and phase over the whole
-/// range, in the same order (see [`latency_merged`]).
-pub fn phases_merged(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<PhaseRollup>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT probe, hour_ms, step, phases FROM rollup_phases
-         WHERE hour_ms >= ?1 AND hour_ms < ?2 ORDER BY probe, hour_ms, step",
-    )?;
-    let mut rows = stmt.query(params![to_ms(from), to_ms(to)])?;
-    let mut merged: Vec<PhaseRollup> = Vec::new();
-    let mut index: std::collections::HashMap<(String, String, &'static str), usize> = std::collections::HashMap::new();
-    while let Some(r) = rows.next()? {
-        let (probe, hour, step): (String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        let blob = r.get_ref(3)?.as_blob().unwrap_or_default();
-        for (phase, h) in crate::probe::result::Phase::ALL.iter().zip(super::codec::decode_histograms(blob)) {
-            let Some(h) = h else { continue };
-            let key = (probe.clone(), step.clone(), phase.as_str());
-            let i = match index.get(&key) {
-                Some(i) => *i,
-                None => {
-                    merged.push(PhaseRollup {
-                        probe: probe.clone(),
-                        hour: from_ms(hour),
-                        step: step.clone(),
-                        phase: phase.as_str().to_string(),
-                        histogram: Histogram::default(),
-                    });
-                    index.insert(key, merged.len() - 1);
-                    merged.len() - 1
-                }
-            };
-            merged[i].histogram.merge(&h);
+/// Probe and step names by id, to read `rollup_timings`.
+struct Names {
+    probes: HashMap<i64, String>,
+    texts: HashMap<i64, String>,
+}
+
+impl Names {
+    fn load(conn: &Connection) -> Result<Names> {
+        let map = |sql: &str| -> Result<HashMap<i64, String>> {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        Ok(Names {
+            probes: map("SELECT id, name FROM probes")?,
+            texts: map("SELECT id, text FROM texts")?,
+        })
+    }
+
+    fn probe(&self, id: i64) -> String {
+        self.probes.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
+    }
+
+    fn step(&self, id: i64) -> String {
+        match id {
+            0 => String::new(),
+            _ => self.texts.get(&id).cloned().unwrap_or_else(|| format!("#{id}")),
         }
     }
-    Ok(merged)
+}
+
+/// A merged histogram and the first hour it was seen in.
+type Merging = (i64, Histogram);
+
+/// Latency and phase rollups of hours starting in `[from, to)`, merged per
+/// probe and step (and phase), one row each, its `hour` the first hour
+/// seen: what a report needs, without holding every hour's histograms at
+/// once. Each key's hours are merged in time order, and the rows come in
+/// (probe, first hour, step, phase) order, as the raw path gives them, so
+/// sums are the same to the last bit.
+pub fn timings_merged(conn: &Connection, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(Vec<LatencyRollup>, Vec<PhaseRollup>)> {
+    let names = Names::load(conn)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT hour_ms, probe_id, data FROM rollup_timings WHERE hour_ms >= ?1 AND hour_ms < ?2 ORDER BY hour_ms, probe_id",
+    )?;
+    let mut rows = stmt.query(params![to_ms(from), to_ms(to)])?;
+    let mut latency: HashMap<(i64, i64), Merging> = HashMap::new();
+    let mut phases: HashMap<(i64, i64, usize), Merging> = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let (hour, probe): (i64, i64) = (r.get(0)?, r.get(1)?);
+        for (step, t) in codec::decode_timings(r.get_ref(2)?.as_blob().unwrap_or_default()) {
+            if let Some(h) = &t.latency {
+                latency.entry((probe, step)).or_insert((hour, Histogram::default())).1.merge(h);
+            }
+            for (i, h) in t.phases.iter().enumerate() {
+                if let Some(h) = h {
+                    phases.entry((probe, step, i)).or_insert((hour, Histogram::default())).1.merge(h);
+                }
+            }
+        }
+    }
+    let mut latency: Vec<_> = latency
+        .into_iter()
+        .map(|((probe, step), (hour, histogram))| LatencyRollup {
+            probe: names.probe(probe),
+            hour: from_ms(hour),
+            step: names.step(step),
+            histogram,
+        })
+        .collect();
+    latency.sort_by(|a, b| (&a.probe, a.hour, &a.step).cmp(&(&b.probe, b.hour, &b.step)));
+    let mut phases: Vec<_> = phases
+        .into_iter()
+        .map(|((probe, step, i), (hour, histogram))| {
+            (
+                i,
+                PhaseRollup {
+                    probe: names.probe(probe),
+                    hour: from_ms(hour),
+                    step: names.step(step),
+                    phase: Phase::ALL[i].as_str().to_string(),
+                    histogram,
+                },
+            )
+        })
+        .collect();
+    phases.sort_by(|(i, a), (j, b)| (&a.probe, a.hour, &a.step, i).cmp(&(&b.probe, b.hour, &b.step, j)));
+    Ok((latency, phases.into_iter().map(|(_, p)| p).collect()))
 }
 
 /// One hour of one probe's step phase (`Phase::as_str`), from the phases
@@ -246,46 +287,41 @@ pub struct PhaseRollup {
     pub histogram: Histogram,
 }
 
-/// Write the phases of one probe, hour and step (`rows`: its phases).
-pub(super) fn put_phases(conn: &Connection, rows: &[&PhaseRollup]) -> Result<()> {
-    let Some(first) = rows.first() else { return Ok(()) };
-    let hs: Vec<Option<&Histogram>> = crate::probe::result::Phase::ALL
-        .iter()
-        .map(|p| rows.iter().find(|r| r.phase == p.as_str()).map(|r| &r.histogram))
-        .collect();
-    conn.prepare_cached("INSERT OR REPLACE INTO rollup_phases (probe, hour_ms, step, phases) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![
-            first.probe,
-            to_ms(first.hour),
-            first.step,
-            super::codec::encode_histograms(&hs)
-        ])?;
-    Ok(())
-}
-
-/// Phase rollups of hours starting in `[from, to)`, one per phase.
+/// Phase rollups of hours starting in `[from, to)`, one per hour, step and
+/// phase, in (probe, hour, step, phase) order.
 pub fn phase_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<PhaseRollup>> {
+    let names = Names::load(conn)?;
+    let probe_id = match probe {
+        Some(p) => match dict::find_probe(conn, p)? {
+            Some(id) => Some(id),
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
     let mut stmt = conn.prepare_cached(
-        "SELECT probe, hour_ms, step, phases FROM rollup_phases
-         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, step",
+        "SELECT hour_ms, probe_id, data FROM rollup_timings
+         WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe_id = ?3)",
     )?;
-    let mut rows = stmt.query(params![to_ms(from), to_ms(to), probe])?;
+    let mut rows = stmt.query(params![to_ms(from), to_ms(to), probe_id])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let (probe, hour, step): (String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        let blob = r.get_ref(3)?.as_blob().unwrap_or_default();
-        for (phase, h) in crate::probe::result::Phase::ALL.iter().zip(super::codec::decode_histograms(blob)) {
-            if let Some(histogram) = h {
-                out.push(PhaseRollup {
-                    probe: probe.clone(),
-                    hour: from_ms(hour),
-                    step: step.clone(),
-                    phase: phase.as_str().to_string(),
-                    histogram,
-                });
+        let (hour, probe): (i64, i64) = (r.get(0)?, r.get(1)?);
+        for (step, t) in codec::decode_timings(r.get_ref(2)?.as_blob().unwrap_or_default()) {
+            for (phase, h) in Phase::ALL.iter().zip(t.phases) {
+                if let Some(histogram) = h {
+                    out.push(PhaseRollup {
+                        probe: names.probe(probe),
+                        hour: from_ms(hour),
+                        step: names.step(step),
+                        phase: phase.as_str().to_string(),
+                        histogram,
+                    });
+                }
             }
         }
     }
+    let rank = |p: &PhaseRollup| Phase::ALL.iter().position(|x| x.as_str() == p.phase);
+    out.sort_by(|a, b| (&a.probe, a.hour, &a.step, rank(a)).cmp(&(&b.probe, b.hour, &b.step, rank(b))));
     Ok(out)
 }
 

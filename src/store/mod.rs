@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod backup;
 pub mod codec;
 pub mod compact;
+pub mod compact_timings;
 pub mod dict;
 pub mod evidence;
 pub mod incidents;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::{aggregate, from_ms, latency, to_ms, Result};
+use super::{aggregate, dict, from_ms, latency, to_ms, Result};
 
 const HOUR_MS: i64 = 3_600_000;
 const SETTLE_MS: i64 = 15 * 60 * 1000;
@@ -79,8 +79,7 @@ pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, k
         "rollup_runs",
         "rollup_failures",
         "rollup_observations",
-        "rollup_latency",
-        "rollup_phases",
+        "rollup_timings",
         "rollup_versions",
     ] {
         report.rollups_deleted += conn.execute(&format!("DELETE FROM {table} WHERE hour_ms < ?1"), [rollup_cutoff])?;
@@ -92,34 +91,36 @@ pub fn compact(conn: &mut Connection, now: DateTime<Utc>, keep_runs: Duration, k
 fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
     let h = aggregate::aggregate(conn, None, from_ms(hour), from_ms(hour + HOUR_MS))?;
     let mut put = conn.prepare_cached(
-        "INSERT OR REPLACE INTO rollup_runs (probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken,
-            down, captcha, duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s, unobserved, observed_s)
+        "INSERT OR REPLACE INTO rollup_runs (hour_ms, probe_id, maintenance, procedure_id, site_id, runs, up, degraded, no_capacity,
+            broken, down, unobserved, captcha, duration_sum_ms, duration_min_ms, duration_max_ms, duration_p50_ms, duration_p95_ms,
+            observed_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
+    let ms = |s: f64| (s * 1000.0).round() as i64;
     for a in &h.runs {
         put.execute(params![
-            a.probe,
             hour,
+            dict::probe_id(conn, &a.probe)?,
             a.maintenance,
-            a.procedure,
-            a.site,
+            dict::text_id(conn, &a.procedure)?,
+            dict::text_id(conn, &a.site)?,
             a.runs,
             a.up,
             a.degraded,
             a.no_capacity,
             a.broken,
             a.down,
-            a.captcha,
-            a.duration_sum_s,
-            a.duration_min_s,
-            a.duration_max_s,
-            a.duration_p50_s,
-            a.duration_p95_s,
             a.unobserved,
-            a.observed_s,
+            a.captcha,
+            ms(a.duration_sum_s),
+            ms(a.duration_min_s),
+            ms(a.duration_max_s),
+            ms(a.duration_p50_s),
+            ms(a.duration_p95_s),
+            a.observed_s.map(ms),
         ])?;
     }
-    for table in ["rollup_failures", "rollup_observations", "rollup_latency", "rollup_phases"] {
+    for table in ["rollup_failures", "rollup_observations", "rollup_timings"] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE hour_ms = ?1"))?
             .execute([hour])?;
     }
@@ -133,14 +134,7 @@ fn roll_up_hour(conn: &Connection, hour: i64) -> Result<()> {
     for o in &h.observations {
         put.execute(params![o.probe, hour, o.name, o.count, o.positive, o.sum, o.min, o.max])?;
     }
-    for l in &h.latency {
-        latency::put(conn, l)?;
-    }
-    // Phases come grouped by probe, hour and step (a BTreeMap's order).
-    for group in h.phases.chunk_by(|a, b| (&a.probe, &a.step) == (&b.probe, &b.step)) {
-        latency::put_phases(conn, &group.iter().collect::<Vec<_>>())?;
-    }
-    Ok(())
+    latency::put_hour(conn, hour, &h.latency, &h.phases)
 }
 
 /// The end of the rolled-up hours: every hour before it has its rollups
@@ -184,13 +178,18 @@ pub struct RunRollup {
     pub observed_s: Option<f64>,
 }
 
-/// Rollups of hours starting in `[from, to)`.
+/// Rollups of hours starting in `[from, to)`, in (probe, hour,
+/// maintenance) order.
 pub fn run_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RunRollup>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT probe, hour_ms, maintenance, procedure, site, runs, up, degraded, no_capacity, broken, down, captcha,
-                duration_sum_s, duration_min_s, duration_max_s, duration_p50_s, duration_p95_s, unobserved, observed_s
-         FROM rollup_runs WHERE hour_ms >= ?1 AND hour_ms < ?2 AND (?3 IS NULL OR probe = ?3) ORDER BY probe, hour_ms, maintenance",
+        "SELECT p.name, r.hour_ms, r.maintenance, tp.text, ts.text, r.runs, r.up, r.degraded, r.no_capacity, r.broken, r.down,
+                r.captcha, r.duration_sum_ms, r.duration_min_ms, r.duration_max_ms, r.duration_p50_ms, r.duration_p95_ms,
+                r.unobserved, r.observed_ms
+         FROM rollup_runs r JOIN probes p ON p.id = r.probe_id
+         JOIN texts tp ON tp.id = r.procedure_id JOIN texts ts ON ts.id = r.site_id
+         WHERE r.hour_ms >= ?1 AND r.hour_ms < ?2 AND (?3 IS NULL OR p.name = ?3) ORDER BY p.name, r.hour_ms, r.maintenance",
     )?;
+    let s = |ms: i64| ms as f64 / 1000.0;
     let rows = stmt.query_map(params![to_ms(from), to_ms(to), probe], |r| {
         Ok(RunRollup {
             probe: r.get(0)?,
@@ -205,13 +204,13 @@ pub fn run_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>, 
             broken: r.get(9)?,
             down: r.get(10)?,
             captcha: r.get(11)?,
-            duration_sum_s: r.get(12)?,
-            duration_min_s: r.get(13)?,
-            duration_max_s: r.get(14)?,
-            duration_p50_s: r.get(15)?,
-            duration_p95_s: r.get(16)?,
+            duration_sum_s: s(r.get(12)?),
+            duration_min_s: s(r.get(13)?),
+            duration_max_s: s(r.get(14)?),
+            duration_p50_s: s(r.get(15)?),
+            duration_p95_s: s(r.get(16)?),
             unobserved: r.get(17)?,
-            observed_s: r.get(18)?,
+            observed_s: r.get::<_, Option<i64>>(18)?.map(s),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

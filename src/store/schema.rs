@@ -23,6 +23,7 @@ const MIGRATIONS: &[(&str, Option<Convert>)] = &[
     (V5, None),
     (V6, None),
     (V7, Some(super::compact::convert_v6)),
+    (V8, Some(super::compact_timings::convert_v7)),
 ];
 
 type Convert = fn(&rusqlite::Transaction) -> Result<(), StoreError>;
@@ -448,6 +449,67 @@ CREATE TABLE rollup_phases (
     phases  BLOB NOT NULL,
     PRIMARY KEY (probe, hour_ms, step)
 ) WITHOUT ROWID;
+"#;
+
+/// Version 8: the hourly timings get the run tables' treatment (issue 14).
+/// `rollup_latency` (text keys, buckets as text) and `rollup_phases` (text
+/// keys) become `rollup_timings`: one row per hour and probe (its
+/// `probes` id), `data` holding every step's latency histogram and five
+/// phase histograms as varints (`store::codec::encode_timings`; a step is
+/// named by its `texts` id, 0 for the whole run), sums, minima and maxima
+/// in whole microseconds. Keyed by hour first: compaction writes an hour
+/// for all probes at once (rows are appended, pages stay full), reports and
+/// retention read or delete hour ranges. The conversion
+/// (`store::compact_timings`) moves every row; the old tables are dropped.
+///
+/// `rollup_runs` gets the same treatment in place: keyed (hour, probe id,
+/// maintenance), the procedure and site as `texts` ids, durations and the
+/// observed time as integer milliseconds (they are whole milliseconds; the
+/// sum is rounded to one, `store::aggregate` computes it so).
+const V8: &str = r#"
+CREATE TABLE rollup_timings (
+    hour_ms  INTEGER NOT NULL,
+    probe_id INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (hour_ms, probe_id)
+) WITHOUT ROWID;
+
+ALTER TABLE rollup_runs RENAME TO rollup_runs_v7;
+CREATE TABLE rollup_runs (
+    hour_ms         INTEGER NOT NULL,
+    probe_id        INTEGER NOT NULL,
+    maintenance     INTEGER NOT NULL,
+    procedure_id    INTEGER NOT NULL,
+    site_id         INTEGER NOT NULL,
+    runs            INTEGER NOT NULL,
+    up              INTEGER NOT NULL,
+    degraded        INTEGER NOT NULL,
+    no_capacity     INTEGER NOT NULL,
+    broken          INTEGER NOT NULL,
+    down            INTEGER NOT NULL,
+    unobserved      INTEGER NOT NULL,
+    captcha         INTEGER NOT NULL,
+    duration_sum_ms INTEGER NOT NULL,
+    duration_min_ms INTEGER NOT NULL,
+    duration_max_ms INTEGER NOT NULL,
+    duration_p50_ms INTEGER NOT NULL,
+    duration_p95_ms INTEGER NOT NULL,
+    -- NULL for hours rolled up before V6.
+    observed_ms     INTEGER,
+    PRIMARY KEY (hour_ms, probe_id, maintenance)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO probes (name) SELECT DISTINCT probe FROM rollup_runs_v7;
+INSERT OR IGNORE INTO texts (text) SELECT procedure FROM rollup_runs_v7 UNION SELECT site FROM rollup_runs_v7;
+INSERT INTO rollup_runs
+SELECT r.hour_ms, p.id, r.maintenance, tp.id, ts.id, r.runs, r.up, r.degraded, r.no_capacity, r.broken, r.down,
+       r.unobserved, r.captcha, CAST(round(r.duration_sum_s * 1000) AS INTEGER), CAST(round(r.duration_min_s * 1000) AS INTEGER),
+       CAST(round(r.duration_max_s * 1000) AS INTEGER), CAST(round(r.duration_p50_s * 1000) AS INTEGER),
+       CAST(round(r.duration_p95_s * 1000) AS INTEGER), CAST(round(r.observed_s * 1000) AS INTEGER)
+FROM rollup_runs_v7 r
+JOIN probes p ON p.name = r.probe
+JOIN texts tp ON tp.text = r.procedure
+JOIN texts ts ON ts.text = r.site;
+DROP TABLE rollup_runs_v7;
 "#;
 
 /// The old tables' read-only stand-ins, created once V7's conversion has

@@ -169,7 +169,7 @@ pub fn forget_rollups(store: &Store) {
         .conn()
         .execute_batch(
             "DELETE FROM meta WHERE key = 'rollup_watermark_ms';
-             DELETE FROM rollup_runs; DELETE FROM rollup_failures; DELETE FROM rollup_observations; DELETE FROM rollup_latency;",
+             DELETE FROM rollup_runs; DELETE FROM rollup_failures; DELETE FROM rollup_observations; DELETE FROM rollup_timings;",
         )
         .expect("forget rollups");
 }
