@@ -662,7 +662,7 @@ mod tests {
         let mut p = (*crate::alert::testutil::probe("p", "Titre", "titre-sejour")).clone();
         p.schedule = crate::probe::Schedule {
             source: cron.into(),
-            cron: parse_cron(cron).expect("valid cron"),
+            cron: std::sync::Arc::new(parse_cron(cron).expect("valid cron")),
             timezone: chrono_tz::Europe::Paris,
         };
         p
