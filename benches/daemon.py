@@ -12,7 +12,10 @@ measures:
      /probe driven at the same rate for the same window, alternated for
      several rounds; per-check CPU = the process's user+system CPU delta
      (/proc/PID/stat) / checks done (counted in nginx's access log); the
-     ratio of the medians.
+     ratio of the medians. The window opens once every probe has run once
+     (62 s after the start): a probe's first run after a start or reload
+     also registers its version (hashes its methodology), a one-off cost
+     that is not the per-check cost.
   2. RSS (VmRSS, VmHWM) and CPU of vigie idle (1 probe), then with 100 and 1,000
      probes x 5 steps (status 200 and body_contains on each step), each
      probe every minute, after a steady window;
@@ -27,9 +30,14 @@ measures:
      divided by the runs started in it; and the whole file after shutdown
      divided by every run of the phase.
 
-Usage:   python3 benches/daemon.py [--quick]
+Usage:   python3 benches/daemon.py [--quick] [--only cpu|metrics] [--perf DIR]
   full mode about 11 minutes, --quick about 3 (a smoke test: windows too
-  short for figures worth recording).
+  short for figures worth recording). `--only cpu` runs the alternated CPU
+  rounds alone (full: about 3 minutes); `--only metrics` starts 1,000 probes
+  x 5 steps, waits until every probe has run, and times /metrics next to
+  nginx (about 80 s). `--perf DIR` records `perf record --call-graph dwarf` of vigie during
+  each measured window (CPU windows, the timed /metrics GETs) into DIR; for
+  symbols, build with CARGO_PROFILE_RELEASE_DEBUG=1.
 Needs:   cargo build --release; apt-get install -y nginx-light (or nginx)
          prometheus-blackbox-exporter; python3 (standard library only).
 Prints a Markdown table for BENCHMARKS.md, with the machine and its load.
@@ -59,8 +67,8 @@ MARKER = "bench-marker-20480"
 PAGE_BYTES = 20480
 STEPS = 5
 
-FULL = dict(scales=(100, 1000), rounds=5, cpu_probes=1000, cpu_warm=5, cpu_window=30, settle=65, window=45, peer_window=20, gets=20)
-QUICK = dict(scales=(100, 1000), rounds=2, cpu_probes=600, cpu_warm=3, cpu_window=10, settle=15, window=10, peer_window=8, gets=5)
+FULL = dict(scales=(100, 1000), rounds=5, cpu_probes=1000, cpu_warm=62, cpu_window=30, settle=65, window=45, peer_window=20, gets=20)
+QUICK = dict(scales=(100, 1000), rounds=2, cpu_probes=600, cpu_warm=62, cpu_window=10, settle=15, window=10, peer_window=8, gets=5)
 
 
 # --- processes ---------------------------------------------------------------
@@ -197,6 +205,28 @@ def version(cmd):
         return (out.stdout + out.stderr).strip().splitlines()[0]
     except (OSError, IndexError, subprocess.TimeoutExpired):
         return "?"
+
+
+def perf_start(out_dir, name, pid):
+    """`perf record --call-graph dwarf` attached to pid, or None without --perf."""
+    if not out_dir:
+        return None
+    os.makedirs(out_dir, exist_ok=True)
+    out = os.path.join(out_dir, name + ".data")
+    rec = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,16384", "-F", "1999", "-o", out, "-p", str(pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(1)  # attached before the measured window opens
+    return rec
+
+
+def perf_stop(rec):
+    if rec is not None:
+        rec.send_signal(signal.SIGINT)
+        try:
+            rec.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            rec.kill()
+            rec.wait()
 
 
 # --- nginx -----------------------------------------------------------------------
@@ -421,8 +451,8 @@ def pct(sorted_values, q):
 class Bench:
     """Ports, processes and results shared by the phases."""
 
-    def __init__(self, d, mode):
-        self.d, self.mode = d, mode
+    def __init__(self, d, mode, perf=None):
+        self.d, self.mode, self.perf = d, mode, perf
         self.procs = Procs(d)
         self.page_port, self.bb_port, self.vigie_port = free_port(), free_port(), free_port()
         self.results = {}
@@ -436,11 +466,14 @@ class Bench:
         time.sleep(1)
         self.results["bb_idle_rss"] = status_kib(self.bb.pid, "VmRSS")
 
-    def vigie_window(self, p, window):
+    def vigie_window(self, p, window, perf_name=None):
         """CPU seconds of vigie over `window`, with the window's bounds."""
+        rec = perf_start(self.perf, perf_name, p.pid) if perf_name else None
         t0, c0 = time.time(), cpu_seconds(p.pid)
         time.sleep(window)
-        return t0, time.time(), cpu_seconds(p.pid) - c0
+        t1, c1 = time.time(), cpu_seconds(p.pid)
+        perf_stop(rec)
+        return t0, t1, c1 - c0
 
     def cpu_round(self, config, r, vigie_first):
         m = self.mode
@@ -450,7 +483,7 @@ class Bench:
         def run_vigie():
             p = start_vigie(self.procs, f"vigie-cpu-{r}", config, self.vigie_port)
             time.sleep(m["cpu_warm"])
-            t0, t1, cpu = self.vigie_window(p, m["cpu_window"])
+            t0, t1, cpu = self.vigie_window(p, m["cpu_window"], f"cpu-round{r + 1}")
             out["outcomes"] = outcomes(http_get(self.vigie_port, "/metrics", timeout=30)[1].decode())
             self.procs.stop(p)
             reqs = requests_between(read_log(self.access_log), "/c/", t0, t1)
@@ -498,9 +531,11 @@ class Bench:
         """/metrics at this scale, next to nginx serving the same bytes."""
         n = self.mode["gets"]
         body = http_get(self.vigie_port, "/metrics", timeout=60)[1]
+        rec = perf_start(self.perf, "metrics", p.pid)
         c0 = cpu_seconds(p.pid)
         med, mx, size = timed_gets(self.vigie_port, "/metrics", n)
         cpu = (cpu_seconds(p.pid) - c0) / n * 1000
+        perf_stop(rec)
         copy = os.path.join(self.www, "metrics-copy.txt")
         with open(copy, "wb") as f:
             f.write(body)
@@ -534,6 +569,16 @@ class Bench:
                    late=lateness_ms(firsts), store_growth=u1 - u0, all_runs=len(every_run), file_bytes=files)
         res["peer"] = self.peer_at_rate(n * STEPS / 60, f"scale{n}")
         self.results[f"scale{n}"] = res
+
+    def metrics_only(self, n):
+        """n probes x 5 steps: once every probe has run, /metrics next to nginx."""
+        d = os.path.join(self.d, f"scale{n}")
+        config = write_vigie(d, self.page_port, self.vigie_port, n, STEPS, "p")
+        p = start_vigie(self.procs, f"vigie-{n}", config, self.vigie_port)
+        # Probe i runs at second i % 60: after 62 s every probe has series.
+        time.sleep(max(self.mode["settle"], 62))
+        self.results[f"metrics{n}"] = self.metrics_timing(p)
+        self.procs.stop(p)
 
     def peer_at_rate(self, rate, tag):
         c0 = cpu_seconds(self.bb.pid)
@@ -594,8 +639,24 @@ def scale_rows(r, n, last):
     return rows
 
 
+def metrics_only_rows(r, n):
+    met = r[f"metrics{n}"]
+    return [(f"GET /metrics, {n:,} probes × 5 steps: median (max) [CPU per scrape]",
+             f"{met['med']:.1f} ms ({met['max']:.1f} ms) [{met['cpu_ms']:.1f} ms]; {met['series']:,} series, {met['size'] / 1e6:.2f} MB",
+             f"nginx, static file of the same {met['static_size'] / 1e6:.2f} MB: {met['static_med']:.1f} ms ({met['static_max']:.1f} ms)",
+             ratio(met["med"], met["static_med"]), "≤ 10 ms and ≤ 3× nginx")]
+
+
 def report(b, env):
     r = b.results
+    if env["only"]:
+        rows = cpu_rows(r) if env["only"] == "cpu" else metrics_only_rows(r, b.mode["scales"][-1])
+        print_table(env, rows)
+        if env["only"] == "cpu":
+            print(sanity(r, []))
+        else:
+            print(f"- outcomes {r['metrics' + str(b.mode['scales'][-1])]['outcomes']}")
+        return
     rows = [("RSS, idle (1 probe)", mib(r["idle_rss"]), f"{mib(r['bb_idle_rss'])} (idle)",
              ratio(r["idle_rss"], r["bb_idle_rss"]), "—"),
             ("CPU, idle (1 probe), over 10 s", f"{r['idle_cpu']:.1f} ms per s", f"{r['bb_idle_cpu']:.1f} ms per s",
@@ -603,8 +664,15 @@ def report(b, env):
     rows += cpu_rows(r)
     for n in b.mode["scales"]:
         rows += scale_rows(r, n, last=(n == b.mode["scales"][-1]))
+    print_table(env, rows)
+    print(sanity(r, b.mode["scales"]))
+
+
+def print_table(env, rows):
+    flags = (" --quick" if env["quick"] else "") + (f" --only {env['only']}" if env["only"] else "")
+    flags += f" --cpu-warm {env['cpu_warm']:g}" if env.get("cpu_warm") is not None else ""
     print()
-    print(f"Command: `python3 benches/daemon.py{' --quick' if env['quick'] else ''}` ({env['date']}, {env['secs']:.0f} s)  ")
+    print(f"Command: `python3 benches/daemon.py{flags}` ({env['date']}, {env['secs']:.0f} s)  ")
     print(f"Machine: {env['machine']}; load average (1, 5, 15 min) {env['load0']} at start, {env['load1']} at end.  ")
     print(f"Versions: {env['vigie']}; {env['bb']}; {env['nginx']}.")
     print()
@@ -613,7 +681,6 @@ def report(b, env):
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print()
-    print(sanity(r, b.mode["scales"]))
 
 
 def sanity(r, scales):
@@ -632,6 +699,11 @@ def sanity(r, scales):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short windows (about 3 min): a smoke test, not figures")
+    ap.add_argument("--only", choices=("cpu", "metrics"), help="run one section: the CPU rounds, or /metrics at 1,000 probes")
+    ap.add_argument("--cpu-warm", type=float, metavar="S",
+                    help="open vigie's CPU window S seconds after its start (default 62: every probe has run once; "
+                         "5 measures first runs too, as before the second pass)")
+    ap.add_argument("--perf", metavar="DIR", help="record `perf record --call-graph dwarf` of vigie during each measured window into DIR")
     args = ap.parse_args()
     if not os.path.exists(VIGIE):
         raise SystemExit(f"{VIGIE} is missing: cargo build --release")
@@ -639,19 +711,27 @@ def main():
         raise SystemExit("nginx is missing: apt-get install -y nginx-light")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
-    env = dict(quick=args.quick, load0=loadavg(), machine=machine(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    env = dict(quick=args.quick, only=args.only, cpu_warm=args.cpu_warm, load0=loadavg(), machine=machine(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                vigie=version([VIGIE, "--version"]), nginx=version(["nginx", "-v"]))
     started = time.time()
     d = tempfile.mkdtemp(prefix="vigie-bench-")
-    b = Bench(d, QUICK if args.quick else FULL)
+    mode = dict(QUICK if args.quick else FULL)
+    if args.cpu_warm is not None:
+        mode["cpu_warm"] = args.cpu_warm
+    b = Bench(d, mode, perf=os.path.abspath(args.perf) if args.perf else None)
     try:
         b.setup()
         env["bb"] = version([b.bb_exe, "--version"])
-        b.idle()
-        b.cpu_rounds()
-        for n in b.mode["scales"]:
-            print(f"{n} probes × {STEPS} steps…", file=sys.stderr)
-            b.scale(n)
+        if args.only == "cpu":
+            b.cpu_rounds()
+        elif args.only == "metrics":
+            b.metrics_only(b.mode["scales"][-1])
+        else:
+            b.idle()
+            b.cpu_rounds()
+            for n in b.mode["scales"]:
+                print(f"{n} probes × {STEPS} steps…", file=sys.stderr)
+                b.scale(n)
     finally:
         b.procs.stop_all()
         shutil.rmtree(d, ignore_errors=True)

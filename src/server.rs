@@ -48,9 +48,42 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The scrape is written chunk by chunk as hyper sends it, with its
+/// `Content-Length` (no 9 MB string at 1,000 probes; see `metrics::Scrape`).
 async fn metrics(State(s): State<AppState>) -> Response {
-    let body = tokio::task::spawn_blocking(move || s.metrics.encode()).await.unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    // The registry's process collector reads /proc: off the runtime's threads.
+    match tokio::task::spawn_blocking(move || s.metrics.scrape()).await {
+        Ok(scrape) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            axum::body::Body::new(ScrapeBody(scrape)),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot render the metrics\n").into_response(),
+    }
+}
+
+/// A [`metrics::Scrape`](crate::metrics::Scrape) as an HTTP body of known length.
+struct ScrapeBody(crate::metrics::Scrape);
+
+impl http_body::Body for ScrapeBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let chunk = self.get_mut().0.next_chunk(crate::metrics::CHUNK);
+        std::task::Poll::Ready(chunk.map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.remaining() == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.remaining() as u64)
+    }
 }
 
 async fn api_status(State(s): State<AppState>) -> Json<Vec<ProbeStatus>> {
@@ -253,6 +286,45 @@ mod tests {
             .map(|s| s.to_string());
         let body = resp.into_body().collect().await.expect("body").to_bytes();
         (status, String::from_utf8_lossy(&body).into_owned(), ct)
+    }
+
+    /// Over a real socket, a scrape streamed chunk by chunk is sent with
+    /// its exact `Content-Length`, not chunked.
+    #[tokio::test]
+    async fn metrics_over_a_socket_carry_their_length() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let st = state();
+        for i in 0..300 {
+            let p = crate::alert::testutil::probe(&format!("p{i}"), "T", "proc");
+            st.metrics.declare_probe(&p);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, app(st), async {
+            let _ = stopped.await;
+        }));
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: vigie\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("request");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.expect("response");
+        let text = String::from_utf8(raw).expect("utf-8");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
+        let head = head.to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a content-length");
+        assert!(len > 2 * crate::metrics::CHUNK, "several chunks: {len} bytes");
+        assert_eq!(len, body.len());
+        assert!(!head.contains("transfer-encoding"), "{head}");
+        assert!(body.contains("vigie_probe_runs_total{outcome=\"up\",probe=\"p299\""));
+        assert!(body.ends_with('\n'));
+        let _ = stop.send(());
+        server.await.expect("server task").expect("server");
     }
 
     #[tokio::test]

@@ -6,7 +6,8 @@
 //! The per-probe series (52 for a probe of 5 steps) are not kept in the
 //! `prometheus` crate's registry: each probe has a compact state and its
 //! exposition text, rendered when its run is recorded ([`series`]), so a
-//! scrape only concatenates the probes' texts family by family ([`text`]).
+//! scrape only concatenates the probes' texts family by family ([`text`]),
+//! chunk by chunk as the server sends them ([`Scrape`]).
 //! The process, scheduler and other subsystems' metrics stay in the
 //! registry, encoded by the crate after the probes' families.
 //!
@@ -14,15 +15,18 @@
 //! [`Metrics::record_run`] and the typed events in `events.rs`. This module
 //! knows nothing about HTTP: the server calls [`Metrics::encode`].
 
+mod scrape;
 mod series;
 mod text;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use prometheus::{Encoder, Gauge, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::probe::{Probe, RunResult};
+pub use scrape::{Scrape, CHUNK};
 use series::{ProbeSeries, ProbeText, Show};
 
 /// Which optional per-probe series are exported (`metrics:` in the
@@ -166,15 +170,20 @@ impl Metrics {
         self.probes().by_name.keys().cloned().collect()
     }
 
-    /// The text exposition format: the probes' cached texts, family by
-    /// family, then the registry's metrics.
-    pub fn encode(&self) -> String {
-        let mut out = self.render_probes_cached();
+    /// One scrape: the probes' cached texts, family by family, then the
+    /// registry's metrics, written chunk by chunk by [`Scrape::next_chunk`].
+    /// Holds the probes' lock only to clone one `Arc` per probe.
+    pub fn scrape(&self) -> Scrape {
         let mut buf = Vec::new();
-        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_ok() {
-            out.push_str(&String::from_utf8_lossy(&buf));
+        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
+            buf.clear();
         }
-        out
+        Scrape::new(self.cached_texts(), Bytes::from(buf))
+    }
+
+    /// The whole text exposition format at once (tests, diagnostics).
+    pub fn encode(&self) -> String {
+        self.scrape().into_string()
     }
 
     /// The probes' families rendered from their state, ignoring the cached
@@ -197,11 +206,11 @@ impl Metrics {
 
     /// The probes' families from the cached texts only (no registry).
     pub fn render_probes_cached(&self) -> String {
-        let texts: Vec<Arc<ProbeText>> = self.probes().by_name.values().map(|s| s.text().clone()).collect();
-        // Room for the registry's few metrics that `encode` appends.
-        let mut out = String::with_capacity(texts.iter().map(|t| t.len()).sum::<usize>() + 64 * 1024);
-        concat_families(&mut out, &texts);
-        out
+        Scrape::new(self.cached_texts(), Bytes::new()).into_string()
+    }
+
+    fn cached_texts(&self) -> Vec<Arc<ProbeText>> {
+        self.probes().by_name.values().map(|s| s.text().clone()).collect()
     }
 }
 

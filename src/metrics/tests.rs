@@ -68,6 +68,36 @@ fn cached_text_equals_a_full_render() {
     assert_eq!(m.render_probes_cached(), m.render_probes_uncached());
 }
 
+/// A scrape cut into chunks of any size writes the same bytes as a full
+/// render followed by the registry's text, and counts them exactly (the
+/// server's `Content-Length`).
+#[test]
+fn scrape_chunks_of_any_size_add_up_to_the_full_render() {
+    let (m, _) = busy();
+    let probes_text = m.render_probes_uncached();
+    for max in [1, 7, 300, 4096, CHUNK] {
+        let mut scrape = m.scrape();
+        let announced = scrape.remaining();
+        let mut joined = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = scrape.next_chunk(max) {
+            assert!(!chunk.is_empty(), "an empty chunk at size {max}");
+            joined.extend_from_slice(&chunk);
+            assert_eq!(scrape.remaining(), announced - joined.len());
+            chunks += 1;
+        }
+        assert_eq!(joined.len(), announced, "chunks of {max} bytes");
+        let text = String::from_utf8(joined).expect("utf-8");
+        assert!(text.starts_with(&probes_text), "chunks of {max} bytes");
+        assert!(text[probes_text.len()..].starts_with("# HELP "), "the registry's text follows");
+        assert!(text.contains("vigie_build_info{version=\""));
+        if max == 1 {
+            // Every fragment and header on its own: many chunks.
+            assert!(chunks > 30, "{chunks} chunks");
+        }
+    }
+}
+
 /// The same runs fed to the `prometheus` crate the way vigie did before
 /// the cached texts: every line it writes for these families, vigie writes.
 #[test]

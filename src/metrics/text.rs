@@ -152,6 +152,13 @@ pub(super) fn header(out: &mut String, f: &Family) {
     out.push('\n');
 }
 
+/// The length of [`header`]'s lines for `f`.
+pub(super) fn header_len(f: &Family) -> usize {
+    let mut s = String::new();
+    header(&mut s, f);
+    s.len()
+}
+
 /// Escape a label value (`\`, newline and `"`) or a help text (`\` and newline).
 pub(super) fn push_escaped(out: &mut String, v: &str, quote: bool) {
     for c in v.chars() {
