@@ -68,6 +68,19 @@ fn cached_text_equals_a_full_render() {
     assert_eq!(m.render_probes_cached(), m.render_probes_uncached());
 }
 
+/// Each probe's cached text is held at its exact size, after runs that made
+/// it grow (more digits, failure reasons, steps) and after a skip.
+#[test]
+fn cached_texts_hold_no_slack() {
+    let (m, _) = busy();
+    let texts = m.cached_texts();
+    assert_eq!(texts.len(), 2);
+    for t in &texts {
+        assert!(t.len() > 1000, "{} bytes", t.len());
+        assert_eq!(t.capacity(), t.len());
+    }
+}
+
 /// A scrape cut into chunks of any size writes the same bytes as a full
 /// render followed by the registry's text, and counts them exactly (the
 /// server's `Content-Length`).
