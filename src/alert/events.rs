@@ -50,7 +50,7 @@ pub struct OutageOpened<'a> {
 
 impl OutageOpened<'_> {
     pub fn emit(&self, m: &AlertMetrics) {
-        m.outage_active.with_label_values(&self.labels).set(1);
+        m.set_outage_active(&self.labels, true);
         m.outages_active.inc();
         warn!(probe = self.probe, incident = self.incident, since = %self.since, "outage opened");
     }
@@ -65,7 +65,7 @@ pub struct OutageClosed<'a> {
 
 impl OutageClosed<'_> {
     pub fn emit(&self, m: &AlertMetrics) {
-        m.outage_active.with_label_values(&self.labels).set(0);
+        m.set_outage_active(&self.labels, false);
         m.outages_active.dec();
         info!(
             probe = self.probe,

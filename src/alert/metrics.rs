@@ -19,12 +19,17 @@ pub struct AlertMetrics {
     pub outbox_oldest_age: Gauge,
     pub alerts_sent: IntCounterVec,
     pub alerts_failed: IntCounterVec,
-    pub outage_active: IntGaugeVec,
+    /// One series per probe: set through [`AlertMetrics::set_outage_active`]
+    /// and [`AlertMetrics::remove_outage_active`], which tell the scrape.
+    outage_active: IntGaugeVec,
+    outage_active_changed: crate::metrics::Changed,
     pub outages_active: IntGauge,
 }
 
 impl AlertMetrics {
-    pub fn new(registry: &Registry) -> Result<AlertMetrics, prometheus::Error> {
+    /// `rare`: the registry of per-probe families that change rarely
+    /// (`metrics::Rare`), where `vigie_outage_active` goes.
+    pub fn new(registry: &Registry, rare: &crate::metrics::Rare) -> Result<AlertMetrics, prometheus::Error> {
         let m = AlertMetrics {
             store_write_duration: Histogram::with_opts(
                 HistogramOpts::new(
@@ -71,6 +76,7 @@ impl AlertMetrics {
                 Opts::new("vigie_outage_active", "1 while an outage of the probe is open, 0 otherwise."),
                 &["probe", "procedure", "site"],
             )?,
+            outage_active_changed: rare.changed(),
             outages_active: IntGauge::new("vigie_outages_active", "Outages currently open.")?,
         };
         for kind in NoticeKind::ALL {
@@ -88,8 +94,22 @@ impl AlertMetrics {
         registry.register(Box::new(m.outbox_oldest_age.clone()))?;
         registry.register(Box::new(m.alerts_sent.clone()))?;
         registry.register(Box::new(m.alerts_failed.clone()))?;
-        registry.register(Box::new(m.outage_active.clone()))?;
+        rare.registry.register(Box::new(m.outage_active.clone()))?;
         registry.register(Box::new(m.outages_active.clone()))?;
         Ok(m)
+    }
+}
+
+impl AlertMetrics {
+    /// `vigie_outage_active{probe, procedure, site}` = 1 while an outage is open.
+    pub fn set_outage_active(&self, labels: &[&str; 3], active: bool) {
+        self.outage_active.with_label_values(labels).set(i64::from(active));
+        self.outage_active_changed.touch();
+    }
+
+    /// A probe removed or relabelled by a reload loses its series.
+    pub fn remove_outage_active(&self, labels: &[&str; 3]) {
+        let _ = self.outage_active.remove_label_values(labels);
+        self.outage_active_changed.touch();
     }
 }

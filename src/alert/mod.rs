@@ -165,8 +165,8 @@ impl HistorySink {
     /// start the writer thread and the mailer task.
     pub fn start(config: &Config, metrics: &Arc<Metrics>) -> Result<Arc<HistorySink>, AlertError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| AlertError::NoRuntime)?;
-        let am = Arc::new(AlertMetrics::new(&metrics.registry).map_err(AlertError::Metrics)?);
-        let em = Arc::new(EvidenceMetrics::new(&metrics.registry).map_err(AlertError::Metrics)?);
+        let am = Arc::new(AlertMetrics::new(&metrics.registry, &metrics.rare).map_err(AlertError::Metrics)?);
+        let em = Arc::new(EvidenceMetrics::new(&metrics.registry, &metrics.rare).map_err(AlertError::Metrics)?);
         let names: Vec<String> = config.probes.iter().map(|p| p.name.clone()).collect();
         crate::evidence::metrics::init_series(&em, &names);
         let path = config.store.path.clone();

@@ -440,13 +440,13 @@ impl Writer {
             let active = self.states.get(&p.name).is_some_and(|s| s.outage.is_some());
             open += i64::from(active);
             let l = [labels[0].as_str(), labels[1].as_str(), labels[2].as_str()];
-            self.metrics.outage_active.with_label_values(&l).set(i64::from(active));
+            self.metrics.set_outage_active(&l, active);
             next.insert(p.name.clone(), labels);
         }
         for (name, labels) in &self.gauged {
             if next.get(name) != Some(labels) {
                 let l = [labels[0].as_str(), labels[1].as_str(), labels[2].as_str()];
-                let _ = self.metrics.outage_active.remove_label_values(&l);
+                self.metrics.remove_outage_active(&l);
             }
         }
         self.gauged = next;

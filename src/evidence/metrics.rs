@@ -9,13 +9,16 @@ use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use super::{Appended, Kind};
 
 pub struct EvidenceMetrics {
-    pub records: IntCounterVec,
+    /// Per probe and kind; kept in the registry of rarely changing
+    /// families (`metrics::Rare`), told of each change.
+    records: IntCounterVec,
+    records_changed: crate::metrics::Changed,
     pub stored_bytes: IntCounter,
     pub chain_length: IntGauge,
 }
 
 impl EvidenceMetrics {
-    pub fn new(registry: &Registry) -> Result<EvidenceMetrics, prometheus::Error> {
+    pub fn new(registry: &Registry, rare: &crate::metrics::Rare) -> Result<EvidenceMetrics, prometheus::Error> {
         let m = EvidenceMetrics {
             records: IntCounterVec::new(
                 Opts::new(
@@ -24,6 +27,7 @@ impl EvidenceMetrics {
                 ),
                 &["probe", "kind"],
             )?,
+            records_changed: rare.changed(),
             stored_bytes: IntCounter::new(
                 "vigie_evidence_stored_bytes_total",
                 "Bytes added to the evidence register (records and compressed pages).",
@@ -33,7 +37,7 @@ impl EvidenceMetrics {
                 "Records in the evidence chain (the position of its head). It never decreases: a decrease means records were removed.",
             )?,
         };
-        registry.register(Box::new(m.records.clone()))?;
+        rare.registry.register(Box::new(m.records.clone()))?;
         registry.register(Box::new(m.stored_bytes.clone()))?;
         registry.register(Box::new(m.chain_length.clone()))?;
         Ok(m)
@@ -41,6 +45,7 @@ impl EvidenceMetrics {
 
     pub fn appended(&self, a: &Appended) {
         self.records.with_label_values(&[a.probe.as_str(), a.kind.as_str()]).inc();
+        self.records_changed.touch();
         self.stored_bytes.inc_by(a.stored_bytes as u64);
         self.chain_length.set(i64::try_from(a.seq).unwrap_or(i64::MAX));
         tracing::debug!(seq = a.seq, probe = %a.probe, kind = %a.kind, bytes = a.stored_bytes, "evidence recorded");
@@ -66,6 +71,7 @@ pub fn init_series(m: &EvidenceMetrics, probes: &[String]) {
             m.records.with_label_values(&[p.as_str(), k.as_str()]);
         }
     }
+    m.records_changed.touch();
 }
 
 /// Metrics of the RFC 3161 time stamps (`evidence.timestamp`).

@@ -15,6 +15,7 @@
 //! [`Metrics::record_run`] and the typed events in `events.rs`. This module
 //! knows nothing about HTTP: the server calls [`Metrics::encode`].
 
+mod rare;
 mod scrape;
 mod series;
 mod text;
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use prometheus::{Encoder, Gauge, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::probe::{Probe, RunResult};
+pub use rare::{Changed, Rare};
 pub use scrape::{Scrape, CHUNK};
 use series::{ProbeSeries, ProbeText, Show};
 
@@ -55,6 +57,8 @@ pub const LATENESS_BUCKETS: [f64; 13] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
 
 pub struct Metrics {
     pub registry: Registry,
+    /// Per-probe families that change rarely, encoded only when they do.
+    pub rare: Rare,
     pub sched_lateness: Histogram,
     pub runs_in_flight: IntGauge,
     pub probes_configured: IntGauge,
@@ -73,7 +77,8 @@ impl Metrics {
     pub fn new(location: &str) -> Result<Metrics, prometheus::Error> {
         let mut consts = HashMap::new();
         consts.insert("location".to_string(), location.to_string());
-        let registry = Registry::new_custom(None, Some(consts))?;
+        let registry = Registry::new_custom(None, Some(consts.clone()))?;
+        let rare = Rare::new(Registry::new_custom(None, Some(consts))?);
         let m = Metrics {
             sched_lateness: Histogram::with_opts(
                 HistogramOpts::new(
@@ -98,6 +103,7 @@ impl Metrics {
                 by_name: BTreeMap::new(),
             }),
             registry,
+            rare,
         };
         let build = IntGaugeVec::new(Opts::new("vigie_build_info", "Build information; always 1."), &["version"])?;
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
@@ -171,13 +177,15 @@ impl Metrics {
     }
 
     /// One scrape: the probes' cached texts, family by family, then the
-    /// registry's metrics, written chunk by chunk by [`Scrape::next_chunk`].
-    /// Holds the probes' lock only to clone one `Arc` per probe.
+    /// registry's metrics and the rare families' last text, written chunk by
+    /// chunk by [`Scrape::next_chunk`]. Holds the probes' lock only to clone
+    /// one `Arc` per probe.
     pub fn scrape(&self) -> Scrape {
         let mut buf = Vec::new();
         if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
             buf.clear();
         }
+        buf.extend_from_slice(&self.rare.text());
         Scrape::new(self.cached_texts(), Bytes::from(buf))
     }
 

@@ -169,7 +169,12 @@ fn samples_match_the_prometheus_crate_encoding() {
 #[test]
 fn exposition_passes_promtool() {
     let (m, _) = busy();
-    let text = m.encode();
+    assert_promtool_accepts(&m.encode());
+}
+
+/// The real `promtool check metrics` accepts the text, and no family
+/// appears twice.
+fn assert_promtool_accepts(text: &str) {
     let Ok(mut child) = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -246,4 +251,39 @@ fn lateness_buckets_start_at_one_millisecond() {
         "{text}"
     );
     assert!(text.contains("vigie_scheduler_lateness_seconds_bucket{location=\"l\",le=\"0.005\"} 2\n"));
+}
+
+/// `vigie_outage_active` and `vigie_evidence_records_total` live in the
+/// rare registry: encoded once, reused while nothing changes, encoded again
+/// as soon as a writer changes them; the whole exposition stays valid.
+#[test]
+fn rare_families_are_reencoded_only_when_they_change() {
+    let (m, _) = busy();
+    let alerts = crate::alert::metrics::AlertMetrics::new(&m.registry, &m.rare).expect("alert metrics");
+    let evidence = crate::evidence::metrics::EvidenceMetrics::new(&m.registry, &m.rare).expect("evidence metrics");
+    crate::evidence::metrics::init_series(&evidence, &["rdv".to_string()]);
+    let labels = ["rdv", "Rendez-vous", "rdv-prefecture"];
+    alerts.set_outage_active(&labels, false);
+
+    let first = m.rare.text();
+    assert_eq!(first.as_ptr(), m.rare.text().as_ptr(), "unchanged: the same encoded text is reused");
+    let outage = |text: &str| -> Option<String> {
+        text.lines()
+            .find(|l| l.starts_with("vigie_outage_active{") && l.contains(r#"probe="rdv""#))
+            .map(str::to_string)
+    };
+    let text = m.encode();
+    assert!(outage(&text).is_some_and(|l| l.ends_with("} 0")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("vigie_evidence_records_total{")), "{text}");
+
+    alerts.set_outage_active(&labels, true);
+    assert_ne!(first.as_ptr(), m.rare.text().as_ptr(), "a change is encoded again");
+    let text = m.encode();
+    assert!(outage(&text).is_some_and(|l| l.ends_with("} 1")), "{text}");
+
+    alerts.remove_outage_active(&labels);
+    assert_eq!(outage(&m.encode()), None, "a removed probe loses its series");
+
+    alerts.set_outage_active(&labels, true);
+    assert_promtool_accepts(&m.encode());
 }
