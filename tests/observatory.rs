@@ -663,21 +663,7 @@ async fn the_daemon_publishes_the_site_it_is_configured_for() {
         &sim,
         "store: { path: var/vigie.db }\nalerts: { group_window: 0s }\npublish: { output: var/site, every: 1m }\n",
     );
-    ws.write_probe(
-        "accueil",
-        "name: accueil\ntitle: \"ANEF : page d'accueil\"\ntarget: anef-sim\nlabels: { procedure: anef-connexion, site: anef }\nschedule: \"* * * * * *\"\nsteps:\n  - name: page\n    request: { url: \"{{ base_url }}/particuliers/\" }\n    expect: { status: 200 }\n",
-    );
-    let source = vigie::daemon::ConfigSource {
-        path: ws.config_path(),
-        files: std::sync::Arc::new(vigie::config::DiskFiles),
-        options: vigie::config::LoadOptions {
-            env: Some(Default::default()),
-            ..Default::default()
-        },
-    };
-    let handle = vigie::daemon::Daemon::start(source, Some("127.0.0.1:0".parse().expect("addr")), vigie::alert::sinks())
-        .await
-        .expect("daemon starts");
+    let handle = start_daemon_probing_every_second(&ws).await;
     let index = ws.path().join("var/site/index.html");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !index.exists() && std::time::Instant::now() < deadline {
@@ -758,12 +744,9 @@ async fn the_daemon_publishes_the_site_it_is_configured_for() {
     handle.shutdown(std::time::Duration::from_secs(5)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_publish_output_the_daemon_serves_the_site_from_a_private_folder_beside_the_store() {
-    use std::os::unix::fs::PermissionsExt;
-    let sim = support::start_sim().await;
-    let ws = Workspace::new();
-    ws.write_config(&sim, "store: { path: var/vigie.db }\nalerts: { group_window: 0s }\n");
+/// A daemon on an ephemeral port with one probe of the simulator's home
+/// page, run every second.
+async fn start_daemon_probing_every_second(ws: &Workspace) -> vigie::daemon::DaemonHandle {
     ws.write_probe(
         "accueil",
         "name: accueil\ntitle: \"ANEF : page d'accueil\"\ntarget: anef-sim\nlabels: { procedure: anef-connexion, site: anef }\nschedule: \"* * * * * *\"\nsteps:\n  - name: page\n    request: { url: \"{{ base_url }}/particuliers/\" }\n    expect: { status: 200 }\n",
@@ -776,9 +759,18 @@ async fn without_publish_output_the_daemon_serves_the_site_from_a_private_folder
             ..Default::default()
         },
     };
-    let handle = vigie::daemon::Daemon::start(source, Some("127.0.0.1:0".parse().expect("addr")), vigie::alert::sinks())
+    vigie::daemon::Daemon::start(source, Some("127.0.0.1:0".parse().expect("addr")), vigie::alert::sinks())
         .await
-        .expect("daemon starts");
+        .expect("daemon starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_publish_output_the_daemon_serves_the_site_from_a_private_folder_beside_the_store() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = support::start_sim().await;
+    let ws = Workspace::new();
+    ws.write_config(&sim, "store: { path: var/vigie.db }\nalerts: { group_window: 0s }\n");
+    let handle = start_daemon_probing_every_second(&ws).await;
     let cache = ws.path().join("var/observatoire-cache");
     assert_eq!(cache, vigie::daemon::observatory_cache(&handle.daemon.config()));
     let client = reqwest::Client::new();
