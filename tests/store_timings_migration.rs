@@ -221,51 +221,27 @@ type Old = Vec<(String, i64, String, i64, f64, f64, f64, String)>;
 type RunHour = (String, i64, bool, String, String, u32, u32, u32, f64, f64, f64, Option<f64>);
 
 fn old_run_hours(conn: &Connection) -> Vec<RunHour> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT probe, hour_ms, maintenance, procedure, site, runs, up, down, duration_sum_s, duration_p95_s, duration_max_s,
-                observed_s FROM rollup_runs ORDER BY 1, 2, 3",
-        )
-        .expect("prepare");
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-            ))
-        })
-        .expect("query");
-    rows.collect::<rusqlite::Result<_>>().expect("rows")
+    rows(
+        conn,
+        "SELECT probe, hour_ms, maintenance, procedure, site, runs, up, down, duration_sum_s, duration_p95_s, duration_max_s,
+            observed_s FROM rollup_runs ORDER BY 1, 2, 3",
+    )
 }
 
 fn old_latency(conn: &Connection) -> Old {
-    let mut stmt = conn
-        .prepare("SELECT probe, hour_ms, step, count, sum_s, min_s, max_s, buckets FROM rollup_latency ORDER BY 1, 2, 3")
-        .expect("prepare");
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })
-        .expect("query");
+    rows(
+        conn,
+        "SELECT probe, hour_ms, step, count, sum_s, min_s, max_s, buckets FROM rollup_latency ORDER BY 1, 2, 3",
+    )
+}
+
+/// Every row of `sql`, each as a tuple of its columns.
+fn rows<T>(conn: &Connection, sql: &str) -> Vec<T>
+where
+    T: for<'a> TryFrom<&'a rusqlite::Row<'a>, Error = rusqlite::Error>,
+{
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let rows = stmt.query_map([], |r| T::try_from(r)).expect("query");
     rows.collect::<rusqlite::Result<_>>().expect("rows")
 }
 

@@ -23,8 +23,7 @@ mod text;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use prometheus::{Encoder, Gauge, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry};
 
 use crate::probe::{Probe, RunResult};
 pub use rare::{Changed, Rare};
@@ -181,12 +180,8 @@ impl Metrics {
     /// chunk by [`Scrape::next_chunk`]. Holds the probes' lock only to clone
     /// one `Arc` per probe.
     pub fn scrape(&self) -> Scrape {
-        let mut buf = Vec::new();
-        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
-            buf.clear();
-        }
-        buf.extend_from_slice(&self.rare.text());
-        Scrape::new(self.cached_texts(), Bytes::from(buf))
+        let tail = vec![rare::encode(&self.registry), self.rare.text()];
+        Scrape::new(self.cached_texts(), tail)
     }
 
     /// The whole text exposition format at once (tests, diagnostics).
@@ -214,7 +209,7 @@ impl Metrics {
 
     /// The probes' families from the cached texts only (no registry).
     pub fn render_probes_cached(&self) -> String {
-        Scrape::new(self.cached_texts(), Bytes::new()).into_string()
+        Scrape::new(self.cached_texts(), Vec::new()).into_string()
     }
 
     fn cached_texts(&self) -> Vec<Arc<ProbeText>> {

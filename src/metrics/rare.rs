@@ -62,12 +62,18 @@ impl Rare {
                 return text.clone();
             }
         }
-        let mut buf = Vec::new();
-        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
-            buf.clear();
-        }
-        let text = Bytes::from(buf);
+        let text = encode(&self.registry);
         *cache = Some((generation, text.clone()));
         text
     }
+}
+
+/// A registry's families in the text format (nothing if it cannot be
+/// encoded: the probes' families still go out).
+pub(super) fn encode(registry: &Registry) -> Bytes {
+    let mut buf = Vec::new();
+    if TextEncoder::new().encode(&registry.gather(), &mut buf).is_err() {
+        buf.clear();
+    }
+    Bytes::from(buf)
 }

@@ -22,8 +22,9 @@ pub struct Scrape {
     texts: Vec<Arc<ProbeText>>,
     /// Indexes into [`FAMILIES`] of the families that have series.
     families: Vec<usize>,
-    /// The registry's metrics, written after the probes' families.
-    tail: Option<Bytes>,
+    /// The registries' texts, written after the probes' families, last
+    /// first (popped).
+    tail: Vec<Bytes>,
     /// Next family (index into `families`), whether its header is written,
     /// next probe.
     family: usize,
@@ -33,9 +34,11 @@ pub struct Scrape {
 }
 
 impl Scrape {
-    pub(super) fn new(texts: Vec<Arc<ProbeText>>, tail: Bytes) -> Scrape {
+    pub(super) fn new(texts: Vec<Arc<ProbeText>>, mut tail: Vec<Bytes>) -> Scrape {
+        tail.retain(|t| !t.is_empty());
+        tail.reverse();
         let mut families = Vec::new();
-        let mut len = tail.len();
+        let mut len = tail.iter().map(Bytes::len).sum();
         for (i, family) in FAMILIES.iter().enumerate() {
             let body: usize = texts.iter().map(|t| t.fragment(i).len()).sum();
             if body > 0 {
@@ -46,7 +49,7 @@ impl Scrape {
         Scrape {
             texts,
             families,
-            tail: (!tail.is_empty()).then_some(tail),
+            tail,
             family: 0,
             header_done: false,
             probe: 0,
@@ -64,7 +67,7 @@ impl Scrape {
     /// `None` at the end.
     pub fn next_chunk(&mut self, max: usize) -> Option<Bytes> {
         if self.family == self.families.len() {
-            let tail = self.tail.take()?;
+            let tail = self.tail.pop()?;
             self.remaining -= tail.len();
             return Some(tail);
         }

@@ -409,9 +409,9 @@ pub fn index(o: &Observatory, lang: Language) -> String {
     let w = words::of(lang);
     let title = site_title(o, lang);
     let by_slug: HashMap<&str, &Procedure> = o.procedures.iter().map(|p| (p.slug.as_str(), p)).collect();
-    let mut cards = o.procedures.iter().take(1).map(|p| procedure_card(o, p, lang).len());
     // The first card's size times the count: one allocation, near enough.
-    let guess = cards.next().unwrap_or(0) * (o.procedures.len() + 1);
+    let card = o.procedures.first().map_or(0, |p| procedure_card(o, p, lang).len());
+    let guess = card * (o.procedures.len() + 1);
     let mut body = page_open(o, lang, &title, &format!("index{}.html", suffix(other(lang))), guess);
     let _ = write!(
         body,

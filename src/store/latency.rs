@@ -159,7 +159,7 @@ pub(super) fn put_hour(conn: &Connection, hour_ms: i64, latency: &[LatencyRollup
         by_probe.entry(&l.probe).or_default().entry(&l.step).or_default().latency = Some(l.histogram.clone());
     }
     for p in phases {
-        let Some(i) = Phase::ALL.iter().position(|x| x.as_str() == p.phase) else {
+        let Some(i) = phase_index(&p.phase) else {
             continue;
         };
         by_probe.entry(&p.probe).or_default().entry(&p.step).or_default().phases[i] = Some(p.histogram.clone());
@@ -320,9 +320,14 @@ pub fn phase_rollups(conn: &Connection, probe: Option<&str>, from: DateTime<Utc>
             }
         }
     }
-    let rank = |p: &PhaseRollup| Phase::ALL.iter().position(|x| x.as_str() == p.phase);
+    let rank = |p: &PhaseRollup| phase_index(&p.phase);
     out.sort_by(|a, b| (&a.probe, a.hour, &a.step, rank(a)).cmp(&(&b.probe, b.hour, &b.step, rank(b))));
     Ok(out)
+}
+
+/// A phase's place in [`Phase::ALL`] (and in a step's `Timings::phases`).
+fn phase_index(name: &str) -> Option<usize> {
+    Phase::ALL.iter().position(|x| x.as_str() == name)
 }
 
 #[cfg(test)]
