@@ -20,9 +20,9 @@ fi
 step "building the package"
 packaging/build-deb.sh
 target="${CARGO_TARGET_DIR:-target}"
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | sed -n 1p)
 deb="$target/debian/vigie_${version}-1_$(dpkg --print-architecture).deb"
-[ -f "$deb" ] || deb=$(ls -t "$target"/debian/vigie_*.deb | head -n 1)
+[ -f "$deb" ] || deb=$(ls -t "$target"/debian/vigie_*.deb | sed -n 1p)
 ls -l "$deb"
 
 step "dpkg-deb --info / --contents"
@@ -35,8 +35,8 @@ for path in ./usr/bin/vigie ./etc/vigie/vigie.yaml ./etc/vigie/probes/anef-accue
   ./usr/share/vigie/prometheus/rules/vigie-alerts.rules.yml ./usr/share/doc/vigie/deploy.md; do
   grep -q -- "$path" <<<"$contents" || fail "$path is not in the package"
 done
-dpkg-deb --field "$deb" Recommends | grep -q chromium || fail "Chromium is not recommended"
-dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/vigie/vigie.yaml || fail "/etc/vigie/vigie.yaml is not a conffile"
+dpkg-deb --field "$deb" Recommends | grep chromium >/dev/null || fail "Chromium is not recommended"
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -x /etc/vigie/vigie.yaml >/dev/null || fail "/etc/vigie/vigie.yaml is not a conffile"
 
 step "dpkg -i"
 dpkg -i "$deb"
@@ -112,9 +112,9 @@ rm -f "$backup"
 step "upgrade: a newer package keeps the operator's edits and the history"
 echo "# edited by the operator" >>/etc/vigie/probes/anef-accueil.yaml
 cargo deb --no-build --locked --deb-revision 2 >/dev/null
-deb2=$(ls -t "$target"/debian/vigie_*-2_*.deb | head -n 1)
+deb2=$(ls -t "$target"/debian/vigie_*-2_*.deb | sed -n 1p)
 dpkg -i "$deb2"
-dpkg -s vigie | grep -q '^Version: .*-2$' || fail "the upgrade did not install"
+dpkg -s vigie | grep '^Version: .*-2$' >/dev/null || fail "the upgrade did not install"
 grep -q "edited by the operator" /etc/vigie/probes/anef-accueil.yaml || fail "the upgrade lost the operator's edit"
 [ -f /var/lib/vigie/vigie.db ] || fail "the upgrade lost the history"
 vigie check --config /etc/vigie/vigie.yaml >/dev/null

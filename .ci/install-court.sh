@@ -15,6 +15,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get install -y --no-install-recommends poppler-utils openssl python3 python3-pip
 $SUDO pip3 install --break-system-packages warcio 2>/dev/null || $SUDO pip3 install warcio
-pdfinfo -v 2>&1 | head -1
+# sed reads the whole output: `head` would close the pipe early and, under
+# pipefail, pdfinfo's SIGPIPE (exit 141) would fail the run.
+pdfinfo -v 2>&1 | sed -n 1p
 openssl version
 warcio --help >/dev/null && echo "warcio ok"

@@ -34,7 +34,7 @@ install_smtp_sink() {
     works() {
         # smtp-sink prints its usage and exits 1 without arguments; a missing
         # shared library would print something else.
-        LD_LIBRARY_PATH="$dest/usr/lib/postfix" "$bin" 2>&1 | grep -q "usage:"
+        LD_LIBRARY_PATH="$dest/usr/lib/postfix" "$bin" 2>&1 | grep "usage:" >/dev/null
     }
 
     if [ -x "$bin" ] && works; then
@@ -54,7 +54,7 @@ install_smtp_sink() {
 
     if ! works; then
         echo "smtp-sink was unpacked into $dest but does not run:" >&2
-        LD_LIBRARY_PATH="$dest/usr/lib/postfix" "$bin" 2>&1 | head -5 >&2 || true
+        LD_LIBRARY_PATH="$dest/usr/lib/postfix" "$bin" 2>&1 | sed -n 1,5p >&2 || true
         exit 1
     fi
     echo "smtp-sink installed: $bin"
