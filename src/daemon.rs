@@ -143,6 +143,7 @@ impl Daemon {
             },
         });
         tokio::spawn(Self::publisher(Arc::downgrade(&daemon), observatory, shutdown_rx.clone()));
+        tokio::spawn(give_back_memory_regularly(shutdown_rx.clone()));
         let server = tokio::spawn(server::serve(listener, app, async move {
             let _ = shutdown_rx.changed().await;
         }));
@@ -365,6 +366,24 @@ fn publish_once(config: &Config, latest: &crate::observatory::serve::Latest) -> 
     drop(o);
     crate::malloc::give_back_free_memory();
     Ok(n)
+}
+
+/// How often the daemon hands the allocator's free pages back to the system.
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Every [`TRIM_EVERY`], return the free pages inside the allocator's heaps
+/// (`malloc_trim`). Each run's bodies, clients and re-rendered metrics text
+/// are freed between long-lived blocks, and glibc keeps those holes
+/// (measured at 1,000 probes in BENCHMARKS.md, issue 14). A trim takes a
+/// few milliseconds, on a blocking thread.
+async fn give_back_memory_regularly(mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TRIM_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        let _ = tokio::task::spawn_blocking(crate::malloc::give_back_free_memory).await;
+    }
 }
 
 /// Where the daemon keeps the observatory it serves when `publish.output`

@@ -73,7 +73,7 @@ fn notices(p: &Probe, policy: &Policy, runs: &[(i64, Outcome, bool)]) -> Vec<Not
                     out.push(Notice::unobserved(p, "paris-bureau", policy, &facts, &r, at(*min)));
                 }
                 Action::Notify(kind) => {
-                    let outage = closing.as_ref().map(|c| &c.outage).or(next.outage.as_ref()).expect("outage");
+                    let outage = closing.as_ref().map(|c| &c.outage).or(next.outage.as_deref()).expect("outage");
                     out.push(Notice::build(NoticeInput {
                         kind,
                         probe: p,

@@ -3,7 +3,7 @@
 //! values come from closed sets: probe/procedure/site names from the
 //! configuration and the three notice kinds.
 
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use super::machine::NoticeKind;
 
@@ -21,15 +21,14 @@ pub struct AlertMetrics {
     pub alerts_failed: IntCounterVec,
     /// One series per probe: set through [`AlertMetrics::set_outage_active`]
     /// and [`AlertMetrics::remove_outage_active`], which tell the scrape.
-    outage_active: IntGaugeVec,
-    outage_active_changed: crate::metrics::Changed,
+    outage_active: crate::metrics::RareVec,
     pub outages_active: IntGauge,
 }
 
 impl AlertMetrics {
     /// `rare`: the registry of per-probe families that change rarely
     /// (`metrics::Rare`), where `vigie_outage_active` goes.
-    pub fn new(registry: &Registry, rare: &crate::metrics::Rare) -> Result<AlertMetrics, prometheus::Error> {
+    pub fn new(registry: &Registry, rare: &std::sync::Arc<crate::metrics::Rare>) -> Result<AlertMetrics, prometheus::Error> {
         let m = AlertMetrics {
             store_write_duration: Histogram::with_opts(
                 HistogramOpts::new(
@@ -72,11 +71,12 @@ impl AlertMetrics {
                 Opts::new("vigie_alerts_failed_total", "Failed e-mail delivery attempts, by kind."),
                 &["kind"],
             )?,
-            outage_active: IntGaugeVec::new(
-                Opts::new("vigie_outage_active", "1 while an outage of the probe is open, 0 otherwise."),
+            outage_active: rare.family(
+                "vigie_outage_active",
+                "1 while an outage of the probe is open, 0 otherwise.",
+                false,
                 &["probe", "procedure", "site"],
             )?,
-            outage_active_changed: rare.changed(),
             outages_active: IntGauge::new("vigie_outages_active", "Outages currently open.")?,
         };
         for kind in NoticeKind::ALL {
@@ -94,7 +94,6 @@ impl AlertMetrics {
         registry.register(Box::new(m.outbox_oldest_age.clone()))?;
         registry.register(Box::new(m.alerts_sent.clone()))?;
         registry.register(Box::new(m.alerts_failed.clone()))?;
-        rare.registry.register(Box::new(m.outage_active.clone()))?;
         registry.register(Box::new(m.outages_active.clone()))?;
         Ok(m)
     }
@@ -103,13 +102,11 @@ impl AlertMetrics {
 impl AlertMetrics {
     /// `vigie_outage_active{probe, procedure, site}` = 1 while an outage is open.
     pub fn set_outage_active(&self, labels: &[&str; 3], active: bool) {
-        self.outage_active.with_label_values(labels).set(i64::from(active));
-        self.outage_active_changed.touch();
+        self.outage_active.set(labels, i64::from(active));
     }
 
     /// A probe removed or relabelled by a reload loses its series.
     pub fn remove_outage_active(&self, labels: &[&str; 3]) {
-        let _ = self.outage_active.remove_label_values(labels);
-        self.outage_active_changed.touch();
+        self.outage_active.remove(labels);
     }
 }

@@ -49,6 +49,10 @@ use settings::{AlertSettings, Delivery, MaintenanceWindow};
 /// Results waiting for the writer. Generous: a run is small, and when full the
 /// pipeline task waits (the scheduler never does: it has its own channel).
 const QUEUE: usize = 10_000;
+/// Page cache of the writer's and the mailer's connections, in KiB (see
+/// `Store::cap_cache`).
+const WRITER_CACHE_KIB: u32 = 1024;
+const MAILER_CACHE_KIB: u32 = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
@@ -175,6 +179,8 @@ impl HistorySink {
         let states = incidents::load_states(store.conn()).map_err(store_err)?;
         let throttle = crate::evidence::throttle_from_store(store.conn()).map_err(store_err)?;
         let mailer_store = Store::open(&path).map_err(store_err)?;
+        store.cap_cache(WRITER_CACHE_KIB).map_err(store_err)?;
+        mailer_store.cap_cache(MAILER_CACHE_KIB).map_err(store_err)?;
 
         let wake = Arc::new(Notify::new());
         let (settings_tx, settings_rx) = watch::channel(mailer_settings(&config.alerting));

@@ -224,7 +224,7 @@ impl Writer {
                         noticed = true;
                     }
                     Action::Notify(kind) => {
-                        let outage = closing.as_ref().map(|c| &c.outage).or(next.outage.as_ref());
+                        let outage = closing.as_ref().map(|c| &c.outage).or(next.outage.as_deref());
                         if let Some(outage) = outage {
                             let n = Notice::build(NoticeInput {
                                 kind,

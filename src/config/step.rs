@@ -195,7 +195,7 @@ fn many(v: &Option<Spanned<OneOrMany<String>>>) -> Vec<(String, Pos)> {
 pub fn compile_match(ctx: &mut FileCtx, m: &Spanned<RawMatch>, allow_reason: bool) -> (Match, Option<Reason>) {
     let raw = &m.value;
     let mut out = Match {
-        status: raw.status.as_ref().map(|s| s.value.0.clone()),
+        status: raw.status.as_ref().map(|s| s.value.0.as_slice().into()),
         ..Match::default()
     };
     out.body_contains = many(&raw.body_contains).into_iter().map(|(s, _)| s).collect();
@@ -668,11 +668,11 @@ pub fn compile_step(ctx: &mut FileCtx, raw: &RawStep, at: Pos, defaults: &StepDe
         name,
         action,
         expect,
-        extract,
-        observe,
+        extract: extract.into(),
+        observe: observe.into(),
         no_capacity_when,
         captcha_when,
-        broken_when,
+        broken_when: broken_when.into(),
     }
 }
 

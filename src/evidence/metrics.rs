@@ -4,30 +4,27 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, IntCounter, IntGauge, Registry};
 
 use super::{Appended, Kind};
 
 pub struct EvidenceMetrics {
-    /// Per probe and kind; kept in the registry of rarely changing
-    /// families (`metrics::Rare`), told of each change.
-    records: IntCounterVec,
-    records_changed: crate::metrics::Changed,
+    /// Per probe and kind, among the rarely changing families
+    /// (`metrics::Rare`).
+    records: crate::metrics::RareVec,
     pub stored_bytes: IntCounter,
     pub chain_length: IntGauge,
 }
 
 impl EvidenceMetrics {
-    pub fn new(registry: &Registry, rare: &crate::metrics::Rare) -> Result<EvidenceMetrics, prometheus::Error> {
+    pub fn new(registry: &Registry, rare: &std::sync::Arc<crate::metrics::Rare>) -> Result<EvidenceMetrics, prometheus::Error> {
         let m = EvidenceMetrics {
-            records: IntCounterVec::new(
-                Opts::new(
-                    "vigie_evidence_records_total",
-                    "Pages kept as evidence (failing and no-slot runs, throttled per probe), by probe and kind.",
-                ),
+            records: rare.family(
+                "vigie_evidence_records_total",
+                "Pages kept as evidence (failing and no-slot runs, throttled per probe), by probe and kind.",
+                true,
                 &["probe", "kind"],
             )?,
-            records_changed: rare.changed(),
             stored_bytes: IntCounter::new(
                 "vigie_evidence_stored_bytes_total",
                 "Bytes added to the evidence register (records and compressed pages).",
@@ -37,15 +34,13 @@ impl EvidenceMetrics {
                 "Records in the evidence chain (the position of its head). It never decreases: a decrease means records were removed.",
             )?,
         };
-        rare.registry.register(Box::new(m.records.clone()))?;
         registry.register(Box::new(m.stored_bytes.clone()))?;
         registry.register(Box::new(m.chain_length.clone()))?;
         Ok(m)
     }
 
     pub fn appended(&self, a: &Appended) {
-        self.records.with_label_values(&[a.probe.as_str(), a.kind.as_str()]).inc();
-        self.records_changed.touch();
+        self.records.inc(&[a.probe.as_str(), a.kind.as_str()]);
         self.stored_bytes.inc_by(a.stored_bytes as u64);
         self.chain_length.set(i64::try_from(a.seq).unwrap_or(i64::MAX));
         tracing::debug!(seq = a.seq, probe = %a.probe, kind = %a.kind, bytes = a.stored_bytes, "evidence recorded");
@@ -68,10 +63,9 @@ impl EvidenceMetrics {
 pub fn init_series(m: &EvidenceMetrics, probes: &[String]) {
     for p in probes {
         for k in Kind::ALL {
-            m.records.with_label_values(&[p.as_str(), k.as_str()]);
+            m.records.declare(&[p.as_str(), k.as_str()]);
         }
     }
-    m.records_changed.touch();
 }
 
 /// Metrics of the RFC 3161 time stamps (`evidence.timestamp`).

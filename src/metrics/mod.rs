@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use prometheus::{Gauge, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry};
 
 use crate::probe::{Probe, RunResult};
-pub use rare::{Changed, Rare};
+pub use rare::{Rare, RareVec};
 pub use scrape::{Scrape, CHUNK};
 use series::{ProbeSeries, ProbeText, Show};
 
@@ -57,7 +57,7 @@ pub const LATENESS_BUCKETS: [f64; 13] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
 pub struct Metrics {
     pub registry: Registry,
     /// Per-probe families that change rarely, encoded only when they do.
-    pub rare: Rare,
+    pub rare: Arc<Rare>,
     pub sched_lateness: Histogram,
     pub runs_in_flight: IntGauge,
     pub probes_configured: IntGauge,
@@ -76,8 +76,8 @@ impl Metrics {
     pub fn new(location: &str) -> Result<Metrics, prometheus::Error> {
         let mut consts = HashMap::new();
         consts.insert("location".to_string(), location.to_string());
-        let registry = Registry::new_custom(None, Some(consts.clone()))?;
-        let rare = Rare::new(Registry::new_custom(None, Some(consts))?);
+        let registry = Registry::new_custom(None, Some(consts))?;
+        let rare = Arc::new(Rare::new(location));
         let m = Metrics {
             sched_lateness: Histogram::with_opts(
                 HistogramOpts::new(

@@ -13,9 +13,13 @@ use crate::probe::{Outcome, RunResult, StepStatus};
 /// Upper bounds of `vigie_probe_duration_seconds`.
 pub(super) const DURATION_BUCKETS: [f64; 12] = [0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0];
 
-/// Room beyond the previous text's length when a probe's text is rendered
-/// again: a new failure reason, step or observation adds a few hundred bytes.
-const HEADROOM: usize = 1024;
+/// Room kept beyond a probe's text: its values change length by a few bytes
+/// from run to run, so its buffer is seldom reallocated.
+pub(super) const MARGIN: usize = 128;
+
+/// Beyond this much unused room (after a probe lost a step, or a larger
+/// render), the buffer is shrunk back to the text and [`MARGIN`].
+pub(super) const MAX_SLACK: usize = 1024;
 
 /// Which optional families a scrape shows (see `MetricsSettings`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,12 @@ impl ProbeText {
 
     pub fn len(&self) -> usize {
         self.text.len()
+    }
+
+    /// Where the text's bytes are (tests: a render reuses its buffer).
+    #[cfg(test)]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.text.as_ptr()
     }
 
     /// The bytes allocated for the text (tests: no slack is kept).
@@ -178,6 +188,9 @@ impl ProbeSeries {
                     phases: None,
                 };
                 self.steps.insert(i, s);
+                // A step is added once per probe: keep the list at its size
+                // (doubling left 8 places for 5 steps, ~0.5 MiB at 1,000 probes).
+                self.steps.shrink_to_fit();
                 i
             }
         };
@@ -185,21 +198,26 @@ impl ProbeSeries {
     }
 
     /// Render the text again from the state (after a run, a skip or a
-    /// change of what is shown). The text is kept at its exact size: it
-    /// is rendered into room for the previous length plus [`HEADROOM`]
-    /// (a run rarely adds more, so it seldom grows by doubling), then
-    /// shrunk in place. At 1,000 probes the texts are 9.4 MB; with the
-    /// slack of doubling they held ~16 MiB (BENCHMARKS.md, issue 14).
+    /// change of what is shown), in place: unless a scrape still holds the
+    /// previous text, its buffer is reused. A probe's text keeps its place
+    /// in memory from run to run, so the allocator is not left with a
+    /// 9 KB hole per run between long-lived blocks (at 1,000 probes the
+    /// texts are 9.4 MB; allocated anew at each run they left several MiB
+    /// of free fragments resident: BENCHMARKS.md, issue 14).
     pub fn render(&mut self, show: Show) {
-        let mut t = ProbeText {
-            text: String::with_capacity(self.text.len() + HEADROOM),
-            ends: [0; N_FAMILIES],
-        };
+        let previous = self.text.len();
+        let mut t = Arc::get_mut(&mut self.text).map(std::mem::take).unwrap_or_default();
+        t.text.clear();
+        // Room for the previous length and a margin: values change length
+        // by a few bytes, a new failure reason or step adds a few hundred.
+        t.text.reserve_exact(previous + MARGIN);
         for (i, f) in FAMILIES.iter().enumerate() {
             self.render_family(&mut t.text, family(i), f.name, show);
             t.ends[i] = u32::try_from(t.text.len()).unwrap_or(u32::MAX);
         }
-        t.text.shrink_to_fit();
+        if t.text.capacity() > t.text.len() + MAX_SLACK {
+            t.text.shrink_to(t.text.len() + MARGIN);
+        }
         self.text = Arc::new(t);
     }
 

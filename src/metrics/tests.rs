@@ -71,14 +71,32 @@ fn cached_text_equals_a_full_render() {
 /// Each probe's cached text is held at its exact size, after runs that made
 /// it grow (more digits, failure reasons, steps) and after a skip.
 #[test]
-fn cached_texts_hold_no_slack() {
-    let (m, _) = busy();
+fn cached_texts_hold_little_slack_and_keep_their_buffer() {
+    let (m, probes) = busy();
     let texts = m.cached_texts();
     assert_eq!(texts.len(), 2);
     for t in &texts {
         assert!(t.len() > 1000, "{} bytes", t.len());
-        assert_eq!(t.capacity(), t.len());
+        assert!(
+            t.capacity() <= t.len() + series::MAX_SLACK,
+            "{} bytes for {}",
+            t.capacity(),
+            t.len()
+        );
     }
+    let buffer = |m: &Metrics| m.cached_texts()[0].as_ptr();
+    drop(texts);
+    let before = buffer(&m);
+    // The first text is `rdv`'s (probes are kept by name).
+    let run = testutil::run(&probes[1], t0() + chrono::Duration::minutes(9), Outcome::Up);
+    m.record_run(&probes[1], &run);
+    assert_eq!(buffer(&m), before, "a run renders into the same buffer");
+
+    let held = m.cached_texts();
+    m.record_run(&probes[1], &run);
+    assert_ne!(buffer(&m), before, "a text a scrape still holds is left alone");
+    assert_eq!(held[0].as_ptr(), before);
+    assert_eq!(m.render_probes_cached(), m.render_probes_uncached());
 }
 
 /// A scrape cut into chunks of any size writes the same bytes as a full
@@ -253,8 +271,8 @@ fn lateness_buckets_start_at_one_millisecond() {
     assert!(text.contains("vigie_scheduler_lateness_seconds_bucket{location=\"l\",le=\"0.005\"} 2\n"));
 }
 
-/// `vigie_outage_active` and `vigie_evidence_records_total` live in the
-/// rare registry: encoded once, reused while nothing changes, encoded again
+/// `vigie_outage_active` and `vigie_evidence_records_total` are among the
+/// rare families: encoded once, reused while nothing changes, encoded again
 /// as soon as a writer changes them; the whole exposition stays valid.
 #[test]
 fn rare_families_are_reencoded_only_when_they_change() {
@@ -286,4 +304,50 @@ fn rare_families_are_reencoded_only_when_they_change() {
 
     alerts.set_outage_active(&labels, true);
     assert_promtool_accepts(&m.encode());
+}
+
+/// The rare families' text is what the `prometheus` crate's encoder writes
+/// for the same series, byte for byte: families by name, labels sorted by
+/// name then `location`, values escaped, series sorted.
+#[test]
+fn rare_families_are_written_as_the_crate_writes_them() {
+    let rare = std::sync::Arc::new(Rare::new("lyon \"2\""));
+    let outage = rare
+        .family("vigie_outage_active", "1 while open.", false, &["probe", "procedure", "site"])
+        .expect("family");
+    let records = rare
+        .family("vigie_evidence_records_total", "Pages kept.", true, &["probe", "kind"])
+        .expect("family");
+    assert!(
+        rare.family("vigie_outage_active", "again", false, &["probe"]).is_err(),
+        "a name is registered once"
+    );
+
+    let consts = [("location".to_string(), "lyon \"2\"".to_string())].into_iter().collect();
+    let registry = Registry::new_custom(None, Some(consts)).expect("registry");
+    let crate_outage = IntGaugeVec::new(Opts::new("vigie_outage_active", "1 while open."), &["probe", "procedure", "site"]).expect("vec");
+    let crate_records = IntCounterVec::new(Opts::new("vigie_evidence_records_total", "Pages kept."), &["probe", "kind"]).expect("vec");
+    registry.register(Box::new(crate_outage.clone())).expect("register");
+    registry.register(Box::new(crate_records.clone())).expect("register");
+
+    for (probe, procedure, site, active) in [("rdv", "Titre \\ séjour", "a\nb", 1), ("accueil", "anef", "paris", 0)] {
+        outage.set(&[probe, procedure, site], active);
+        crate_outage.with_label_values(&[probe, procedure, site]).set(active);
+        for kind in ["page", "blocked"] {
+            records.declare(&[probe, kind]);
+            crate_records.with_label_values(&[probe, kind]);
+        }
+    }
+    for _ in 0..3 {
+        records.inc(&["rdv", "page"]);
+        crate_records.with_label_values(&["rdv", "page"]).inc();
+    }
+    outage.remove(&["accueil", "anef", "paris"]);
+    let _ = crate_outage.remove_label_values(&["accueil", "anef", "paris"]);
+
+    assert_eq!(records.get(&["rdv", "page"]), Some(3));
+    let expected = String::from_utf8(rare::encode(&registry).to_vec()).expect("utf-8");
+    let written = String::from_utf8(rare.text().to_vec()).expect("utf-8");
+    assert_eq!(written, expected);
+    assert_promtool_accepts(&written);
 }

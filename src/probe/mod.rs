@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use serde_json_path::JsonPath;
+use thin_vec::ThinVec;
 
 use crate::template::Template;
 pub use result::{Hop, Outcome, Reason, RunResult, StepResult, StepStatus};
@@ -135,13 +136,13 @@ pub struct Step {
     pub name: String,
     pub action: Action,
     pub expect: Match,
-    pub extract: Vec<Extraction>,
-    pub observe: Vec<Observation>,
+    pub extract: ThinVec<Extraction>,
+    pub observe: ThinVec<Observation>,
     /// Boxed: rarely set, and a `Match` is 328 bytes (a step 1.3 KB
     /// without the boxes; memory at 1,000 probes, issue 14).
     pub no_capacity_when: Option<Box<Match>>,
     pub captcha_when: Option<Box<Match>>,
-    pub broken_when: Vec<BrokenWhen>,
+    pub broken_when: ThinVec<BrokenWhen>,
 }
 
 #[derive(Debug, Clone)]
@@ -279,29 +280,32 @@ pub struct Json {
     pub path: JsonPath,
 }
 
-/// Conditions on a response, all of which must hold. Used for `expect` (each
+/// Conditions on a response, all of which must hold. The lists are thin
+/// (one pointer, no allocation when empty): a step's `expect` sets one or
+/// two of them, and a `Match` of `Vec`s took 328 bytes (memory at 1,000
+/// probes, issue 14). Used for `expect` (each
 /// failing condition is a failed check) and for the `*_when` conditions (the
 /// condition matches when all its parts hold).
 #[derive(Debug, Clone, Default)]
 pub struct Match {
-    pub status: Option<Vec<u16>>,
-    pub body_contains: Vec<String>,
-    pub body_not_contains: Vec<String>,
-    pub body_matches: Vec<Regex>,
-    pub css_present: Vec<Css>,
-    pub css_absent: Vec<Css>,
-    pub json: Vec<(Json, serde_json::Value)>,
-    pub json_exists: Vec<Json>,
-    pub headers: Vec<(String, String)>,
+    pub status: Option<ThinVec<u16>>,
+    pub body_contains: ThinVec<String>,
+    pub body_not_contains: ThinVec<String>,
+    pub body_matches: ThinVec<Regex>,
+    pub css_present: ThinVec<Css>,
+    pub css_absent: ThinVec<Css>,
+    pub json: ThinVec<(Json, serde_json::Value)>,
+    pub json_exists: ThinVec<Json>,
+    pub headers: ThinVec<(String, String)>,
     pub max_duration: Option<Duration>,
     /// Visible text (what a person reads: `innerText` in a browser, the
     /// page's text without markup for HTTP) contains / does not contain.
-    pub text_contains: Vec<String>,
-    pub text_not_contains: Vec<String>,
+    pub text_contains: ThinVec<String>,
+    pub text_not_contains: ThinVec<String>,
     /// The page's address (after redirects) contains.
-    pub url_contains: Vec<String>,
+    pub url_contains: ThinVec<String>,
     /// The page's `<title>` contains.
-    pub title_contains: Vec<String>,
+    pub title_contains: ThinVec<String>,
 }
 
 impl Match {

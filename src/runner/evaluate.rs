@@ -488,9 +488,9 @@ mod tests {
     #[test]
     fn expect_reports_each_condition() {
         let m = Match {
-            status: Some(vec![200]),
-            body_contains: vec!["Bonjour".into()],
-            css_absent: vec![css(".error")],
+            status: Some(thin_vec::thin_vec![200]),
+            body_contains: thin_vec::thin_vec!["Bonjour".into()],
+            css_absent: thin_vec::thin_vec![css(".error")],
             ..Match::default()
         };
         let r = Response::new(200, &[], "<p class=error>Bonjour</p>", "http://x", &[], Duration::ZERO);

@@ -138,6 +138,15 @@ impl Store {
         &self.path
     }
 
+    /// Cap this connection's page cache at `kib` KiB (SQLite's default is
+    /// 2,000 KiB per connection). For the daemon's long-lived connections:
+    /// the writer appends at the right edge of its tables and indexes, the
+    /// mailer reads a short outbox (memory at 1,000 probes, issue 14).
+    pub fn cap_cache(&self, kib: u32) -> Result<()> {
+        self.conn.pragma_update(None, "cache_size", -i64::from(kib))?;
+        Ok(())
+    }
+
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
