@@ -12,14 +12,12 @@ pub const LARGE_BLOCK: i32 = 128 * 1024;
 /// 64 MiB), after which the daemon's multi-megabyte blocks (the /metrics
 /// page, the observatory's index) stay in the heap and keep it large:
 /// measured at 1,000 probes, RSS 92 MiB with the default, 82 MiB with the
-/// thresholds fixed.
-///
-/// Arenas are capped at [`ARENAS`]: glibc gives each new thread its own
-/// arena (up to 8 per core), each with its own free fragments; the daemon's
-/// threads (runtime workers, blocking pool, store writer) share two. Measured
-/// at 1,000 probes: 1.1 MiB less RSS than the default (BENCHMARKS.md).
-/// Call it before the runtime's threads start (`vigie run`, `vigie demo`);
-/// calling it again is harmless.
+/// thresholds fixed. Capping arenas (`M_ARENA_MAX` 1 or 2) saved at most
+/// ~1 MiB, within the measurements' noise, and shares the allocator's locks
+/// between the runtime's workers and the /metrics writer: left alone
+/// (BENCHMARKS.md, "Third memory pass").
+/// Called at the start of `vigie run` and `vigie demo`, and again by the
+/// daemon (harmless).
 pub fn tune_for_daemon() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes glibc's allocator parameters; it is
@@ -27,12 +25,8 @@ pub fn tune_for_daemon() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, LARGE_BLOCK);
         libc::mallopt(libc::M_TRIM_THRESHOLD, LARGE_BLOCK);
-        libc::mallopt(libc::M_ARENA_MAX, ARENAS);
     }
 }
-
-/// How many allocator arenas the daemon's threads share.
-pub const ARENAS: i32 = 2;
 
 /// Return the free heap to the system. Rendering the observatory of 1,000
 /// probes whole peaked at ~340 MiB of heap, freed at once, but glibc kept

@@ -464,8 +464,7 @@ pub fn main() -> ExitCode {
         }
     }
     if matches!(cli.command, Command::Run { .. } | Command::Demo { .. }) {
-        // Before the runtime's threads exist: they take their allocator
-        // arenas at their first allocation.
+        // Before the runtime and the configuration allocate anything.
         crate::malloc::tune_for_daemon();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
