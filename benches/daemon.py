@@ -87,10 +87,10 @@ class Procs:
         self.live.append(p)
         return p
 
-    def stop(self, p, timeout=20):
+    def stop(self, p, timeout=20, sig=signal.SIGTERM):
         if p.poll() is None:
             try:
-                os.killpg(p.pid, signal.SIGTERM)
+                os.killpg(p.pid, sig)
                 p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
@@ -207,26 +207,21 @@ def version(cmd):
         return "?"
 
 
-def perf_start(out_dir, name, pid):
+def perf_start(procs, out_dir, name, pid):
     """`perf record --call-graph dwarf` attached to pid, or None without --perf."""
     if not out_dir:
         return None
     os.makedirs(out_dir, exist_ok=True)
     out = os.path.join(out_dir, name + ".data")
-    rec = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,16384", "-F", "1999", "-o", out, "-p", str(pid)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    rec = procs.start("perf-" + name, ["perf", "record", "--call-graph", "dwarf,16384", "-F", "1999", "-o", out, "-p", str(pid)])
     time.sleep(1)  # attached before the measured window opens
     return rec
 
 
-def perf_stop(rec):
+def perf_stop(procs, rec):
+    """SIGINT: perf writes its file and exits."""
     if rec is not None:
-        rec.send_signal(signal.SIGINT)
-        try:
-            rec.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            rec.kill()
-            rec.wait()
+        procs.stop(rec, timeout=60, sig=signal.SIGINT)
 
 
 # --- nginx -----------------------------------------------------------------------
@@ -468,11 +463,11 @@ class Bench:
 
     def vigie_window(self, p, window, perf_name=None):
         """CPU seconds of vigie over `window`, with the window's bounds."""
-        rec = perf_start(self.perf, perf_name, p.pid) if perf_name else None
+        rec = perf_start(self.procs, self.perf, perf_name, p.pid) if perf_name else None
         t0, c0 = time.time(), cpu_seconds(p.pid)
         time.sleep(window)
         t1, c1 = time.time(), cpu_seconds(p.pid)
-        perf_stop(rec)
+        perf_stop(self.procs, rec)
         return t0, t1, c1 - c0
 
     def cpu_round(self, config, r, vigie_first):
@@ -531,11 +526,11 @@ class Bench:
         """/metrics at this scale, next to nginx serving the same bytes."""
         n = self.mode["gets"]
         body = http_get(self.vigie_port, "/metrics", timeout=60)[1]
-        rec = perf_start(self.perf, "metrics", p.pid)
+        rec = perf_start(self.procs, self.perf, "metrics", p.pid)
         c0 = cpu_seconds(p.pid)
         med, mx, size = timed_gets(self.vigie_port, "/metrics", n)
         cpu = (cpu_seconds(p.pid) - c0) / n * 1000
-        perf_stop(rec)
+        perf_stop(self.procs, rec)
         copy = os.path.join(self.www, "metrics-copy.txt")
         with open(copy, "wb") as f:
             f.write(body)

@@ -83,6 +83,16 @@ steps:
 {steps}""")
 
 
+def stop(proc, sig, timeout):
+    """Ask politely, then kill."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def rss(pid):
     out = {}
     with open(f"/proc/{pid}/status") as f:
@@ -204,18 +214,8 @@ def main():
                   f"p50 {pct(late, 0.5):.1f} ms, p99 {pct(late, 0.99):.1f} ms")
         finally:
             if vigie is not None:
-                vigie.send_signal(signal.SIGTERM)
-                try:
-                    vigie.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    vigie.kill()
-                    vigie.wait()
-            nginx.send_signal(signal.SIGQUIT)
-            try:
-                nginx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
-                nginx.wait()
+                stop(vigie, signal.SIGTERM, 30)
+            stop(nginx, signal.SIGQUIT, 10)
 
 
 if __name__ == "__main__":

@@ -372,10 +372,9 @@ fn publish_once(config: &Config, latest: &crate::observatory::serve::Latest) -> 
 const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Every [`TRIM_EVERY`], return the free pages inside the allocator's heaps
-/// (`malloc_trim`). Each run's bodies, clients and re-rendered metrics text
-/// are freed between long-lived blocks, and glibc keeps those holes
-/// (measured at 1,000 probes in BENCHMARKS.md, issue 14). A trim takes a
-/// few milliseconds, on a blocking thread.
+/// (`malloc_trim`, on a blocking thread). Each run's bodies and clients are
+/// freed between long-lived blocks, and glibc keeps those pages otherwise
+/// (measured at 1,000 probes in BENCHMARKS.md, issue 14).
 async fn give_back_memory_regularly(mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {

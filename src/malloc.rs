@@ -13,11 +13,8 @@ pub const LARGE_BLOCK: i32 = 128 * 1024;
 /// page, the observatory's index) stay in the heap and keep it large:
 /// measured at 1,000 probes, RSS 92 MiB with the default, 82 MiB with the
 /// thresholds fixed. Capping arenas (`M_ARENA_MAX` 1 or 2) saved at most
-/// ~1 MiB, within the measurements' noise, and shares the allocator's locks
-/// between the runtime's workers and the /metrics writer: left alone
-/// (BENCHMARKS.md, "Third memory pass").
-/// Called at the start of `vigie run` and `vigie demo`, and again by the
-/// daemon (harmless).
+/// ~1 MiB, within the measurements' noise: left alone (BENCHMARKS.md,
+/// "Third memory pass"). Called by the daemon at start.
 pub fn tune_for_daemon() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes glibc's allocator parameters; it is

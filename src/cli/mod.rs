@@ -463,10 +463,6 @@ pub fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    if matches!(cli.command, Command::Run { .. } | Command::Demo { .. }) {
-        // Before the runtime and the configuration allocate anything.
-        crate::malloc::tune_for_daemon();
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -23,7 +23,8 @@ mod text;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use prometheus::{Gauge, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry};
+use bytes::Bytes;
+use prometheus::{Encoder, Gauge, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::probe::{Probe, RunResult};
 pub use rare::{Rare, RareVec};
@@ -180,7 +181,7 @@ impl Metrics {
     /// chunk by [`Scrape::next_chunk`]. Holds the probes' lock only to clone
     /// one `Arc` per probe.
     pub fn scrape(&self) -> Scrape {
-        let tail = vec![rare::encode(&self.registry), self.rare.text()];
+        let tail = vec![encode_registry(&self.registry), self.rare.text()];
         Scrape::new(self.cached_texts(), tail)
     }
 
@@ -215,6 +216,16 @@ impl Metrics {
     fn cached_texts(&self) -> Vec<Arc<ProbeText>> {
         self.probes().by_name.values().map(|s| s.text().clone()).collect()
     }
+}
+
+/// A registry's families in the text format (nothing if it cannot be
+/// encoded: the probes' families still go out).
+fn encode_registry(registry: &Registry) -> Bytes {
+    let mut buf = Vec::new();
+    if TextEncoder::new().encode(&registry.gather(), &mut buf).is_err() {
+        buf.clear();
+    }
+    Bytes::from(buf)
 }
 
 fn show(s: MetricsSettings) -> Show {

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use prometheus::{Encoder, Registry, TextEncoder};
 
 use super::text::{self, Family, Kind};
 
@@ -191,14 +190,4 @@ impl RareVec {
     pub fn get(&self, values: &[&str]) -> Option<i64> {
         lock(&self.family.series).get(&self.key(values)).copied()
     }
-}
-
-/// A registry's families in the text format (nothing if it cannot be
-/// encoded: the probes' families still go out).
-pub(super) fn encode(registry: &Registry) -> Bytes {
-    let mut buf = Vec::new();
-    if TextEncoder::new().encode(&registry.gather(), &mut buf).is_err() {
-        buf.clear();
-    }
-    Bytes::from(buf)
 }

@@ -52,7 +52,7 @@ impl ProbeText {
         self.text.as_ptr()
     }
 
-    /// The bytes allocated for the text (tests: no slack is kept).
+    /// The bytes allocated for the text (tests: little slack is kept).
     #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.text.capacity()

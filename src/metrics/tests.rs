@@ -346,7 +346,7 @@ fn rare_families_are_written_as_the_crate_writes_them() {
     let _ = crate_outage.remove_label_values(&["accueil", "anef", "paris"]);
 
     assert_eq!(records.get(&["rdv", "page"]), Some(3));
-    let expected = String::from_utf8(rare::encode(&registry).to_vec()).expect("utf-8");
+    let expected = String::from_utf8(encode_registry(&registry).to_vec()).expect("utf-8");
     let written = String::from_utf8(rare.text().to_vec()).expect("utf-8");
     assert_eq!(written, expected);
     assert_promtool_accepts(&written);
