@@ -11,15 +11,22 @@ steps (issue 14), against a local nginx serving a 20 KB page.
    file of the same size from the same nginx (the reference: copying bytes);
 4. scheduler lateness as the server saw it: the first request of each run
    (step 1) against its scheduled second, from nginx's access log; and the
-   p99 from vigie's own `vigie_scheduler_lateness_seconds` histogram.
+   p99 from vigie's own `vigie_scheduler_lateness_seconds` histogram;
+5. with --smaps FILE, a copy of the daemon's /proc/PID/smaps taken with the
+   RSS, and the resident MiB of its largest kinds of mapping (heap, code,
+   thread arenas and stacks, libraries).
 
-Usage: python3 benches/metrics_memory.py --vigie target/release/vigie
+Usage: python3 benches/metrics_memory.py --vigie $PWD/target/release/vigie
            [--probes 1000] [--warmup 150] [--scrapes 20] [--env K=V ...] [--port 29870]
-Everything it starts is stopped at the end.
+           [--smaps FILE]
+Everything it starts is stopped at the end. Two measurements at once need
+two ports and two copies of the binary: processes mapping the same file
+share its resident code pages, and each one's RSS counts them.
 """
 
 import argparse
 import os
+import shutil
 import re
 import signal
 import statistics
@@ -103,6 +110,31 @@ def rss(pid):
     return out
 
 
+def print_smaps(path):
+    """Resident KiB by kind of mapping, largest first: the binary's own
+    sections, the heap arenas, thread stacks, libraries."""
+    kinds, kind = {}, None
+    with open(path) as f:
+        for line in f:
+            head = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                perms, name = head[1], (head[5] if len(head) > 5 else "")
+                if name.endswith("/vigie"):
+                    kind = f"vigie {perms}"
+                elif name.startswith("["):
+                    kind = name
+                elif name:
+                    kind = f"{os.path.basename(name)} {perms}"
+                else:
+                    kind = f"anonymous {perms}"
+            elif head and head[0] in ("Rss:", "Anonymous:"):
+                k = (kind, head[0][:-1])
+                kinds[k] = kinds.get(k, 0) + int(head[1])
+    rows = sorted(((v, k) for (k, what), v in kinds.items() if what == "Rss"), reverse=True)
+    for rss_kib, k in rows[:12]:
+        print(f"  smaps {k}: {rss_kib / 1024:.1f} MiB resident, {kinds.get((k, 'Anonymous'), 0) / 1024:.1f} anonymous")
+
+
 def curl_times(url, n):
     times, size = [], 0
     for _ in range(n):
@@ -159,6 +191,8 @@ def main():
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--port", type=int, default=NGINX_PORT,
                     help="nginx's port; vigie listens on the next one (to run two measurements at once)")
+    ap.add_argument("--smaps", metavar="FILE",
+                    help="also copy vigie's /proc/PID/smaps there when RSS is read, and print where it goes")
     a = ap.parse_args()
     NGINX_PORT, VIGIE_PORT = a.port, a.port + 1
     with tempfile.TemporaryDirectory() as d:
@@ -186,6 +220,8 @@ def main():
             start = time.time()
             time.sleep(a.warmup)
             mem = rss(vigie.pid)
+            if a.smaps:
+                shutil.copyfile(f"/proc/{vigie.pid}/smaps", a.smaps)
             url = f"http://127.0.0.1:{VIGIE_PORT}/metrics"
             body = urllib.request.urlopen(url).read()
             series = sum(1 for l in body.decode().splitlines() if l and not l.startswith("#"))
@@ -212,6 +248,8 @@ def main():
                 print(f"lateness p99 (vigie histogram): {p99_hist * 1000:.2f} ms")
             print(f"lateness seen by nginx (first request of a run vs its second, {len(late)} runs): "
                   f"p50 {pct(late, 0.5):.1f} ms, p99 {pct(late, 0.99):.1f} ms")
+            if a.smaps:
+                print_smaps(a.smaps)
         finally:
             if vigie is not None:
                 stop(vigie, signal.SIGTERM, 30)

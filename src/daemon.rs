@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -66,6 +66,9 @@ pub struct Daemon {
     loops: Mutex<Loops>,
     config: Mutex<Arc<Config>>,
     sinks: Vec<Arc<dyn ResultSink>>,
+    /// Set at start and by each reload: the code they ran is given back at
+    /// the next tick of [`give_back_memory_regularly`].
+    code_to_give_back: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -115,6 +118,7 @@ impl Daemon {
             loops: Mutex::new(Loops::default()),
             config: Mutex::new(Arc::new(config.clone())),
             sinks,
+            code_to_give_back: Arc::new(AtomicBool::new(true)),
         });
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             anyhow::anyhow!("cannot listen on {listen}: {e} (is another vigie running? choose another address with --listen)")
@@ -143,7 +147,7 @@ impl Daemon {
             },
         });
         tokio::spawn(Self::publisher(Arc::downgrade(&daemon), observatory, shutdown_rx.clone()));
-        tokio::spawn(give_back_memory_regularly(shutdown_rx.clone()));
+        tokio::spawn(give_back_memory_regularly(daemon.code_to_give_back.clone(), shutdown_rx.clone()));
         let server = tokio::spawn(server::serve(listener, app, async move {
             let _ = shutdown_rx.changed().await;
         }));
@@ -240,6 +244,7 @@ impl Daemon {
         match self.source.load() {
             Ok(c) => {
                 self.install(Arc::new(c), true);
+                self.code_to_give_back.store(true, Ordering::Relaxed);
                 Ok(())
             }
             Err(e) => {
@@ -374,14 +379,27 @@ const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// Every [`TRIM_EVERY`], return the free pages inside the allocator's heaps
 /// (`malloc_trim`, on a blocking thread). Each run's bodies and clients are
 /// freed between long-lived blocks, and glibc keeps those pages otherwise
-/// (measured at 1,000 probes in BENCHMARKS.md, issue 14).
-async fn give_back_memory_regularly(mut stop: watch::Receiver<bool>) {
+/// (measured at 1,000 probes in BENCHMARKS.md, issue 14). At the first tick
+/// after start and after each reload (when `code` is set), also give back
+/// the pages of code start-up ran ([`crate::code_pages`]): by then the
+/// configuration is loaded and the first publication is over.
+async fn give_back_memory_regularly(code: Arc<AtomicBool>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TRIM_EVERY) => {}
             _ = stop.changed() => return,
         }
-        let _ = tokio::task::spawn_blocking(crate::malloc::give_back_free_memory).await;
+        let give_back_code = code.swap(false, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::malloc::give_back_free_memory();
+            if give_back_code {
+                match crate::code_pages::give_back() {
+                    Ok(bytes) => tracing::debug!(kib = bytes / 1024, "start-up code pages given back"),
+                    Err(e) => tracing::debug!(error = %e, "cannot give back the start-up code pages (Linux 5.4 or later needed)"),
+                }
+            }
+        })
+        .await;
     }
 }
 

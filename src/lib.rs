@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod browser;
 pub mod cli;
+pub mod code_pages;
 pub mod config;
 pub mod daemon;
 pub mod deploy;

@@ -359,6 +359,18 @@ fn api_feed_and_badges() {
         .filter_map(|p| p["slug"].as_str())
         .collect();
     assert_eq!(slugs, vec!["accueil", "rdv"]);
+    // Written entry by entry, the index keeps the shape it had as one JSON
+    // tree: every object's keys sorted, pretty-printed the same way.
+    let bytes = std::fs::read(f.site.join("api/v1/procedures.json")).expect("index");
+    // (Decimals are masked: parsing them back may change their last digit.)
+    let text = String::from_utf8(bytes).expect("utf-8");
+    let decimals = regex::Regex::new(r"-?[0-9]+\.[0-9]+(e-?[0-9]+)?").expect("regex");
+    let again = serde_json::to_string_pretty(&list).expect("json");
+    assert_eq!(decimals.replace_all(&text, "D"), decimals.replace_all(&again, "D"));
+    let rdv_entry = &list["procedures"][1];
+    assert_eq!(rdv_entry["detail"], "procedures/rdv.json");
+    assert!(rdv_entry["windows"].as_array().is_some_and(|w| !w.is_empty()), "{rdv_entry}");
+    assert!(rdv_entry.get("days").is_none(), "the daily figures stay in each procedure's file");
     let rdv = json(&f.site.join("api/v1/procedures/rdv.json"));
     assert_eq!(rdv["days"].as_array().map(Vec::len), Some(90));
     let d18 = rdv["days"]

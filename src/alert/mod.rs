@@ -50,8 +50,10 @@ use settings::{AlertSettings, Delivery, MaintenanceWindow};
 /// pipeline task waits (the scheduler never does: it has its own channel).
 const QUEUE: usize = 10_000;
 /// Page cache of the writer's and the mailer's connections, in KiB (see
-/// `Store::cap_cache`).
-const WRITER_CACHE_KIB: u32 = 1024;
+/// `Store::cap_cache`). The writer appends: the pages it needs are the last
+/// leaf of each table and index. At 1,000 probes a 1 MiB cache filled
+/// within three minutes and stayed (BENCHMARKS.md, "Fourth memory pass").
+const WRITER_CACHE_KIB: u32 = 256;
 const MAILER_CACHE_KIB: u32 = 256;
 
 #[derive(Debug, thiserror::Error)]

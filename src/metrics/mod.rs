@@ -71,6 +71,9 @@ pub struct Metrics {
 struct Probes {
     show: Show,
     by_name: BTreeMap<String, ProbeSeries>,
+    /// Where a probe's text is rendered before it is copied into the
+    /// probe's own buffer (see [`ProbeSeries::render`]).
+    scratch: String,
 }
 
 impl Metrics {
@@ -101,6 +104,7 @@ impl Metrics {
             probes: Mutex::new(Probes {
                 show: show(MetricsSettings::default()),
                 by_name: BTreeMap::new(),
+                scratch: String::new(),
             }),
             registry,
             rare,
@@ -125,12 +129,13 @@ impl Metrics {
 
     /// Apply the configuration's `metrics:` settings (at load and reload).
     pub fn configure(&self, settings: MetricsSettings) {
-        let mut p = self.probes();
+        let mut guard = self.probes();
+        let p = &mut *guard;
         let s = show(settings);
         if p.show != s {
             p.show = s;
             for series in p.by_name.values_mut() {
-                series.render(s);
+                series.render(s, &mut p.scratch);
             }
         }
     }
@@ -144,7 +149,8 @@ impl Metrics {
     /// Update a probe's state and render its text again. A probe whose
     /// procedure or site changed starts afresh (its old label set goes).
     fn update(&self, probe: &Probe, f: impl FnOnce(&mut ProbeSeries)) {
-        let mut p = self.probes();
+        let mut guard = self.probes();
+        let p = &mut *guard;
         let show = p.show;
         let (procedure, site) = (probe.labels.procedure.as_str(), probe.labels.site.as_str());
         if !p.by_name.get(&probe.name).is_some_and(|s| s.has_labels(procedure, site)) {
@@ -153,7 +159,7 @@ impl Metrics {
         }
         if let Some(series) = p.by_name.get_mut(&probe.name) {
             f(series);
-            series.render(show);
+            series.render(show, &mut p.scratch);
         }
     }
 
@@ -194,12 +200,13 @@ impl Metrics {
     /// texts: what [`Metrics::encode`] must equal (tests and benchmarks).
     pub fn render_probes_uncached(&self) -> String {
         let p = self.probes();
+        let mut scratch = String::new();
         let texts: Vec<Arc<ProbeText>> = p
             .by_name
             .values()
             .map(|s| {
                 let mut copy = s.clone();
-                copy.render(p.show);
+                copy.render(p.show, &mut scratch);
                 copy.text().clone()
             })
             .collect();

@@ -17,8 +17,8 @@ pub(super) const DURATION_BUCKETS: [f64; 12] = [0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5
 /// from run to run, so its buffer is seldom reallocated.
 pub(super) const MARGIN: usize = 128;
 
-/// Beyond this much unused room (after a probe lost a step, or a larger
-/// render), the buffer is shrunk back to the text and [`MARGIN`].
+/// Beyond this much unused room (after a probe lost a step), the buffer is
+/// replaced by one of the text's size and [`MARGIN`].
 pub(super) const MAX_SLACK: usize = 1024;
 
 /// Which optional families a scrape shows (see `MetricsSettings`).
@@ -42,6 +42,8 @@ impl ProbeText {
         &self.text[start..self.ends[f] as usize]
     }
 
+    /// The text's length (tests).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.text.len()
     }
@@ -198,27 +200,36 @@ impl ProbeSeries {
     }
 
     /// Render the text again from the state (after a run, a skip or a
-    /// change of what is shown), in place: unless a scrape still holds the
-    /// previous text, its buffer is reused. A probe's text keeps its place
-    /// in memory from run to run, so the allocator is not left with a
-    /// 9 KB hole per run between long-lived blocks (at 1,000 probes the
-    /// texts are 9.4 MB; allocated anew at each run they left several MiB
-    /// of free fragments resident: BENCHMARKS.md, issue 14).
-    pub fn render(&mut self, show: Show) {
-        let previous = self.text.len();
-        let mut t = Arc::get_mut(&mut self.text).map(std::mem::take).unwrap_or_default();
-        t.text.clear();
-        // Room for the previous length and a margin: values change length
-        // by a few bytes, a new failure reason or step adds a few hundred.
-        t.text.reserve_exact(previous + MARGIN);
+    /// change of what is shown) into `scratch`, then copy it into the
+    /// probe's buffer, in place: unless a scrape still holds the previous
+    /// text, or the new one does not fit, the buffer is reused. A probe's
+    /// text keeps its place in memory from run to run, and is only ever
+    /// allocated at its size and [`MARGIN`]: rendering straight into it
+    /// grew it by doubling then shrank it, which left a 9 KB free block
+    /// beside each probe's text (at 1,000 probes the texts are 9.4 MB;
+    /// their free neighbours were 2 MiB of the heap, `malloc_info`:
+    /// BENCHMARKS.md, issue 14).
+    pub fn render(&mut self, show: Show, scratch: &mut String) {
+        let mut ends = [0u32; N_FAMILIES];
+        scratch.clear();
         for (i, f) in FAMILIES.iter().enumerate() {
-            self.render_family(&mut t.text, family(i), f.name, show);
-            t.ends[i] = u32::try_from(t.text.len()).unwrap_or(u32::MAX);
+            self.render_family(scratch, family(i), f.name, show);
+            ends[i] = u32::try_from(scratch.len()).unwrap_or(u32::MAX);
         }
-        if t.text.capacity() > t.text.len() + MAX_SLACK {
-            t.text.shrink_to(t.text.len() + MARGIN);
+        let mut t = Arc::get_mut(&mut self.text).map(std::mem::take).unwrap_or_default();
+        let room = t.text.capacity();
+        if room < scratch.len() || room > scratch.len() + MAX_SLACK {
+            t.text = String::with_capacity(scratch.len() + MARGIN);
         }
-        self.text = Arc::new(t);
+        t.text.clear();
+        t.text.push_str(scratch);
+        t.ends = ends;
+        // Back into the same `Arc` when no scrape holds it: a new one per
+        // run would scatter small long-lived blocks over the heap's pages.
+        match Arc::get_mut(&mut self.text) {
+            Some(slot) => *slot = t,
+            None => self.text = Arc::new(t),
+        }
     }
 
     fn render_family(&self, out: &mut String, f: F, name: &str, show: Show) {

@@ -85,12 +85,14 @@ fn cached_texts_hold_little_slack_and_keep_their_buffer() {
         );
     }
     let buffer = |m: &Metrics| m.cached_texts()[0].as_ptr();
+    let shared = |m: &Metrics| Arc::as_ptr(&m.cached_texts()[0]);
     drop(texts);
-    let before = buffer(&m);
+    let (before, before_shared) = (buffer(&m), shared(&m));
     // The first text is `rdv`'s (probes are kept by name).
     let run = testutil::run(&probes[1], t0() + chrono::Duration::minutes(9), Outcome::Up);
     m.record_run(&probes[1], &run);
     assert_eq!(buffer(&m), before, "a run renders into the same buffer");
+    assert_eq!(shared(&m), before_shared, "… kept in the same shared block");
 
     let held = m.cached_texts();
     m.record_run(&probes[1], &run);

@@ -7,7 +7,6 @@
 //! French otherwise. A file named in full (`index.en.html`) is served as
 //! named.
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -27,13 +26,64 @@ use crate::alert::settings::Language;
 #[derive(Debug)]
 pub struct Site {
     root: PathBuf,
-    names: HashSet<Box<str>>,
+    names: Names,
+}
+
+/// A set of file names kept in one buffer. Collected while the files are
+/// rendered, 5,000 names as separate small blocks would each be left
+/// between the publication's freed blocks and keep that page of the heap
+/// resident long after (issue 14).
+#[derive(Debug, Default)]
+pub struct Names {
+    text: String,
+    /// (start, end) of each name in `text`, sorted by name once sealed.
+    spans: Vec<(u32, u32)>,
+}
+
+impl Names {
+    pub fn insert(&mut self, name: &str) {
+        let start = self.text.len();
+        self.text.push_str(name);
+        let span = (u32::try_from(start), u32::try_from(self.text.len()));
+        if let (Ok(start), Ok(end)) = span {
+            self.spans.push((start, end));
+        }
+    }
+
+    /// Sort for lookups, drop repeats, and keep no spare room.
+    pub fn seal(mut self) -> Names {
+        let text = std::mem::take(&mut self.text);
+        let name = |&(s, e): &(u32, u32)| &text[s as usize..e as usize];
+        self.spans.sort_unstable_by(|a, b| name(a).cmp(name(b)));
+        self.spans.dedup_by(|a, b| name(a) == name(b));
+        self.spans.shrink_to_fit();
+        self.text = text;
+        self.text.shrink_to_fit();
+        self
+    }
+
+    /// Whether `name` is in the set (sealed).
+    pub fn contains(&self, name: &str) -> bool {
+        self.spans
+            .binary_search_by(|&(s, e)| self.text[s as usize..e as usize].cmp(name))
+            .is_ok()
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Names {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(names: I) -> Names {
+        let mut set = Names::default();
+        for n in names {
+            set.insert(n);
+        }
+        set.seal()
+    }
 }
 
 impl Site {
     /// The generation folder `root`, of which `names` (paths relative to
     /// it) are served.
-    pub fn new(root: PathBuf, names: HashSet<Box<str>>) -> Site {
+    pub fn new(root: PathBuf, names: Names) -> Site {
         Site { root, names }
     }
 
@@ -68,15 +118,15 @@ impl Site {
 /// site stays online. Returns the number of files.
 pub fn publish(o: &Observatory, output: &Path, now_ms: i64, latest: &Latest) -> Result<usize, Error> {
     let mut g = Generation::begin(output, now_ms)?;
-    let mut names = HashSet::new();
+    let mut names = Names::default();
     render_each(o, |f| {
         g.write(&f)?;
-        names.insert(f.path.into_boxed_str());
+        names.insert(&f.path);
         Ok(())
     })?;
     let published = g.finish()?;
     let root = std::fs::canonicalize(&published.generation).unwrap_or(published.generation);
-    latest.set(Site::new(root, names));
+    latest.set(Site::new(root, names.seal()));
     Ok(published.files)
 }
 
@@ -212,13 +262,27 @@ mod tests {
         std::fs::write(dir.path().join("secret"), b"outside").expect("write");
         std::os::unix::fs::symlink(dir.path().join("secret"), root.join("link.json")).expect("symlink");
         let names = ["index.html", "procedure/rdv.html", "link.json", "gone.json"];
-        let site = Site::new(root.clone(), names.iter().map(|n| Box::from(*n)).collect());
+        let site = Site::new(root.clone(), names.into_iter().collect());
         assert_eq!(site.get("index.html"), Some(page));
         assert_eq!(site.get("procedure/rdv.html"), Some(b"rdv".to_vec()));
         assert_eq!(site.get("added-later.html"), None, "not written by the publication");
         assert_eq!(site.get("link.json"), None, "a link is not followed");
         assert_eq!(site.get("gone.json"), None);
         assert_eq!(site.root(), root.as_path());
+    }
+
+    #[test]
+    fn names_are_found_whatever_the_order_they_were_written_in() {
+        let written = ["procedure/b.html", "index.html", "procedure/a.html", "index.html", "api/v1/x.json"];
+        let names: Names = written.into_iter().collect();
+        for n in written {
+            assert!(names.contains(n), "{n}");
+        }
+        for n in ["", "index", "index.html2", "procedure/", "procedure/c.html", "zz"] {
+            assert!(!names.contains(n), "{n}");
+        }
+        assert_eq!(names.spans.len(), 4, "the repeated name is kept once");
+        assert_eq!(names.text.capacity(), names.text.len(), "no spare room");
     }
 
     fn file(path: &str, q: Option<&str>, accept: Option<&str>) -> Option<String> {
