@@ -26,8 +26,8 @@ share its resident code pages, and each one's RSS counts them.
 
 import argparse
 import os
-import shutil
 import re
+import shutil
 import signal
 import statistics
 import subprocess

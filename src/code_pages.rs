@@ -4,8 +4,8 @@
 //! migrations, the page renderers): its pages stay mapped, and counted in
 //! RSS, until the kernel needs the memory. `MADV_PAGEOUT` reclaims them at
 //! once; the pages the probes use come back on first use, read from the
-//! executable. Measured at 1,000 probes: 13.7 MiB of code resident before,
-//! 7.7 MiB a minute after (BENCHMARKS.md, issue 14).
+//! executable. Measured at 1,000 probes: 13.4–14.2 MiB of code resident
+//! before, 7.7 MiB a minute after (BENCHMARKS.md, issue 14).
 //!
 //! Only clean pages read from the executable are concerned: its code and the
 //! read-only data before it. The relocated data after the code (private
@@ -56,8 +56,7 @@ pub fn read_only_mappings(maps: &str, inode: u64) -> Vec<Mapping> {
 pub fn give_back() -> std::io::Result<usize> {
     #[cfg(target_os = "linux")]
     {
-        use std::os::unix::fs::MetadataExt;
-        let inode = std::fs::metadata("/proc/self/exe")?.ino();
+        let inode = executable_inode()?;
         let maps = std::fs::read_to_string("/proc/self/maps")?;
         let mut advised = 0;
         for m in read_only_mappings(&maps, inode) {
@@ -75,6 +74,14 @@ pub fn give_back() -> std::io::Result<usize> {
     }
     #[cfg(not(target_os = "linux"))]
     Ok(0)
+}
+
+/// The inode of the running executable (the file its code is mapped from,
+/// even if it was replaced on disk since).
+#[cfg(target_os = "linux")]
+fn executable_inode() -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata("/proc/self/exe")?.ino())
 }
 
 #[cfg(test)]
@@ -118,10 +125,7 @@ mod tests {
     #[test]
     fn the_code_pages_leave_memory() {
         fn resident_code_kib() -> u64 {
-            let inode = {
-                use std::os::unix::fs::MetadataExt;
-                std::fs::metadata("/proc/self/exe").expect("exe").ino()
-            };
+            let inode = executable_inode().expect("exe");
             let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
             let (mut ours, mut kib) = (false, 0);
             for line in smaps.lines() {
